@@ -1,0 +1,418 @@
+//! Simulated authentication: API keys (header or query), HTTP basic, and bearer
+//! tokens with scopes; plus the guard of the `/system` API.
+//!
+//! An endpoint lists method names from `auth.json`; any one passing is enough, as with
+//! OpenAPI security requirements. When none passes, the most informative failure wins:
+//! a valid token lacking scopes (403) over wrong credentials (401) over none at all (401).
+//! Secrets are compared in constant time and never logged.
+
+use base64::Engine as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLocation {
+    Header,
+    Query,
+}
+
+/// One `auth.json` method, checked at load.
+#[derive(Debug)]
+pub enum AuthMethod {
+    ApiKey {
+        name: String,
+        location: KeyLocation,
+        keys: Vec<String>,
+    },
+    Basic {
+        credentials: Vec<(String, String)>,
+    },
+    /// Token → the scopes it carries.
+    Bearer {
+        tokens: HashMap<String, Vec<String>>,
+    },
+}
+
+/// The request parts authentication reads.
+pub trait Credentials {
+    /// A header by lower-case name.
+    fn header(&self, name: &str) -> Option<&str>;
+    fn query_param(&self, name: &str) -> Option<&str>;
+}
+
+/// An endpoint's requirements.
+#[derive(Debug, Default, Clone)]
+pub struct EndpointAuth {
+    pub methods: Vec<(String, Arc<AuthMethod>)>,
+    /// Scopes a bearer token must carry.
+    pub required_scopes: Vec<String>,
+}
+
+/// Why a request was refused; each variant carries `WWW-Authenticate` challenges.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required: {}", describe(.expected))]
+    Missing {
+        expected: Vec<String>,
+        challenges: Vec<String>,
+    },
+    #[error("invalid credentials")]
+    Invalid { challenges: Vec<String> },
+    #[error("token lacks required scope(s): {}", .missing.join(", "))]
+    InsufficientScope {
+        missing: Vec<String>,
+        challenges: Vec<String>,
+    },
+}
+
+fn describe(expected: &[String]) -> String {
+    expected.join(" or ")
+}
+
+impl AuthError {
+    pub fn challenges(&self) -> &[String] {
+        match self {
+            AuthError::Missing { challenges, .. }
+            | AuthError::Invalid { challenges }
+            | AuthError::InsufficientScope { challenges, .. } => challenges,
+        }
+    }
+}
+
+enum Verdict {
+    Pass,
+    Absent,
+    Wrong,
+    MissingScopes(Vec<String>),
+}
+
+impl AuthMethod {
+    fn check(&self, req: &dyn Credentials, required_scopes: &[String]) -> Verdict {
+        match self {
+            AuthMethod::ApiKey {
+                name,
+                location,
+                keys,
+            } => {
+                let given = match location {
+                    KeyLocation::Header => req.header(&name.to_ascii_lowercase()),
+                    KeyLocation::Query => req.query_param(name),
+                };
+                match given {
+                    None | Some("") => Verdict::Absent,
+                    Some(k) if keys.iter().any(|v| secret_eq(v, k)) => Verdict::Pass,
+                    Some(_) => Verdict::Wrong,
+                }
+            }
+            AuthMethod::Basic { credentials } => {
+                let Some(encoded) = scheme_value(req.header("authorization"), "basic") else {
+                    return Verdict::Absent;
+                };
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                let Some((user, pass)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+                    return Verdict::Wrong;
+                };
+                // Evaluate every entry so timing does not reveal which user exists.
+                let ok = credentials.iter().fold(false, |acc, (u, p)| {
+                    acc | (secret_eq(u, user) & secret_eq(p, pass))
+                });
+                if ok { Verdict::Pass } else { Verdict::Wrong }
+            }
+            AuthMethod::Bearer { tokens } => {
+                let Some(token) = scheme_value(req.header("authorization"), "bearer") else {
+                    return Verdict::Absent;
+                };
+                let token = token.trim();
+                let Some(scopes) = tokens
+                    .iter()
+                    .find(|(t, _)| secret_eq(t, token))
+                    .map(|(_, s)| s)
+                else {
+                    return Verdict::Wrong;
+                };
+                let missing: Vec<String> = required_scopes
+                    .iter()
+                    .filter(|s| !scopes.contains(s))
+                    .cloned()
+                    .collect();
+                if missing.is_empty() {
+                    Verdict::Pass
+                } else {
+                    Verdict::MissingScopes(missing)
+                }
+            }
+        }
+    }
+
+    fn challenge(&self, required_scopes: &[String]) -> String {
+        match self {
+            AuthMethod::ApiKey {
+                name,
+                location: KeyLocation::Header,
+                ..
+            } => format!("ApiKey realm=\"mockgate\", header=\"{name}\""),
+            AuthMethod::ApiKey {
+                name,
+                location: KeyLocation::Query,
+                ..
+            } => format!("ApiKey realm=\"mockgate\", query=\"{name}\""),
+            AuthMethod::Basic { .. } => "Basic realm=\"mockgate\"".to_owned(),
+            AuthMethod::Bearer { .. } if required_scopes.is_empty() => {
+                "Bearer realm=\"mockgate\"".to_owned()
+            }
+            AuthMethod::Bearer { .. } => format!(
+                "Bearer realm=\"mockgate\", scope=\"{}\"",
+                required_scopes.join(" ")
+            ),
+        }
+    }
+
+    fn what(&self) -> String {
+        match self {
+            AuthMethod::ApiKey {
+                name,
+                location: KeyLocation::Header,
+                ..
+            } => format!("an API key in the {name} header"),
+            AuthMethod::ApiKey {
+                name,
+                location: KeyLocation::Query,
+                ..
+            } => format!("an API key in the `{name}` query parameter"),
+            AuthMethod::Basic { .. } => "HTTP basic credentials".to_owned(),
+            AuthMethod::Bearer { .. } => "a bearer token".to_owned(),
+        }
+    }
+}
+
+/// `Authorization: <scheme> <value>` with a case-insensitive scheme.
+fn scheme_value<'a>(header: Option<&'a str>, scheme: &str) -> Option<&'a str> {
+    let h = header?.trim_start();
+    let (s, rest) = h.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
+pub fn secret_eq(expected: &str, given: &str) -> bool {
+    expected.as_bytes().ct_eq(given.as_bytes()).into()
+}
+
+impl EndpointAuth {
+    pub fn is_open(&self) -> bool {
+        self.methods.is_empty()
+    }
+
+    pub fn check(&self, req: &dyn Credentials) -> Result<(), AuthError> {
+        if self.methods.is_empty() {
+            return Ok(());
+        }
+        let mut wrong = false;
+        let mut scopes: Option<Vec<String>> = None;
+        for (_, m) in &self.methods {
+            match m.check(req, &self.required_scopes) {
+                Verdict::Pass => return Ok(()),
+                Verdict::Absent => {}
+                Verdict::Wrong => wrong = true,
+                Verdict::MissingScopes(missing) => scopes = Some(missing),
+            }
+        }
+        let challenges = self
+            .methods
+            .iter()
+            .map(|(_, m)| m.challenge(&self.required_scopes))
+            .collect();
+        Err(match (scopes, wrong) {
+            (Some(missing), _) => AuthError::InsufficientScope {
+                missing,
+                challenges: vec![format!(
+                    "Bearer realm=\"mockgate\", error=\"insufficient_scope\", scope=\"{}\"",
+                    self.required_scopes.join(" ")
+                )],
+            },
+            (None, true) => AuthError::Invalid { challenges },
+            (None, false) => AuthError::Missing {
+                expected: self.methods.iter().map(|(_, m)| m.what()).collect(),
+                challenges,
+            },
+        })
+    }
+}
+
+/// Guards `/system`: keys from `api.json`, `auth.json`'s system method, or the
+/// environment.
+#[derive(Debug, Default, Clone)]
+pub struct SystemGuard {
+    /// `false` when the profile opened the system API (or configured no key).
+    pub protected: bool,
+    pub keys: Vec<String>,
+    /// A second header that may carry the key (Mock-and-Roll sends `X-API-Key`).
+    pub alt_header: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SystemAuthError {
+    #[error("the system API needs an X-System-Key header")]
+    Missing,
+    #[error("the X-System-Key is not valid")]
+    Wrong,
+}
+
+impl SystemGuard {
+    pub fn check(&self, req: &dyn Credentials) -> Result<(), SystemAuthError> {
+        if !self.protected {
+            return Ok(());
+        }
+        let given = req.header("x-system-key").or_else(|| {
+            self.alt_header
+                .as_deref()
+                .and_then(|h| req.header(&h.to_ascii_lowercase()))
+        });
+        match given {
+            None | Some("") => Err(SystemAuthError::Missing),
+            Some(k) if self.keys.iter().fold(false, |acc, v| acc | secret_eq(v, k)) => Ok(()),
+            Some(_) => Err(SystemAuthError::Wrong),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Req(
+        Vec<(&'static str, String)>,
+        Vec<(&'static str, &'static str)>,
+    );
+
+    impl Credentials for Req {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        }
+        fn query_param(&self, name: &str) -> Option<&str> {
+            self.1.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        }
+    }
+
+    fn endpoint(scopes: &[&str]) -> EndpointAuth {
+        let key = AuthMethod::ApiKey {
+            name: "X-API-Key".into(),
+            location: KeyLocation::Header,
+            keys: vec!["k1".into()],
+        };
+        let basic = AuthMethod::Basic {
+            credentials: vec![("admin".into(), "secret".into())],
+        };
+        let mut tokens = HashMap::new();
+        tokens.insert("t-read".to_owned(), vec!["read".to_owned()]);
+        tokens.insert(
+            "t-admin".to_owned(),
+            vec!["read".to_owned(), "admin".to_owned()],
+        );
+        EndpointAuth {
+            methods: vec![
+                ("api_key".into(), Arc::new(key)),
+                ("basic".into(), Arc::new(basic)),
+                ("oidc".into(), Arc::new(AuthMethod::Bearer { tokens })),
+            ],
+            required_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn basic(user: &str, pass: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+    }
+
+    #[test]
+    fn any_one_method_is_enough() {
+        let e = endpoint(&[]);
+        assert_eq!(
+            e.check(&Req(vec![("x-api-key", "k1".into())], vec![])),
+            Ok(())
+        );
+        assert_eq!(
+            e.check(&Req(
+                vec![("authorization", basic("admin", "secret"))],
+                vec![]
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            e.check(&Req(
+                vec![("authorization", "bearer t-read".into())],
+                vec![]
+            )),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn failures_are_ranked_scope_then_wrong_then_missing() {
+        let e = endpoint(&["admin"]);
+        assert!(matches!(
+            e.check(&Req(vec![], vec![])),
+            Err(AuthError::Missing { .. })
+        ));
+        assert!(matches!(
+            e.check(&Req(vec![("x-api-key", "nope".into())], vec![])),
+            Err(AuthError::Invalid { .. })
+        ));
+        assert!(matches!(
+            e.check(&Req(
+                vec![("authorization", basic("admin", "wrong"))],
+                vec![]
+            )),
+            Err(AuthError::Invalid { .. })
+        ));
+        let err = e
+            .check(&Req(
+                vec![("authorization", "Bearer t-read".into())],
+                vec![],
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::InsufficientScope {
+                missing: vec!["admin".into()],
+                challenges: err.challenges().to_vec()
+            }
+        );
+        assert_eq!(
+            e.check(&Req(
+                vec![("authorization", "Bearer t-admin".into())],
+                vec![]
+            )),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn system_guard_distinguishes_missing_from_wrong() {
+        let g = SystemGuard {
+            protected: true,
+            keys: vec!["sys".into()],
+            alt_header: Some("X-API-Key".into()),
+        };
+        assert_eq!(g.check(&Req(vec![], vec![])), Err(SystemAuthError::Missing));
+        assert_eq!(
+            g.check(&Req(vec![("x-system-key", "bad".into())], vec![])),
+            Err(SystemAuthError::Wrong)
+        );
+        assert_eq!(
+            g.check(&Req(vec![("x-system-key", "sys".into())], vec![])),
+            Ok(())
+        );
+        assert_eq!(
+            g.check(&Req(vec![("x-api-key", "sys".into())], vec![])),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The profile as users write it: permissive serde structs that mirror `api.json`,
+//! `auth.json` and `endpoints.json` (Mock-and-Roll's format, extended).
+//!
+//! Unknown keys are ignored so that Mock-and-Roll profiles (which carry Swagger UI,
+//! logging and other settings of their own) load unchanged. Values whose shape depends
+//! on their content (templates, conditions, schemas) stay `serde_json::Value` here and
+//! are checked in [`super::validate`], which knows the JSON path of every problem.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `api.json`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ApiDef {
+    /// Display name; Mock-and-Roll writes `api_name`.
+    #[serde(alias = "api_name")]
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    /// Prefix for every endpoint path, e.g. `/api/v1`.
+    pub root_path: Option<String>,
+    /// Backend selection: `"memory"`, `"file"`, `"redis"` or an object with `backend`.
+    pub persistence: Option<Value>,
+    pub system: Option<SystemDef>,
+    /// The seed's form: `{"enabled": true, "entities": {"users": [..]}}`.
+    pub data_seeding: Option<SeedingDef>,
+    /// Pretendo's form: `{"users": [..]}`.
+    pub data: Option<IndexMap<String, Vec<Value>>>,
+    pub server: Option<ServerDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SystemDef {
+    /// `false` opens `/system` without a key.
+    pub protect_endpoints: Option<bool>,
+    /// Name of the `auth.json` method whose keys guard `/system` (Mock-and-Roll).
+    pub auth_method: Option<String>,
+    /// Keys accepted in `X-System-Key`.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// The seed places `data_seeding` under `system`.
+    pub data_seeding: Option<SeedingDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SeedingDef {
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub entities: IndexMap<String, Vec<Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ServerDef {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// Largest accepted request body in bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+}
+
+/// `auth.json`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthFileDef {
+    #[serde(default)]
+    pub authentication_methods: IndexMap<String, AuthMethodDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthMethodDef {
+    /// `api_key`, `http_basic`, `oidc` (or `bearer`).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Header or query parameter name for `api_key`.
+    pub name: Option<String>,
+    /// `header` (default) or `query`.
+    pub location: Option<String>,
+    #[serde(default)]
+    pub valid_keys: Vec<String>,
+    #[serde(default)]
+    pub valid_credentials: Vec<CredentialDef>,
+    #[serde(default)]
+    pub valid_tokens: Vec<TokenDef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CredentialDef {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenDef {
+    pub access_token: String,
+    /// Space-separated scopes, as OAuth 2 writes them.
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `endpoints.json`.
+#[derive(Debug, Default, Deserialize)]
+pub struct EndpointsFileDef {
+    #[serde(default)]
+    pub endpoints: Vec<EndpointDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EndpointDef {
+    pub method: String,
+    pub path: String,
+    pub name: Option<String>,
+    pub tag: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    /// Names of `auth.json` methods; any one passing is enough.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub authentication: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub required_scopes: Vec<String>,
+    pub request_body_schema: Option<Value>,
+    pub persistence: Option<PersistenceDef>,
+    #[serde(default)]
+    pub responses: Vec<ResponseRuleDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponseRuleDef {
+    pub body_conditions: Option<Value>,
+    pub query_conditions: Option<Value>,
+    pub header_conditions: Option<Value>,
+    pub path_conditions: Option<Value>,
+    /// Runs only when this response is chosen.
+    pub persistence: Option<PersistenceDef>,
+    #[serde(default)]
+    pub response: ResponseDef,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponseDef {
+    /// A number, or a template string that renders to one.
+    pub status_code: Option<Value>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Value>,
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PersistenceDef {
+    pub entity_name: Option<String>,
+    pub action: Option<String>,
+    /// For `create`: the entity's id field. Otherwise: the path parameter or body
+    /// field holding the id.
+    pub key_field: Option<String>,
+    /// `true`/`"uuid"` or `"increment"`.
+    pub auto_generate_id: Option<Value>,
+    /// Seconds until the entity expires.
+    pub ttl: Option<u64>,
+    /// `replace` (default) or `merge` (RFC 7396 merge patch).
+    pub merge_strategy: Option<String>,
+    pub pagination: Option<PaginationDef>,
+    /// Template for the stored entity; the request body when absent.
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PaginationDef {
+    pub enabled: Option<bool>,
+    pub default_limit: Option<usize>,
+    pub max_limit: Option<usize>,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}

@@ -1,0 +1,294 @@
+//! One request through the whole pipeline, with no actix types: route, authenticate,
+//! parse and validate the body, choose a response rule, run its persistence action,
+//! render. The HTTP layer ([`crate::server`]) only converts at the edges.
+
+use crate::auth::Credentials;
+use crate::config::{Endpoint, Profile, ResponseRule, StatusSpec};
+use crate::error::{ApiError, Violation};
+use crate::persistence::{Action, ActionInput, Outcome};
+use crate::routing::{Inputs, RouteMatch, Router};
+use crate::store::Store;
+use crate::template::{RenderCtx, RequestData};
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// A request as the gateway sees it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCtx {
+    /// Upper-case method.
+    pub method: String,
+    /// The path without the query string, still percent-encoded.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Headers with lower-case names, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Credentials for RequestCtx {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn query_param(&self, name: &str) -> Option<&str> {
+        // Only api keys in the query use this; they are plain tokens in practice.
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What to send back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+/// The profile's endpoints over a store. Shared by every worker.
+pub struct Gateway {
+    profile: Arc<Profile>,
+    store: Arc<dyn Store>,
+    router: Router,
+}
+
+impl Gateway {
+    pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>) -> Self {
+        let router = Router::new(
+            profile
+                .endpoints
+                .iter()
+                .map(|e| (e.method.clone(), e.path.clone()))
+                .collect(),
+        );
+        Gateway {
+            profile,
+            store,
+            router,
+        }
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    #[tracing::instrument(name = "gateway", skip_all, fields(endpoint))]
+    pub async fn handle(&self, req: RequestCtx) -> Result<Reply, ApiError> {
+        let (index, params) = match self.router.find(&req.method, &req.path) {
+            RouteMatch::Found(i, params) => (i, params),
+            RouteMatch::MethodNotAllowed(allowed) => {
+                return Err(ApiError::MethodNotAllowed {
+                    method: req.method,
+                    allowed,
+                });
+            }
+            RouteMatch::NotFound => {
+                return Err(ApiError::NoRoute {
+                    method: req.method,
+                    path: req.path,
+                });
+            }
+        };
+        let ep = &self.profile.endpoints[index];
+        tracing::Span::current().record("endpoint", ep.at.as_str());
+        ep.auth.check(&req)?;
+        let body = parse_body(&req, ep)?;
+        if let Some(schema) = &ep.schema {
+            validate(schema, &body)?;
+        }
+        let data = RequestData {
+            method: Value::String(req.method),
+            body,
+            query: parse_query(&req.query),
+            headers: Value::Object(
+                req.headers
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
+            params: Value::Object(params),
+        };
+        let inputs = Inputs {
+            body: &data.body,
+            query: &data.query,
+            headers: &data.headers,
+            path: &data.params,
+        };
+        let rule = ep.responses.iter().find(|r| r.conditions.matches(&inputs));
+        if rule.is_none() && !ep.responses.is_empty() {
+            return Err(ApiError::NoMatchingResponse);
+        }
+
+        let now = Utc::now();
+        let input = ActionInput {
+            request: &data,
+            now,
+            engine: &self.profile.engine,
+        };
+        // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
+        let is_error = matches!(rule.map(|r| &r.status), Some(StatusSpec::Fixed(s)) if *s >= 400);
+        let mut outcome = Outcome {
+            status: 200,
+            ..Outcome::default()
+        };
+        if !is_error {
+            let actions = ep
+                .persistence
+                .iter()
+                .chain(rule.and_then(|r| r.persistence.as_ref()));
+            for action in actions {
+                outcome = self.run(action, &input, outcome).await?;
+            }
+        }
+        render(rule, outcome, &data, now, &self.profile)
+    }
+
+    async fn run(
+        &self,
+        action: &Action,
+        input: &ActionInput<'_>,
+        before: Outcome,
+    ) -> Result<Outcome, ApiError> {
+        let mut next = action.apply(self.store.as_ref(), input).await?;
+        // Variables of an earlier action stay visible unless the later one sets them.
+        for (k, v) in before.vars {
+            next.vars.entry(k).or_insert(v);
+        }
+        Ok(next)
+    }
+}
+
+fn render(
+    rule: Option<&ResponseRule>,
+    outcome: Outcome,
+    data: &RequestData,
+    now: chrono::DateTime<Utc>,
+    profile: &Profile,
+) -> Result<Reply, ApiError> {
+    let cx = RenderCtx::new(data, &outcome.vars, now, &profile.engine);
+    let status = match rule.map(|r| &r.status) {
+        None | Some(StatusSpec::Default) => outcome.status,
+        Some(StatusSpec::Fixed(s)) => *s,
+        Some(StatusSpec::Template(t)) => {
+            let v = t.render(&cx)?;
+            let n = match &v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+            n.filter(|n| (100..=599).contains(n))
+                .map(|n| n as u16)
+                .ok_or_else(|| {
+                    ApiError::Internal(format!(
+                        "status_code template rendered {v}, not an HTTP status"
+                    ))
+                })?
+        }
+    };
+    let mut headers = Vec::new();
+    if let Some(r) = rule {
+        for (name, t) in &r.headers {
+            headers.push((name.clone(), t.render_string(&cx)?));
+        }
+    }
+    let body = match rule.and_then(|r| r.body.as_ref()) {
+        Some(b) => Some(b.render(&cx)?),
+        None => outcome.body.clone(),
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// JSON when the content type says so or says nothing; forms become objects of
+/// strings; other types are refused on endpoints that read the body.
+fn parse_body(req: &RequestCtx, ep: &Endpoint) -> Result<Value, ApiError> {
+    if req.body.is_empty() {
+        return Ok(Value::Null);
+    }
+    let content_type = req
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media.is_empty()
+        || media == "application/json"
+        || media.ends_with("+json")
+        || media == "text/json"
+    {
+        return serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::MalformedJson(e.to_string()));
+    }
+    if media == "application/x-www-form-urlencoded" {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body)
+            .map_err(|e| ApiError::MalformedJson(format!("bad form body: {e}")))?;
+        return Ok(Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ));
+    }
+    if reads_body(ep) {
+        return Err(ApiError::UnsupportedMediaType {
+            found: media.to_owned(),
+        });
+    }
+    Ok(Value::Null)
+}
+
+fn reads_body(ep: &Endpoint) -> bool {
+    ep.schema.is_some()
+        || matches!(ep.persistence, Some(Action::Create(_) | Action::Update(_)))
+        || ep.responses.iter().any(|r| !r.conditions.body.is_empty())
+}
+
+fn validate(schema: &jsonschema::Validator, body: &Value) -> Result<(), ApiError> {
+    let violations: Vec<Violation> = schema
+        .iter_errors(body)
+        .map(|e| {
+            let path = e.instance_path().as_str();
+            Violation {
+                path: if path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    path.to_owned()
+                },
+                message: e.to_string(),
+            }
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(violations))
+    }
+}
+
+fn parse_query(query: &str) -> Value {
+    if query.is_empty() {
+        return Value::Object(Map::new());
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}

@@ -1,0 +1,107 @@
+use super::{ActionError, ActionInput, Outcome};
+use crate::config::{CompileCx, PersistenceDef};
+use crate::store::{ListQuery, Store};
+use serde_json::{Map, Value, json};
+
+/// Page settings; `None` on the action means "no pagination unless asked for".
+#[derive(Debug, Clone, Copy)]
+pub struct Pagination {
+    pub default_limit: usize,
+    pub max_limit: usize,
+}
+
+/// Lists an entity type, a page at a time (`limit`, `offset`).
+#[derive(Debug)]
+pub struct List {
+    pub entity: String,
+    pub pagination: Option<Pagination>,
+}
+
+impl List {
+    pub fn parse(
+        def: &PersistenceDef,
+        entity: String,
+        at: &str,
+        cx: &mut CompileCx<'_>,
+    ) -> Option<List> {
+        let pagination = match &def.pagination {
+            Some(p) if p.enabled != Some(false) => {
+                let default_limit = p.default_limit.unwrap_or(10);
+                let max_limit = p.max_limit.unwrap_or(100.max(default_limit));
+                if default_limit == 0 || default_limit > max_limit {
+                    cx.problem(
+                        format!("{at}.pagination"),
+                        format!("default_limit {default_limit} with max_limit {max_limit}"),
+                        "1 <= default_limit <= max_limit",
+                    );
+                    return None;
+                }
+                Some(Pagination {
+                    default_limit,
+                    max_limit,
+                })
+            }
+            _ => None,
+        };
+        Some(List { entity, pagination })
+    }
+
+    fn query(&self, input: &ActionInput<'_>) -> Result<ListQuery, ActionError> {
+        let q = &input.request.query;
+        let limit = match (number(q, "limit")?, self.pagination) {
+            (Some(n), Some(p)) => Some(n.min(p.max_limit)),
+            (Some(n), None) => Some(n),
+            (None, Some(p)) => Some(p.default_limit),
+            (None, None) => None,
+        };
+        Ok(ListQuery {
+            offset: number(q, "offset")?.unwrap_or(0),
+            limit,
+            ..ListQuery::default()
+        })
+    }
+
+    pub async fn apply(
+        &self,
+        store: &dyn Store,
+        input: &ActionInput<'_>,
+    ) -> Result<Outcome, ActionError> {
+        let query = self.query(input)?;
+        let page = store.list(&self.entity, &query).await?;
+        let has_more = query.offset + page.items.len() < page.total;
+        let items = Value::Array(page.items);
+        let mut vars = Map::new();
+        vars.insert("entity_count".into(), Value::from(page.total));
+        vars.insert("has_more_entities".into(), Value::Bool(has_more));
+        vars.insert("limit".into(), query.limit.map_or(Value::Null, Value::from));
+        vars.insert("offset".into(), Value::from(query.offset));
+        let body = json!({
+            "entities": items,
+            "count": items.as_array().map_or(0, Vec::len),
+            "total": page.total,
+            "limit": vars["limit"],
+            "offset": query.offset,
+            "has_more": has_more,
+        });
+        vars.insert("entity_list".into(), items);
+        Ok(Outcome {
+            vars,
+            status: 200,
+            body: Some(body),
+        })
+    }
+}
+
+fn number(query: &Value, param: &str) -> Result<Option<usize>, ActionError> {
+    match query.get(param).and_then(Value::as_str) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .trim()
+            .parse::<usize>()
+            .map(Some)
+            .map_err(|_| ActionError::BadQuery {
+                param: param.to_owned(),
+                message: format!("expected a whole number >= 0, found {s:?}"),
+            }),
+    }
+}

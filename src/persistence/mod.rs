@@ -1,0 +1,196 @@
+//! Persistence actions, written once over `&dyn Store`.
+//!
+//! Like mini-redis's `cmd/`, each action has its own file holding its parse (from an
+//! endpoint's `persistence` block, at profile load) and its `apply` (per request), and
+//! [`Action`] dispatches. An action's results become template variables
+//! (`stored_entity`, `generated_id`, `entity_list`, ...) and give the response its
+//! default status and body.
+
+mod create;
+mod delete;
+mod list;
+mod read;
+mod update;
+
+pub use create::{Create, IdGen};
+pub use delete::Delete;
+pub use list::List;
+pub use read::Read;
+pub use update::{MergeStrategy, Update};
+
+use crate::config::{CompileCx, PersistenceDef};
+use crate::store::{Store, StoreError, id_key};
+use crate::template::{RenderError, RequestData, TemplateEngine};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// One endpoint's (or one response's) persistence action.
+#[derive(Debug)]
+pub enum Action {
+    Create(Create),
+    Read(Read),
+    Update(Update),
+    Delete(Delete),
+    List(List),
+}
+
+pub const ACTIONS: &str = "create, read, update, delete, list";
+
+/// What an action sees of the request.
+pub struct ActionInput<'a> {
+    pub request: &'a RequestData,
+    pub now: DateTime<Utc>,
+    pub engine: &'a TemplateEngine,
+}
+
+/// What an action gives the response.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Template variables.
+    pub vars: Map<String, Value>,
+    /// Status when the response does not set one.
+    pub status: u16,
+    /// Body when the response does not set one.
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("{entity} {id:?} not found")]
+    NotFound { entity: String, id: String },
+    #[error("{entity} {id:?} already exists")]
+    AlreadyExists { entity: String, id: String },
+    #[error("no id given: expected `{field}` in the path, query or body")]
+    MissingId { field: String },
+    #[error("the {entity} id must be a non-empty string or a number")]
+    BadId { entity: String },
+    #[error("the request body must be a JSON object to be stored as {entity}")]
+    NotAnObject { entity: String },
+    #[error("query parameter `{param}`: {message}")]
+    BadQuery { param: String, message: String },
+    #[error("{entity} {id:?} kept changing during the update; try again")]
+    WriteConflict { entity: String, id: String },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Action {
+    /// Checks and compiles a `persistence` block found at JSON path `at`.
+    pub fn parse(def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Action> {
+        let Some(entity) = def.entity_name.as_deref().filter(|e| valid_entity_name(e)) else {
+            let found = match &def.entity_name {
+                None => "missing entity_name".to_owned(),
+                Some(e) => format!("bad entity_name {e:?}"),
+            };
+            cx.problem(
+                format!("{at}.entity_name"),
+                found,
+                "a name of letters, digits, `_`, `-` or `.`",
+            );
+            return None;
+        };
+        let Some(action) = def.action.as_deref() else {
+            cx.problem(
+                format!("{at}.action"),
+                "missing action",
+                format!("one of {ACTIONS}"),
+            );
+            return None;
+        };
+        let entity = entity.to_owned();
+        match action {
+            "create" => Create::parse(def, entity, at, cx).map(Action::Create),
+            "read" | "get" | "retrieve" => Some(Action::Read(Read::parse(def, entity, cx))),
+            "update" => Update::parse(def, entity, at, cx).map(Action::Update),
+            "delete" => Some(Action::Delete(Delete::parse(def, entity, cx))),
+            "list" => List::parse(def, entity, at, cx).map(Action::List),
+            other => {
+                cx.problem(
+                    format!("{at}.action"),
+                    format!("unknown action {other:?}"),
+                    format!("one of {ACTIONS}"),
+                );
+                None
+            }
+        }
+    }
+
+    pub async fn apply(
+        &self,
+        store: &dyn Store,
+        input: &ActionInput<'_>,
+    ) -> Result<Outcome, ActionError> {
+        match self {
+            Action::Create(a) => a.apply(store, input).await,
+            Action::Read(a) => a.apply(store, input).await,
+            Action::Update(a) => a.apply(store, input).await,
+            Action::Delete(a) => a.apply(store, input).await,
+            Action::List(a) => a.apply(store, input).await,
+        }
+    }
+
+    pub fn entity(&self) -> &str {
+        match self {
+            Action::Create(a) => &a.entity,
+            Action::Read(a) => &a.entity,
+            Action::Update(a) => &a.entity,
+            Action::Delete(a) => &a.entity,
+            Action::List(a) => &a.entity,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Create(_) => "create",
+            Action::Read(_) => "read",
+            Action::Update(_) => "update",
+            Action::Delete(_) => "delete",
+            Action::List(_) => "list",
+        }
+    }
+}
+
+pub fn valid_entity_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Where an action finds the id of the entity it works on.
+#[derive(Debug, Clone)]
+pub struct KeySource {
+    /// Path parameter, query parameter or body field name.
+    pub field: String,
+}
+
+impl KeySource {
+    /// `key_field` if given; otherwise the endpoint's last path parameter, or `id`.
+    fn from_def(def: &PersistenceDef, cx: &CompileCx<'_>) -> KeySource {
+        let field = def
+            .key_field
+            .clone()
+            .or_else(|| cx.params.last().cloned())
+            .unwrap_or_else(|| "id".to_owned());
+        KeySource { field }
+    }
+
+    fn resolve(&self, req: &RequestData) -> Result<String, ActionError> {
+        let v = req
+            .params
+            .get(&self.field)
+            .or_else(|| req.query.get(&self.field))
+            .or_else(|| req.body.get(&self.field));
+        v.and_then(id_key).ok_or_else(|| ActionError::MissingId {
+            field: self.field.clone(),
+        })
+    }
+}
+
+/// The field that holds an entity's id in stored entities.
+pub const ID_FIELD: &str = "id";
+pub const CREATED_AT: &str = "created_at";
+pub const UPDATED_AT: &str = "updated_at";

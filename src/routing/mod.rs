@@ -1,0 +1,305 @@
+//! Matching a request to an endpoint: compiled path templates, then per-response
+//! conditions on body, query, headers and path parameters.
+//!
+//! Path templates are split into segments once at load. Among the endpoints whose
+//! template matches a path, the most specific wins (a literal segment beats a
+//! parameter at the first position where they differ: `/users/me` before
+//! `/users/{id}`), then the one declared first. "No endpoint" and "wrong method" are
+//! values, not errors, as wiremock treats an unmatched request.
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// A compiled path such as `/api/v1/users/{user_id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl PathTemplate {
+    /// Parses a template; `Err` says what is wrong with it.
+    pub fn parse(text: &str) -> Result<PathTemplate, String> {
+        if !text.starts_with('/') {
+            return Err(format!("path {text:?} must start with `/`"));
+        }
+        let mut segments = Vec::new();
+        for raw in text.split('/').filter(|s| !s.is_empty()) {
+            let seg = if let Some(name) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(format!(
+                        "bad path parameter `{raw}` in {text:?}: use letters, digits, `_` or `-`"
+                    ));
+                }
+                if segments
+                    .iter()
+                    .any(|s| matches!(s, Segment::Param(p) if p == name))
+                {
+                    return Err(format!("path parameter `{name}` appears twice in {text:?}"));
+                }
+                Segment::Param(name.to_owned())
+            } else if raw.contains(['{', '}']) {
+                return Err(format!(
+                    "segment `{raw}` of {text:?} mixes text and braces; a parameter must be a whole segment"
+                ));
+            } else {
+                Segment::Literal(raw.to_owned())
+            };
+            segments.push(seg);
+        }
+        Ok(PathTemplate {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Parameter names in order.
+    pub fn params(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(p) => Some(p.clone()),
+                Segment::Literal(_) => None,
+            })
+            .collect()
+    }
+
+    /// Matches percent-decoded segments; returns the parameters on success.
+    fn matches(&self, segs: &[String]) -> Option<Map<String, Value>> {
+        if segs.len() != self.segments.len() {
+            return None;
+        }
+        let mut params = Map::new();
+        for (t, s) in self.segments.iter().zip(segs) {
+            match t {
+                Segment::Literal(l) if l == s => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => {
+                    params.insert(name.clone(), Value::String(s.clone()));
+                }
+            }
+        }
+        Some(params)
+    }
+
+    /// Literal segments sort before parameters, position by position.
+    fn specificity(&self) -> Vec<bool> {
+        self.segments
+            .iter()
+            .map(|s| matches!(s, Segment::Literal(_)))
+            .collect()
+    }
+}
+
+/// What the router found for a method and path.
+#[derive(Debug, PartialEq)]
+pub enum RouteMatch {
+    /// Index of the endpoint, and its path parameters.
+    Found(usize, Map<String, Value>),
+    /// The path exists, with these methods only.
+    MethodNotAllowed(Vec<String>),
+    NotFound,
+}
+
+/// Every endpoint's method and template, in declaration order.
+#[derive(Debug, Default)]
+pub struct Router {
+    routes: Vec<(String, PathTemplate)>,
+}
+
+impl Router {
+    pub fn new(routes: Vec<(String, PathTemplate)>) -> Self {
+        Router { routes }
+    }
+
+    pub fn find(&self, method: &str, path: &str) -> RouteMatch {
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decode)
+            .collect();
+        let mut best: Option<(usize, Map<String, Value>, Vec<bool>)> = None;
+        let mut allowed: Vec<String> = Vec::new();
+        for (i, (m, template)) in self.routes.iter().enumerate() {
+            let Some(params) = template.matches(&segs) else {
+                continue;
+            };
+            // HEAD is answered by GET endpoints, as HTTP expects.
+            let method_ok = m == method || (method == "HEAD" && m == "GET");
+            if !method_ok {
+                if !allowed.contains(m) {
+                    allowed.push(m.clone());
+                }
+                continue;
+            }
+            let spec = template.specificity();
+            if best.as_ref().is_none_or(|(_, _, b)| spec > *b) {
+                best = Some((i, params, spec));
+            }
+        }
+        match (best, allowed.is_empty()) {
+            (Some((i, params, _)), _) => RouteMatch::Found(i, params),
+            (None, false) => RouteMatch::MethodNotAllowed(allowed),
+            (None, true) => RouteMatch::NotFound,
+        }
+    }
+}
+
+fn decode(seg: &str) -> String {
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// One response rule's conditions. Empty means "always".
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    pub body: Vec<(String, Value)>,
+    pub query: Vec<(String, Value)>,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, Value)>,
+    pub path: Vec<(String, Value)>,
+}
+
+/// The request parts conditions look at.
+pub struct Inputs<'a> {
+    pub body: &'a Value,
+    pub query: &'a Value,
+    pub headers: &'a Value,
+    pub path: &'a Value,
+}
+
+impl Conditions {
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+            && self.query.is_empty()
+            && self.headers.is_empty()
+            && self.path.is_empty()
+    }
+
+    pub fn matches(&self, r: &Inputs<'_>) -> bool {
+        all(&self.body, r.body, false)
+            && all(&self.query, r.query, true)
+            && all(&self.headers, r.headers, true)
+            && all(&self.path, r.path, true)
+    }
+}
+
+/// `null` expects the field missing, `null` or empty (Mock-and-Roll's rule). Query,
+/// header and path values are text, so there `123` matches `"123"`.
+fn all(conds: &[(String, Value)], source: &Value, textual: bool) -> bool {
+    conds.iter().all(|(field, want)| {
+        let got = crate::store::query::field_at(source, field);
+        match (want, got) {
+            (Value::Null, None | Some(Value::Null)) => true,
+            (Value::Null, Some(Value::String(s))) => s.is_empty(),
+            (Value::Null, Some(_)) => false,
+            (_, None) => false,
+            (want, Some(got)) if textual => {
+                crate::template::to_text(want) == crate::template::to_text(got)
+            }
+            (want, Some(got)) => want == got,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn router() -> Router {
+        let routes = [
+            ("GET", "/users/{id}"),
+            ("GET", "/users/me"),
+            ("POST", "/users"),
+            ("GET", "/users"),
+            ("DELETE", "/users/{id}"),
+        ];
+        Router::new(
+            routes
+                .iter()
+                .map(|(m, p)| (m.to_string(), PathTemplate::parse(p).unwrap()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn finds_endpoints_by_method_and_template() {
+        let r = router();
+        let mut params = Map::new();
+        params.insert("id".into(), json!("a b"));
+        assert_eq!(r.find("GET", "/users/a%20b"), RouteMatch::Found(0, params));
+        assert_eq!(r.find("GET", "/users/me"), RouteMatch::Found(1, Map::new()));
+        assert_eq!(r.find("GET", "/users/"), RouteMatch::Found(3, Map::new()));
+        assert_eq!(r.find("HEAD", "/users"), RouteMatch::Found(3, Map::new()));
+        assert_eq!(
+            r.find("PUT", "/users/1"),
+            RouteMatch::MethodNotAllowed(vec!["GET".into(), "DELETE".into()])
+        );
+        assert_eq!(r.find("GET", "/nope"), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn rejects_bad_templates() {
+        for bad in [
+            "users",
+            "/users/{}",
+            "/users/{id}/{id}",
+            "/users/x{id}",
+            "/a/{b c}",
+        ] {
+            assert!(PathTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn conditions_follow_mock_and_roll() {
+        let body = json!({"username": "admin", "title": "", "n": 3});
+        let empty = json!({});
+        let path = json!({"item_id": "123"});
+        let inputs = Inputs {
+            body: &body,
+            query: &empty,
+            headers: &empty,
+            path: &path,
+        };
+        let cond = |body: Vec<(&str, Value)>, path: Vec<(&str, Value)>| Conditions {
+            body: body.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            path: path.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            ..Default::default()
+        };
+        assert!(cond(vec![], vec![]).matches(&inputs));
+        assert!(cond(vec![("username", json!("admin"))], vec![]).matches(&inputs));
+        assert!(!cond(vec![("username", json!("root"))], vec![]).matches(&inputs));
+        assert!(
+            cond(
+                vec![("title", Value::Null), ("missing", Value::Null)],
+                vec![]
+            )
+            .matches(&inputs)
+        );
+        assert!(!cond(vec![("username", Value::Null)], vec![]).matches(&inputs));
+        assert!(
+            !cond(vec![("n", json!("3"))], vec![]).matches(&inputs),
+            "body values compare as JSON"
+        );
+        assert!(
+            cond(vec![], vec![("item_id", json!(123))]).matches(&inputs),
+            "path values compare as text"
+        );
+    }
+}

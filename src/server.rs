@@ -1,0 +1,258 @@
+//! The HTTP layer: binds, wires actix-web to the [`Gateway`], serves until stopped,
+//! then flushes the store. Bind first, report the port after, so port 0 works.
+
+use crate::config::{BackendChoice, Profile};
+use crate::error::ApiError;
+use crate::gateway::{Gateway, RequestCtx};
+use crate::settings::Settings;
+use crate::store::{FileStore, MemoryStore, Store, StoreError, SystemClock};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Shared by every worker; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub gateway: Arc<Gateway>,
+    pub started: Instant,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the {backend} store: {source}")]
+    Store {
+        backend: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the server runs on, for the start line and `mockctl`.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub url: String,
+    pub backend: &'static str,
+    pub data_dir: Option<PathBuf>,
+    /// Why the backend differs from what the profile asked for, if it does.
+    pub note: Option<String>,
+    pub seeded: bool,
+}
+
+pub struct Server {
+    port: u16,
+    server: actix_web::dev::Server,
+    store: Arc<dyn Store>,
+    started: Started,
+}
+
+impl Server {
+    /// Opens the store (seeding a fresh one), binds the listener and prepares the
+    /// server; nothing is served until [`Server::run_until_stopped`].
+    pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
+        let (store, fresh, data_dir, note) = open_store(settings, &profile)?;
+        let seeded = fresh || settings.reset;
+        if seeded {
+            store
+                .replace_all(profile.seed.clone())
+                .await
+                .map_err(|source| StartError::Store {
+                    backend: store.backend(),
+                    source,
+                })?;
+        }
+        let mut profile = profile;
+        if let Some(key) = settings.system_key.clone().filter(|k| !k.is_empty()) {
+            profile.system.keys.push(key);
+            profile.system.protected = true;
+        }
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let state = AppState {
+            max_body_bytes: profile.max_body_bytes,
+            gateway: Arc::new(Gateway::new(Arc::new(profile), Arc::clone(&store))),
+            started: Instant::now(),
+        };
+        let data = web::Data::new(state);
+        let mut http = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(access_log))
+                .configure(crate::system::routes)
+                .default_service(web::to(gateway))
+        });
+        if let Some(w) = settings.workers {
+            http = http.workers(w.max(1));
+        }
+        let server = http
+            .listen(listener)
+            .map_err(|source| StartError::Bind { addr, source })?
+            .run();
+        let started = Started {
+            url: format!("http://{}:{}", settings.host, local.port()),
+            backend: store.backend(),
+            data_dir,
+            note,
+            seeded,
+        };
+        Ok(Server {
+            port: local.port(),
+            server,
+            store,
+            started,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn started(&self) -> &Started {
+        &self.started
+    }
+
+    /// Stops the server gracefully when told (tests, embedding).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM or a [`ServerHandle::stop`], then flushes the store.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        self.server.await?;
+        self.store.flush().await.map_err(std::io::Error::other)?;
+        tracing::info!("stopped; data flushed");
+        Ok(())
+    }
+}
+
+type Opened = (Arc<dyn Store>, bool, Option<PathBuf>, Option<String>);
+
+fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, StartError> {
+    let wanted = match settings.backend.as_deref() {
+        Some("memory") => BackendChoice::Memory,
+        Some("file") => BackendChoice::File,
+        Some("redis") => BackendChoice::Redis { url: None },
+        _ => profile.backend.clone(),
+    };
+    let (use_file, note) = match wanted {
+        BackendChoice::Memory => (false, None),
+        BackendChoice::File | BackendChoice::Unspecified => (true, None),
+        BackendChoice::Redis { .. } => (
+            true,
+            Some(
+                "the redis backend is not available in this build; using the embedded file store"
+                    .to_owned(),
+            ),
+        ),
+    };
+    if !use_file {
+        return Ok((Arc::new(MemoryStore::default()), true, None, note));
+    }
+    let dir = settings.data_dir_for(profile);
+    let (store, existed) =
+        FileStore::open(&dir, Arc::new(SystemClock)).map_err(|source| StartError::Store {
+            backend: "file",
+            source,
+        })?;
+    Ok((Arc::new(store), !existed, Some(dir), note))
+}
+
+/// The catch-all handler: every request that is not `/system` goes to the gateway.
+async fn gateway(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let mut ctx = credentials(&req);
+    ctx.body = body;
+    let head = req.method() == actix_web::http::Method::HEAD;
+    let mut reply = state.gateway.handle(ctx).await?;
+    if head {
+        reply.body = None;
+    }
+    Ok(reply.into())
+}
+
+/// The request without its body, as the gateway and the guards see it.
+pub fn credentials(req: &HttpRequest) -> RequestCtx {
+    RequestCtx {
+        method: req.method().as_str().to_owned(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
+            })
+            .collect(),
+        body: bytes::Bytes::new(),
+    }
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut buf = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// One line per request: method, path, status, latency.
+async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    let micros = start.elapsed().as_micros();
+    tracing::info!(
+        target: "mockgate::access",
+        "{method} {path} {} {}.{:03}ms",
+        res.status().as_u16(),
+        micros / 1000,
+        micros % 1000
+    );
+    Ok(res)
+}

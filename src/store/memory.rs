@@ -1,0 +1,287 @@
+//! The in-memory engine: all entities behind one short `std::sync::Mutex`.
+//!
+//! A std mutex, not tokio's: it is never held across an `.await`, and every critical
+//! section is a handful of map operations, so a blocking lock is the cheaper choice.
+//! Because every `commit` runs entirely under the lock, transactions are trivially
+//! serialisable. [`super::FileStore`] wraps this engine and adds durability.
+
+use super::{Cond, Dataset, Found, ListQuery, Page, Store, StoreError, Transaction, Ttl, Write};
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Wall-clock milliseconds since the epoch; tests substitute [`ManualClock`].
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> u64;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that only moves when told to, so expiry tests never sleep.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(start_ms: u64) -> Self {
+        ManualClock(AtomicU64::new(start_ms))
+    }
+
+    pub fn advance_secs(&self, secs: u64) {
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Row {
+    pub value: Value,
+    /// Epoch milliseconds after which the row no longer exists.
+    pub expires_at: Option<u64>,
+}
+
+impl Row {
+    fn live(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// Everything the engine holds. Entity types sort by name; rows keep insertion order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct State {
+    pub tables: BTreeMap<String, IndexMap<String, Row>>,
+    pub sequences: BTreeMap<String, u64>,
+}
+
+impl State {
+    fn live(&self, entity: &str, id: &str, now: u64) -> Option<&Row> {
+        self.tables.get(entity)?.get(id).filter(|r| r.live(now))
+    }
+
+    fn note_numeric_id(&mut self, entity: &str, id: &str) {
+        if let Ok(n) = id.parse::<u64>() {
+            let seq = self.sequences.entry(entity.to_owned()).or_insert(0);
+            *seq = (*seq).max(n);
+        }
+    }
+
+    fn check(&self, index: usize, w: &Write, now: u64) -> Result<(), StoreError> {
+        let current = self.live(w.entity(), w.id(), now);
+        let found = match (w.cond(), current) {
+            (Cond::Any, _) => return Ok(()),
+            (Cond::Absent, None) | (Cond::Present, Some(_)) => return Ok(()),
+            (Cond::Equals(want), Some(row)) if &row.value == want => return Ok(()),
+            (Cond::Absent, Some(_)) => Found::Exists,
+            (Cond::Present | Cond::Equals(_), None) => Found::Missing,
+            (Cond::Equals(_), Some(_)) => Found::Changed,
+        };
+        Err(StoreError::ConditionFailed {
+            index,
+            entity: w.entity().to_owned(),
+            id: w.id().to_owned(),
+            found,
+        })
+    }
+
+    fn apply(&mut self, w: Write, now: u64) -> Option<Value> {
+        match w {
+            Write::Put {
+                entity,
+                id,
+                value,
+                ttl,
+                ..
+            } => {
+                self.note_numeric_id(&entity, &id);
+                let table = self.tables.entry(entity).or_default();
+                let previous = table.get(&id).filter(|r| r.live(now)).cloned();
+                let expires_at = match ttl {
+                    Ttl::Keep => previous.as_ref().and_then(|r| r.expires_at),
+                    Ttl::Persist => None,
+                    Ttl::Seconds(s) => Some(now + s * 1000),
+                };
+                table.insert(id, Row { value, expires_at });
+                previous.map(|r| r.value)
+            }
+            Write::Delete { entity, id, .. } => {
+                let table = self.tables.get_mut(&entity)?;
+                let removed = table.shift_remove(&id)?;
+                removed.live(now).then_some(removed.value)
+            }
+        }
+    }
+
+    pub fn from_dataset(data: Dataset) -> State {
+        let mut state = State::default();
+        for (entity, rows) in data {
+            for id in rows.keys() {
+                state.note_numeric_id(&entity, id);
+            }
+            let table = rows
+                .into_iter()
+                .map(|(id, value)| {
+                    (
+                        id,
+                        Row {
+                            value,
+                            expires_at: None,
+                        },
+                    )
+                })
+                .collect();
+            state.tables.insert(entity, table);
+        }
+        state
+    }
+
+    pub fn purge_expired(&mut self, now: u64) {
+        for table in self.tables.values_mut() {
+            table.retain(|_, r| r.live(now));
+        }
+    }
+}
+
+/// The memory backend. Cheap to clone: clones share the same data.
+#[derive(Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock))
+    }
+}
+
+impl MemoryStore {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            state: Arc::default(),
+            clock,
+        }
+    }
+
+    pub(super) fn with_state(state: State, clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            state: Arc::new(Mutex::new(state)),
+            clock,
+        }
+    }
+
+    pub(super) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A poisoned lock only means another thread panicked mid-call; the state itself is
+    /// never left half-written (writes are applied after every check passed).
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn commit_sync(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        let now = self.now();
+        let mut state = self.lock();
+        for (i, w) in tx.writes.iter().enumerate() {
+            state.check(i, w, now)?;
+        }
+        Ok(tx.writes.into_iter().map(|w| state.apply(w, now)).collect())
+    }
+
+    pub(super) fn next_id_sync(&self, entity: &str) -> u64 {
+        let mut state = self.lock();
+        let seq = state.sequences.entry(entity.to_owned()).or_insert(0);
+        *seq += 1;
+        *seq
+    }
+
+    pub(super) fn dump_sync(&self) -> Dataset {
+        let now = self.now();
+        let state = self.lock();
+        state
+            .tables
+            .iter()
+            .map(|(name, rows)| {
+                let live = rows
+                    .iter()
+                    .filter(|(_, r)| r.live(now))
+                    .map(|(id, r)| (id.clone(), r.value.clone()));
+                (name.clone(), live.collect())
+            })
+            .collect()
+    }
+
+    pub(super) fn replace_sync(&self, data: Dataset) {
+        let fresh = State::from_dataset(data);
+        *self.lock() = fresh;
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        let now = self.now();
+        Ok(self.lock().live(entity, id, now).map(|r| r.value.clone()))
+    }
+
+    async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
+        let now = self.now();
+        let state = self.lock();
+        let Some(rows) = state.tables.get(entity) else {
+            return Ok(Page::default());
+        };
+        Ok(query.apply(rows.values().filter(|r| r.live(now)).map(|r| &r.value)))
+    }
+
+    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        self.commit_sync(tx)
+    }
+
+    async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {
+        Ok(self.next_id_sync(entity))
+    }
+
+    async fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        let now = self.now();
+        let state = self.lock();
+        Ok(state
+            .tables
+            .iter()
+            .map(|(name, rows)| (name.clone(), rows.values().filter(|r| r.live(now)).count()))
+            .collect())
+    }
+
+    async fn dump(&self) -> Result<Dataset, StoreError> {
+        Ok(self.dump_sync())
+    }
+
+    async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
+        self.replace_sync(data);
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
