@@ -26,13 +26,13 @@ pub struct AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the {backend} store: {source}")]
+    #[error("cannot open the {backend} store")]
     Store {
         backend: &'static str,
         #[source]
         source: StoreError,
     },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
         #[source]
@@ -138,7 +138,7 @@ impl Server {
     /// Serves until SIGINT/SIGTERM or a [`ServerHandle::stop`], then flushes the store.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         self.server.await?;
-        self.store.flush().await.map_err(std::io::Error::other)?;
+        self.store.close().await.map_err(std::io::Error::other)?;
         tracing::info!("stopped; data flushed");
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Logging: one human-readable line per event on stderr, level from `MOCKGATE_LOG`
 //! (or `RUST_LOG`), `info` by default.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; later calls are ignored (tests call it often).
@@ -12,6 +13,7 @@ pub fn init(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(default)))
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

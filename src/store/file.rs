@@ -46,8 +46,9 @@ struct Shared {
     /// Bumped by every write; the writer skips a snapshot when nothing changed.
     generation: AtomicU64,
     written: Mutex<u64>,
-    /// Held for the store's lifetime: the OS releases it if the process dies.
-    _lock: File,
+    /// The data folder's lock, held until [`Store::close`]; the OS releases it if the
+    /// process dies.
+    lock: Mutex<Option<File>>,
 }
 
 /// The `file` backend.
@@ -93,7 +94,7 @@ impl FileStore {
             dir: dir.to_owned(),
             generation: AtomicU64::new(0),
             written: Mutex::new(0),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
         });
         let (wake, sleep) = mpsc::sync_channel::<()>(1);
         let writer = Arc::clone(&shared);
@@ -115,6 +116,19 @@ impl FileStore {
 
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    fn ensure_open(&self) -> Result<(), StoreError> {
+        if self
+            .shared
+            .lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return Err(StoreError::Unavailable("the file store is closed".into()));
+        }
+        Ok(())
     }
 
     fn changed(&self) {
@@ -216,6 +230,14 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Stor
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
     tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
+    // tempfile creates files private to the owner; a data file is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io("set permissions on", tmp.path()))?;
+    }
     tmp.as_file().sync_all().map_err(io("sync", &target))?;
     tmp.persist(&target).map_err(|e| StoreError::Io {
         action: "replace",
@@ -243,12 +265,14 @@ impl Store for FileStore {
     }
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        self.ensure_open()?;
         let previous = self.shared.mem.commit_sync(tx)?;
         self.changed();
         Ok(previous)
     }
 
     async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {
+        self.ensure_open()?;
         let id = self.shared.mem.next_id_sync(entity);
         self.changed();
         Ok(id)
@@ -263,6 +287,7 @@ impl Store for FileStore {
     }
 
     async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
+        self.ensure_open()?;
         self.shared.mem.replace_sync(data);
         self.changed();
         Ok(())
@@ -273,5 +298,16 @@ impl Store for FileStore {
         tokio::task::spawn_blocking(move || shared.write_snapshot())
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.flush().await?;
+        // Dropping the file releases the lock for the next process.
+        self.shared
+            .lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        Ok(())
     }
 }

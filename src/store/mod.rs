@@ -121,7 +121,7 @@ pub enum StoreError {
         found: Found,
     },
     /// The backend cannot be reached or cannot write right now.
-    #[error("storage backend unavailable: {0}")]
+    #[error("storage backend unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A data file cannot be read back; it is left untouched.
     #[error("data file {path} is unreadable: {reason}")]
@@ -129,7 +129,7 @@ pub enum StoreError {
     /// Another process holds the data folder.
     #[error("data folder {path} is in use by another mockgate process")]
     InUse { path: PathBuf },
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -169,8 +169,14 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces all data (reset, load, seed on first start) in one step.
     async fn replace_all(&self, data: Dataset) -> Result<(), StoreError>;
 
-    /// Makes every acknowledged write durable now (shutdown, `/system/save`).
+    /// Makes every acknowledged write durable now (`/system/save`).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Flushes and lets go of external resources (the data folder's lock); later
+    /// writes fail with [`StoreError::Unavailable`]. Called once at shutdown.
+    async fn close(&self) -> Result<(), StoreError> {
+        self.flush().await
+    }
 }
 
 /// The key under which an entity is stored, from its id value.

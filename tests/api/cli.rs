@@ -1,0 +1,116 @@
+//! `mockctl` as a user runs it.
+
+use crate::common::repo_path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn mockctl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mockctl"));
+    cmd.current_dir(repo_path(""));
+    cmd.env_remove("MOCKGATE_LOG").env_remove("RUST_LOG");
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn validate_config_accepts_a_good_profile_by_name() {
+    let out = mockctl()
+        .args(["validate-config", "persistence"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 13 endpoint(s)"));
+}
+
+#[test]
+fn validate_config_refuses_a_broken_profile_with_file_and_path() {
+    let out = mockctl()
+        .args(["validate-config", "tests/fixtures/broken"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(11 problems)"), "{err}");
+    assert!(err.contains("endpoints.json: endpoints[1].persistence.action: unknown action \"craete\", expected one of create, read, update, delete, list"), "{err}");
+}
+
+#[test]
+fn start_refuses_an_unknown_profile() {
+    let out = mockctl()
+        .args(["start", "no-such-profile"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no profile \"no-such-profile\""));
+}
+
+#[tokio::test]
+async fn start_serves_logs_requests_and_flushes_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = mockctl()
+        .args([
+            "start",
+            "persistence",
+            "--foreground",
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ok = client
+            .get(format!("{base}/system/health"))
+            .header("X-System-Key", "system-admin-key-123")
+            .send()
+            .await;
+        if ok.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not answer in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let created = client
+        .post(format!("{base}/api/v1/users"))
+        .header("X-API-Key", "demo-api-key-123")
+        .json(&serde_json::json!({"name": "Cli", "email": "cli@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(exit.success(), "exit {exit:?}: {log}");
+    assert!(log.contains(&format!("serving profile persistence (13 endpoints) at http://127.0.0.1:{port} on the file backend")), "{log}");
+    assert!(
+        log.contains("POST /api/v1/users 201 "),
+        "one line per request: {log}"
+    );
+    let db = std::fs::read_to_string(data.path().join("db.json")).unwrap();
+    assert!(db.contains("cli@example.com"), "flushed on shutdown");
+}

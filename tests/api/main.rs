@@ -1,0 +1,12 @@
+//! The one integration test binary: real servers on free loopback ports, real HTTP.
+
+mod auth;
+mod cli;
+mod common;
+mod conformance;
+mod durability;
+mod persistence;
+mod profiles;
+mod routing;
+mod templates;
+mod validation;

@@ -1,0 +1,61 @@
+use crate::common::repo_path;
+use mockgate::Profile;
+
+#[test]
+fn shipped_profiles_load() {
+    for name in [
+        "configs/basic",
+        "configs/persistence",
+        "tests/fixtures/gateway",
+    ] {
+        if let Err(e) = Profile::load(&repo_path(name)) {
+            panic!("{e}");
+        }
+    }
+}
+
+#[test]
+fn a_broken_profile_reports_every_problem_with_file_and_json_path() {
+    let err = Profile::load(&repo_path("tests/fixtures/broken")).unwrap_err();
+    let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "api.json: root_path: found \"api\", expected a path such as \"/api/v1\"",
+            "api.json: persistence: unknown backend \"cassandra\", expected \"memory\", \"file\", \"redis\" or an object with \"backend\"",
+            "auth.json: authentication_methods.weird.type: unknown type \"kerberos\", expected one of api_key, http_basic, oidc",
+            "endpoints.json: endpoints[0].path: path \"api/ok\" must start with `/`",
+            "endpoints.json: endpoints[1].path: path \"api/users\" must start with `/`",
+            "endpoints.json: endpoints[1].persistence.action: unknown action \"craete\", expected one of create, read, update, delete, list",
+            "endpoints.json: endpoints[2].path: path \"api/users/{id}\" must start with `/`",
+            "endpoints.json: endpoints[2].authentication[0]: unknown authentication method \"missing\", expected one of key",
+            "endpoints.json: endpoints[2].responses[0].response.body.x: cannot read `{{nope(}}`: unknown helper `nope`",
+            "endpoints.json: endpoints[3].path: path \"api/schema\" must start with `/`",
+            "endpoints.json: endpoints[3].request_body_schema: invalid JSON Schema: \"wat\" is not valid under any of the schemas listed in the 'anyOf' keyword",
+        ]
+    );
+}
+
+#[test]
+fn a_type_error_names_the_json_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("endpoints.json"), r#"{"endpoints": [{"method": "GET", "path": "/a", "responses": [{"response": {"headers": "x"}}]}]}"#).unwrap();
+    let err = Profile::load(dir.path()).unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    let line = err.problems[0].to_string();
+    assert!(line.starts_with("endpoints.json: endpoints[0].responses[0].response.headers: invalid type: string \"x\", expected a map"), "{line}");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.json"), "{}").unwrap();
+    let err = Profile::load(dir.path()).unwrap_err();
+    assert!(
+        err.problems[0]
+            .to_string()
+            .starts_with("endpoints.json: missing"),
+        "{err}"
+    );
+}
