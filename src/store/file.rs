@@ -32,7 +32,7 @@ pub const SNAPSHOT_FILE: &str = "db.json";
 #[derive(Serialize, Deserialize)]
 struct DbFile {
     format: String,
-    entities: BTreeMap<String, IndexMap<String, Value>>,
+    entities: BTreeMap<String, IndexMap<String, Arc<Value>>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     sequences: BTreeMap<String, u64>,
     /// Epoch milliseconds at which entities with a TTL expire.

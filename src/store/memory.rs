@@ -52,7 +52,8 @@ impl Clock for ManualClock {
 
 #[derive(Debug, Clone)]
 pub(super) struct Row {
-    pub value: Value,
+    /// Shared so that a snapshot copies pointers, not entities, while it holds the lock.
+    pub value: Arc<Value>,
     /// Epoch milliseconds after which the row no longer exists.
     pub expires_at: Option<u64>,
 }
@@ -87,7 +88,7 @@ impl State {
         let found = match (w.cond(), current) {
             (Cond::Any, _) => return Ok(()),
             (Cond::Absent, None) | (Cond::Present, Some(_)) => return Ok(()),
-            (Cond::Equals(want), Some(row)) if &row.value == want => return Ok(()),
+            (Cond::Equals(want), Some(row)) if *row.value == *want => return Ok(()),
             (Cond::Absent, Some(_)) => Found::Exists,
             (Cond::Present | Cond::Equals(_), None) => Found::Missing,
             (Cond::Equals(_), Some(_)) => Found::Changed,
@@ -117,13 +118,13 @@ impl State {
                     Ttl::Persist => None,
                     Ttl::Seconds(s) => Some(now + s * 1000),
                 };
-                table.insert(id, Row { value, expires_at });
-                previous.map(|r| r.value)
+                table.insert(id, Row { value: Arc::new(value), expires_at });
+                previous.map(|r| Arc::unwrap_or_clone(r.value))
             }
             Write::Delete { entity, id, .. } => {
                 let table = self.tables.get_mut(&entity)?;
                 let removed = table.shift_remove(&id)?;
-                removed.live(now).then_some(removed.value)
+                removed.live(now).then(|| Arc::unwrap_or_clone(removed.value))
             }
         }
     }
@@ -140,7 +141,7 @@ impl State {
                     (
                         id,
                         Row {
-                            value,
+                            value: Arc::new(value),
                             expires_at: None,
                         },
                     )
@@ -222,7 +223,7 @@ impl MemoryStore {
                 let live = rows
                     .iter()
                     .filter(|(_, r)| r.live(now))
-                    .map(|(id, r)| (id.clone(), r.value.clone()));
+                    .map(|(id, r)| (id.clone(), Value::clone(&r.value)));
                 (name.clone(), live.collect())
             })
             .collect()
@@ -242,7 +243,7 @@ impl Store for MemoryStore {
 
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
         let now = self.now();
-        Ok(self.lock().live(entity, id, now).map(|r| r.value.clone()))
+        Ok(self.lock().live(entity, id, now).map(|r| Value::clone(&r.value)))
     }
 
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
@@ -251,7 +252,7 @@ impl Store for MemoryStore {
         let Some(rows) = state.tables.get(entity) else {
             return Ok(Page::default());
         };
-        Ok(query.apply(rows.values().filter(|r| r.live(now)).map(|r| &r.value)))
+        Ok(query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref())))
     }
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
