@@ -12,7 +12,14 @@ async fn main() -> std::io::Result<()> {
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(8090);
     let workers: usize = args.next().and_then(|w| w.parse().ok()).unwrap_or(2);
     HttpServer::new(|| {
-        App::new().route("/static", web::get().to(|| async { HttpResponse::Ok().content_type("application/json").body(BODY) }))
+        App::new().route(
+            "/static",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(BODY)
+            }),
+        )
     })
     .workers(workers)
     .bind(("127.0.0.1", port))?

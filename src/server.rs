@@ -5,16 +5,15 @@ use crate::config::{BackendChoice, Profile};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, RequestCtx};
 use crate::settings::Settings;
-use crate::store::{FileStore, MemoryStore, Store, StoreError, SystemClock};
+use crate::store::{FileStore, MemoryStore, RedisStore, Store, StoreError, SystemClock, redacted};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use futures_util::StreamExt;
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Shared by every worker; cheap to clone.
 #[derive(Clone)]
@@ -32,6 +31,12 @@ pub enum StartError {
         #[source]
         source: StoreError,
     },
+    #[error("cannot connect to Redis at {address}")]
+    Redis {
+        address: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
@@ -45,7 +50,8 @@ pub enum StartError {
 pub struct Started {
     pub url: String,
     pub backend: &'static str,
-    pub data_dir: Option<PathBuf>,
+    /// Where the data lives, in words: a folder, a Redis address, or memory.
+    pub storage: String,
     /// Why the backend differs from what the profile asked for, if it does.
     pub note: Option<String>,
     pub seeded: bool,
@@ -62,7 +68,12 @@ impl Server {
     /// Opens the store (seeding a fresh one), binds the listener and prepares the
     /// server; nothing is served until [`Server::run_until_stopped`].
     pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
-        let (store, fresh, data_dir, note) = open_store(settings, &profile)?;
+        let Opened {
+            store,
+            fresh,
+            storage,
+            note,
+        } = open_store(settings, &profile).await?;
         let seeded = fresh || settings.reset;
         if seeded {
             store
@@ -110,7 +121,7 @@ impl Server {
         let started = Started {
             url: format!("http://{}:{}", settings.host, local.port()),
             backend: store.backend(),
-            data_dir,
+            storage,
             note,
             seeded,
         };
@@ -144,36 +155,107 @@ impl Server {
     }
 }
 
-type Opened = (Arc<dyn Store>, bool, Option<PathBuf>, Option<String>);
+/// What a start decided about storage.
+struct Opened {
+    store: Arc<dyn Store>,
+    /// Nothing stored yet: load the seed data.
+    fresh: bool,
+    /// Where the data lives, for the start line.
+    storage: String,
+    note: Option<String>,
+}
 
-fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, StartError> {
+/// Where Mock-and-Roll users' Redis usually is.
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
+
+async fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, StartError> {
     let wanted = match settings.backend.as_deref() {
         Some("memory") => BackendChoice::Memory,
         Some("file") => BackendChoice::File,
-        Some("redis") => BackendChoice::Redis { url: None },
+        Some("redis") => match &profile.backend {
+            BackendChoice::Redis { url, prefix } => BackendChoice::Redis {
+                url: url.clone(),
+                prefix: prefix.clone(),
+            },
+            _ => BackendChoice::Redis {
+                url: None,
+                prefix: None,
+            },
+        },
         _ => profile.backend.clone(),
     };
-    let (use_file, note) = match wanted {
-        BackendChoice::Memory => (false, None),
-        BackendChoice::File | BackendChoice::Unspecified => (true, None),
-        BackendChoice::Redis { .. } => (
-            true,
-            Some(
-                "the redis backend is not available in this build; using the embedded file store"
-                    .to_owned(),
-            ),
-        ),
-    };
-    if !use_file {
-        return Ok((Arc::new(MemoryStore::default()), true, None, note));
+    match wanted {
+        BackendChoice::Memory => Ok(Opened {
+            store: Arc::new(MemoryStore::default()),
+            fresh: true,
+            storage: "data in memory only".into(),
+            note: None,
+        }),
+        BackendChoice::File | BackendChoice::Unspecified => open_file(settings, profile, None),
+        BackendChoice::Redis { url, prefix } => {
+            let prefix = settings.redis_prefix_for(profile, prefix.as_deref());
+            match settings.redis_url.clone().or(url) {
+                // An address someone gave must answer.
+                Some(url) => {
+                    let store = RedisStore::connect(&url, &prefix, Duration::from_secs(2))
+                        .await
+                        .map_err(|source| StartError::Redis {
+                            address: redacted(&url),
+                            source,
+                        })?;
+                    redis_opened(store, prefix).await
+                }
+                // Nothing configured: use a local Redis if one answers, else the file store.
+                None => {
+                    match RedisStore::connect(DEFAULT_REDIS, &prefix, Duration::from_millis(300))
+                        .await
+                    {
+                        Ok(store) => redis_opened(store, prefix).await,
+                        Err(_) => open_file(
+                            settings,
+                            profile,
+                            Some(format!(
+                                "no Redis configured and none answering at {DEFAULT_REDIS}; using the embedded file store"
+                            )),
+                        ),
+                    }
+                }
+            }
+        }
     }
+}
+
+fn open_file(
+    settings: &Settings,
+    profile: &Profile,
+    note: Option<String>,
+) -> Result<Opened, StartError> {
     let dir = settings.data_dir_for(profile);
     let (store, existed) =
         FileStore::open(&dir, Arc::new(SystemClock)).map_err(|source| StartError::Store {
             backend: "file",
             source,
         })?;
-    Ok((Arc::new(store), !existed, Some(dir), note))
+    Ok(Opened {
+        store: Arc::new(store),
+        fresh: !existed,
+        storage: format!("data in {}", dir.display()),
+        note,
+    })
+}
+
+async fn redis_opened(store: RedisStore, prefix: String) -> Result<Opened, StartError> {
+    let fresh = store.is_empty().await.map_err(|source| StartError::Store {
+        backend: "redis",
+        source,
+    })?;
+    let storage = format!("data in {} under {prefix}", store.address());
+    Ok(Opened {
+        store: Arc::new(store),
+        fresh,
+        storage,
+        note: None,
+    })
 }
 
 /// The catch-all handler: every request that is not `/system` goes to the gateway.

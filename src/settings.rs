@@ -22,6 +22,11 @@ pub struct Settings {
     pub reset: bool,
     /// An extra key accepted by the `/system` API.
     pub system_key: Option<String>,
+    /// An explicitly configured Redis (flag, `MOCKGATE_REDIS_URL`, `REDIS_URL` or
+    /// `REDIS_HOST`/`REDIS_PORT`/`REDIS_DB`/`REDIS_PASSWORD`); it must answer.
+    pub redis_url: Option<String>,
+    /// Key prefix in Redis; default `mockgate:{<profile>}` (the braces are the hash tag).
+    pub redis_prefix: Option<String>,
 }
 
 /// Flags given on the command line; `None` leaves the lower layers in charge.
@@ -33,6 +38,7 @@ pub struct Overrides {
     pub backend: Option<String>,
     pub workers: Option<usize>,
     pub reset: bool,
+    pub redis_url: Option<String>,
 }
 
 pub const DEFAULT_PORT: u16 = 8000;
@@ -57,7 +63,9 @@ impl Settings {
                 cli.data_dir.map(|p| p.to_string_lossy().into_owned()),
             )?
             .set_override_option("backend", cli.backend)?
-            .set_override_option("workers", cli.workers.map(|w| w as u64))?;
+            .set_override_option("workers", cli.workers.map(|w| w as u64))?
+            .set_default("redis_url", redis_url_from_env())?
+            .set_override_option("redis_url", cli.redis_url)?;
         let builder = if cli.reset {
             builder.set_override("reset", true)?
         } else {
@@ -76,7 +84,16 @@ impl Settings {
             workers: Some(2),
             reset: false,
             system_key: None,
+            redis_url: None,
+            redis_prefix: None,
         }
+    }
+
+    pub fn redis_prefix_for(&self, profile: &Profile, from_profile: Option<&str>) -> String {
+        self.redis_prefix
+            .clone()
+            .or_else(|| from_profile.map(str::to_owned))
+            .unwrap_or_else(|| format!("mockgate:{{{}}}", profile.name))
     }
 
     pub fn data_dir_for(&self, profile: &Profile) -> PathBuf {
@@ -84,4 +101,26 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| PathBuf::from("data").join(&profile.name))
     }
+}
+
+/// Mock-and-Roll's variables: `REDIS_URL`, or `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB`,
+/// `REDIS_PASSWORD`. `MOCKGATE_REDIS_URL` (read by the layer above) wins over these.
+fn redis_url_from_env() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(url) = var("REDIS_URL") {
+        return Some(url);
+    }
+    let (host, port) = (var("REDIS_HOST"), var("REDIS_PORT"));
+    if host.is_none() && port.is_none() {
+        return None;
+    }
+    let auth = var("REDIS_PASSWORD")
+        .map(|p| format!(":{p}@"))
+        .unwrap_or_default();
+    Some(format!(
+        "redis://{auth}{}:{}/{}",
+        host.as_deref().unwrap_or("127.0.0.1"),
+        port.as_deref().unwrap_or("6379"),
+        var("REDIS_DB").as_deref().unwrap_or("0")
+    ))
 }

@@ -28,6 +28,9 @@ pub struct StartArgs {
     /// Number of worker threads (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Use this Redis (e.g. redis://127.0.0.1:6379/0); it must answer.
+    #[arg(long)]
+    pub redis_url: Option<String>,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -40,9 +43,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         host: args.host,
         port: args.port,
         data_dir: args.data_dir,
-        backend: args.no_persistence.then(|| "memory".to_owned()),
+        backend: if args.no_persistence {
+            Some("memory".to_owned())
+        } else {
+            args.redis_url.as_ref().map(|_| "redis".to_owned())
+        },
         workers: args.workers,
         reset: args.reset,
+        redis_url: args.redis_url,
     };
     let settings = Settings::load(&profile, overrides).context("invalid settings")?;
     actix_web::rt::System::new().block_on(serve(settings, profile))
@@ -59,10 +67,7 @@ async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
     if let Some(note) = &s.note {
         tracing::warn!("{note}");
     }
-    let data = match &s.data_dir {
-        Some(d) => format!("data in {}", d.display()),
-        None => "data in memory only".to_owned(),
-    };
+    let data = &s.storage;
     tracing::info!(
         "mockgate {} serving profile {name} ({endpoints} endpoints) at {} on the {} backend, {data}{}",
         env!("CARGO_PKG_VERSION"),

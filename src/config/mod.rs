@@ -84,9 +84,10 @@ pub enum BackendChoice {
     Unspecified,
     Memory,
     File,
-    /// Redis, with an address if the profile gives one.
+    /// Redis, with an address and key prefix if the profile gives them.
     Redis {
         url: Option<String>,
+        prefix: Option<String>,
     },
 }
 

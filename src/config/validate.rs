@@ -166,20 +166,18 @@ fn api_info(api: &ApiDef, name: &str, problems: &mut Vec<ConfigError>) -> ApiInf
 
 fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice {
     const EXPECTED: &str = "\"memory\", \"file\", \"redis\" or an object with \"backend\"";
-    let (kind, url) = match v {
+    let (kind, url, prefix) = match v {
         None | Some(Value::Null) => return BackendChoice::Unspecified,
         Some(Value::Bool(false)) => return BackendChoice::Memory,
-        Some(Value::String(s)) => (s.as_str(), None),
+        Some(Value::String(s)) => (s.as_str(), None, None),
         Some(Value::Object(m)) => {
             let kind = m
                 .get("backend")
                 .or_else(|| m.get("type"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            (
-                kind,
-                m.get("url").and_then(Value::as_str).map(str::to_owned),
-            )
+            let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+            (kind, text("url"), text("key_prefix"))
         }
         Some(other) => {
             api_problem(problems, "persistence", format!("found {other}"), EXPECTED);
@@ -189,7 +187,7 @@ fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice 
     match kind {
         "memory" | "none" => BackendChoice::Memory,
         "file" | "embedded" => BackendChoice::File,
-        "redis" => BackendChoice::Redis { url },
+        "redis" => BackendChoice::Redis { url, prefix },
         other => {
             api_problem(
                 problems,

@@ -40,7 +40,11 @@ impl ManualClock {
     }
 
     pub fn advance_secs(&self, secs: u64) {
-        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+        self.advance_ms(secs * 1000);
+    }
+
+    pub fn advance_ms(&self, ms: u64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
@@ -118,13 +122,21 @@ impl State {
                     Ttl::Persist => None,
                     Ttl::Seconds(s) => Some(now + s * 1000),
                 };
-                table.insert(id, Row { value: Arc::new(value), expires_at });
+                table.insert(
+                    id,
+                    Row {
+                        value: Arc::new(value),
+                        expires_at,
+                    },
+                );
                 previous.map(|r| Arc::unwrap_or_clone(r.value))
             }
             Write::Delete { entity, id, .. } => {
                 let table = self.tables.get_mut(&entity)?;
                 let removed = table.shift_remove(&id)?;
-                removed.live(now).then(|| Arc::unwrap_or_clone(removed.value))
+                removed
+                    .live(now)
+                    .then(|| Arc::unwrap_or_clone(removed.value))
             }
         }
     }
@@ -243,7 +255,10 @@ impl Store for MemoryStore {
 
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
         let now = self.now();
-        Ok(self.lock().live(entity, id, now).map(|r| Value::clone(&r.value)))
+        Ok(self
+            .lock()
+            .live(entity, id, now)
+            .map(|r| Value::clone(&r.value)))
     }
 
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
@@ -252,7 +267,11 @@ impl Store for MemoryStore {
         let Some(rows) = state.tables.get(entity) else {
             return Ok(Page::default());
         };
-        Ok(query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref())))
+        Ok(query.apply(
+            rows.values()
+                .filter(|r| r.live(now))
+                .map(|r| r.value.as_ref()),
+        ))
     }
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {

@@ -9,15 +9,18 @@
 //!
 //! Backends:
 //! - [`MemoryStore`]: everything in memory under one short lock (tests, `--no-persistence`);
-//! - [`FileStore`]: the memory engine plus a pretty-printed `db.json` written atomically.
+//! - [`FileStore`]: the memory engine plus a pretty-printed `db.json` written atomically;
+//! - [`RedisStore`]: shared state for many gateway instances, one Lua script per commit.
 
 mod file;
 mod memory;
 pub mod query;
+mod redis;
 
 pub use file::FileStore;
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
 pub use query::{ListQuery, Page, Sort};
+pub use redis::{Keys, RedisStore, redacted};
 
 use async_trait::async_trait;
 use indexmap::IndexMap;

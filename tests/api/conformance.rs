@@ -1,8 +1,9 @@
 //! Store semantics, written once and run against every backend.
 
+use crate::common::RedisServer;
 use mockgate::store::{
-    Clock, Cond, FileStore, Found, ListQuery, ManualClock, MemoryStore, Sort, Store, StoreError,
-    Transaction, Ttl, Write,
+    Clock, Cond, FileStore, Found, ListQuery, ManualClock, MemoryStore, RedisStore, Sort, Store,
+    StoreError, Transaction, Ttl, Write,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -10,31 +11,61 @@ use std::sync::Arc;
 /// A store under test plus whatever must live as long as it.
 pub struct Subject {
     pub store: Arc<dyn Store>,
-    pub clock: Arc<ManualClock>,
+    /// The embedded stores' clock; Redis keeps real time.
+    clock: Option<Arc<ManualClock>>,
     _dir: Option<tempfile::TempDir>,
+    _redis: Option<RedisServer>,
 }
 
-pub fn memory() -> Subject {
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    Subject {
-        store: Arc::new(MemoryStore::new(clock.clone() as Arc<dyn Clock>)),
-        clock,
-        _dir: None,
+impl Subject {
+    /// Lets time pass: instantly on a manual clock, for real on Redis.
+    async fn advance_ms(&self, ms: u64) {
+        match &self.clock {
+            Some(c) => c.advance_ms(ms),
+            None => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        }
     }
 }
 
-pub fn file() -> Subject {
+pub async fn memory_store() -> Subject {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    Subject {
+        store: Arc::new(MemoryStore::new(clock.clone() as Arc<dyn Clock>)),
+        clock: Some(clock),
+        _dir: None,
+        _redis: None,
+    }
+}
+
+pub async fn file_store() -> Subject {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let dir = tempfile::tempdir().unwrap();
     let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
     assert!(!existed);
     Subject {
         store: Arc::new(store),
-        clock,
+        clock: Some(clock),
         _dir: Some(dir),
+        _redis: None,
     }
 }
 
+pub async fn redis_store() -> Subject {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(
+        &server.url(),
+        "test:{conformance}",
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    Subject {
+        store: Arc::new(store),
+        clock: None,
+        _dir: None,
+        _redis: Some(server),
+    }
+}
 fn put(entity: &str, id: &str, value: Value, cond: Cond) -> Write {
     Write::Put {
         entity: entity.into(),
@@ -245,11 +276,11 @@ async fn an_update_that_keeps_ttl_does_not_extend_it(s: Subject) {
         entity: "sessions".into(),
         id: "s".into(),
         value: json!({"n": 1}),
-        ttl: Ttl::Seconds(10),
+        ttl: Ttl::Seconds(1),
         cond: Cond::Absent,
     };
     s.store.commit(Transaction::single(w)).await.unwrap();
-    s.clock.advance_secs(6);
+    s.advance_ms(500).await;
     let keep = Write::Put {
         entity: "sessions".into(),
         id: "s".into(),
@@ -262,11 +293,11 @@ async fn an_update_that_keeps_ttl_does_not_extend_it(s: Subject) {
         s.store.get("sessions", "s").await.unwrap(),
         Some(json!({"n": 2}))
     );
-    s.clock.advance_secs(5);
+    s.advance_ms(700).await;
     assert_eq!(
         s.store.get("sessions", "s").await.unwrap(),
         None,
-        "expired at 10s despite the update"
+        "expired at 1 s despite the update"
     );
     assert_eq!(
         s.store
@@ -352,10 +383,17 @@ async fn concurrent_compare_and_set_loses_no_update(s: Subject) {
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(super::memory()).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(super::memory_store().await).await })*
         }
         mod file {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(super::file()).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(super::file_store().await).await })*
+        }
+        mod redis {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() {
+                if crate::common::redis::available() {
+                    super::$case(super::redis_store().await).await
+                }
+            })*
         }
     };
 }

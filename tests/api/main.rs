@@ -7,6 +7,7 @@ mod conformance;
 mod durability;
 mod persistence;
 mod profiles;
+mod redis_backend;
 mod routing;
 mod templates;
 mod validation;

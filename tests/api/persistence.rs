@@ -254,6 +254,13 @@ macro_rules! on_every_backend {
         mod file {
             $(#[tokio::test] async fn $case() { super::$case(crate::common::Backend::File).await })*
         }
+        mod redis {
+            $(#[tokio::test] async fn $case() {
+                if crate::common::redis::available() {
+                    super::$case(crate::common::Backend::Redis).await
+                }
+            })*
+        }
     };
 }
 

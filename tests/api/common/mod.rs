@@ -1,7 +1,10 @@
 //! `spawn_app`: builds the real server on port 0 with its own data folder, serves it
 //! on the test's runtime, and gives helpers that return `(StatusCode, Value)`.
 
+pub mod redis;
+
 use mockgate::{Profile, Server, Settings};
+pub use redis::RedisServer;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -11,6 +14,7 @@ use tempfile::TempDir;
 pub enum Backend {
     Memory,
     File,
+    Redis,
 }
 
 impl Backend {
@@ -18,6 +22,7 @@ impl Backend {
         match self {
             Backend::Memory => "memory",
             Backend::File => "file",
+            Backend::Redis => "redis",
         }
     }
 }
@@ -28,6 +33,7 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: Option<TempDir>,
+    pub redis: Option<RedisServer>,
     /// Headers sent with every request.
     pub default_headers: Vec<(String, String)>,
 }
@@ -42,19 +48,39 @@ pub fn init_logs() {
     }
 }
 
-/// Starts `profile` (a path relative to the repository) on `backend` with a fresh data folder.
+/// Starts `profile` (a path relative to the repository) on `backend` with fresh data:
+/// a new folder, or a new redis-server of its own.
 pub async fn spawn_app(profile: &str, backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut app = spawn_in(profile, backend, dir.path().to_owned()).await;
+    let redis = (backend == Backend::Redis).then(RedisServer::start);
+    let mut app = spawn_with(
+        profile,
+        backend,
+        dir.path().to_owned(),
+        redis.as_ref().map(RedisServer::url),
+    )
+    .await;
     app._dir = Some(dir);
+    app.redis = redis;
     app
 }
 
 /// Starts `profile` on `backend` using an existing data folder (restart tests).
 pub async fn spawn_in(profile: &str, backend: Backend, data_dir: PathBuf) -> TestApp {
+    spawn_with(profile, backend, data_dir, None).await
+}
+
+/// Starts `profile` on `backend` with the given folder and Redis address.
+pub async fn spawn_with(
+    profile: &str,
+    backend: Backend,
+    data_dir: PathBuf,
+    redis_url: Option<String>,
+) -> TestApp {
     init_logs();
     let profile = Profile::load(&repo_path(profile)).unwrap_or_else(|e| panic!("{e}"));
-    let settings = Settings::ephemeral(Some(data_dir.clone()), backend.name());
+    let mut settings = Settings::ephemeral(Some(data_dir.clone()), backend.name());
+    settings.redis_url = redis_url;
     let server = Server::build(&settings, profile)
         .await
         .expect("server builds");
@@ -67,6 +93,7 @@ pub async fn spawn_in(profile: &str, backend: Backend, data_dir: PathBuf) -> Tes
         handle,
         task: Some(task),
         _dir: None,
+        redis: None,
         default_headers: Vec::new(),
     }
 }

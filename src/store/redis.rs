@@ -1,0 +1,454 @@
+//! The shared backend: Redis.
+//!
+//! Every [`Store::commit`] is one Lua script: it checks every condition, then applies
+//! every write, in one round trip that nothing can interleave with, on any gateway
+//! instance. Read-modify-write actions (updates) read, compute in Rust, and commit with
+//! an `Equals` condition, retrying on conflict, so no WATCH is needed and no
+//! connection is ever dedicated to one request: all traffic goes through one shared,
+//! self-reconnecting multiplexed connection (`ConnectionManager`), which avoids the
+//! extra round trip a pool checkout costs (see notes/perf.md).
+//!
+//! Layout (one function per key kind, see [`Keys`]); all keys of a profile share one
+//! hash tag, so every script touches a single Redis Cluster slot:
+//! - `<prefix>:e:<entity>:<id>`: the entity as JSON (TTL through Redis expiry);
+//! - `<prefix>:i:<entity>`: sorted-set index of ids, scored by creation order;
+//! - `<prefix>:s:<entity>`: the id counter; `<prefix>:order`: the creation counter;
+//! - `<prefix>:entities`: the set of entity type names.
+//!
+//! Expired entities leave their id in the index; reads drop such ids as they meet them.
+
+use super::{Cond, Dataset, Found, ListQuery, Page, Store, StoreError, Transaction, Ttl, Write};
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Key names, built in one place.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// `prefix` should contain a hash tag, e.g. `mockgate:{shop}`.
+    pub fn new(prefix: &str) -> Keys {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn entity(&self, entity: &str, id: &str) -> String {
+        format!("{}:e:{entity}:{id}", self.prefix)
+    }
+
+    fn index(&self, entity: &str) -> String {
+        format!("{}:i:{entity}", self.prefix)
+    }
+
+    fn seq(&self, entity: &str) -> String {
+        format!("{}:s:{entity}", self.prefix)
+    }
+
+    fn order(&self) -> String {
+        format!("{}:order", self.prefix)
+    }
+
+    fn entities(&self) -> String {
+        format!("{}:entities", self.prefix)
+    }
+}
+
+/// Checks every condition, then applies every write; returns `{"ok", prev...}` or
+/// `{"fail", index, found}`. KEYS: order, entities, then (entity, index, seq) per
+/// write. ARGV: count, then (op, cond, expected, value, ttl mode, ttl ms, id, entity)
+/// per write.
+const COMMIT: &str = r#"
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local k = KEYS[2 + (i - 1) * 3 + 1]
+  local a = 1 + (i - 1) * 8
+  local cond = ARGV[a + 2]
+  if cond ~= 'any' then
+    local cur = redis.call('GET', k)
+    if cond == 'absent' and cur then return {'fail', i - 1, 'exists'} end
+    if (cond == 'present' or cond == 'equals') and not cur then return {'fail', i - 1, 'missing'} end
+    if cond == 'equals' and cur ~= ARGV[a + 3] then return {'fail', i - 1, 'changed'} end
+  end
+end
+local out = {'ok'}
+for i = 1, n do
+  local b = 2 + (i - 1) * 3
+  local k, idx, seq = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3]
+  local a = 1 + (i - 1) * 8
+  local op, value, mode, ttl, id, entity = ARGV[a + 1], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+  out[i + 1] = redis.call('GET', k)
+  if op == 'put' then
+    if mode == 'keep' then
+      redis.call('SET', k, value, 'KEEPTTL')
+    elseif mode == 'persist' then
+      redis.call('SET', k, value)
+    else
+      redis.call('SET', k, value, 'PX', ttl)
+    end
+    if not redis.call('ZSCORE', idx, id) then
+      redis.call('ZADD', idx, redis.call('INCR', KEYS[1]), id)
+    end
+    redis.call('SADD', KEYS[2], entity)
+    if string.match(id, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$') then
+      local cur = tonumber(redis.call('GET', seq) or '0')
+      if tonumber(id) > cur then redis.call('SET', seq, id) end
+    end
+  else
+    redis.call('DEL', k)
+    redis.call('ZREM', idx, id)
+  end
+end
+return out
+"#;
+
+/// The `redis` backend. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    commit: Script,
+    address: String,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+impl RedisStore {
+    /// Connects, failing within `connect_timeout` when nothing answers.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        connect_timeout: Duration,
+    ) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(connect_timeout))
+            // redis-rs defaults to 500 ms; a large list or reset may take longer.
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let mut conn = tokio::time::timeout(
+            connect_timeout * 2,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(
+                format!(
+                    "no answer from {} within {connect_timeout:?}",
+                    redacted(url)
+                )
+                .into(),
+            )
+        })?
+        .map_err(unavailable)?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(RedisStore {
+            conn,
+            keys: Keys::new(prefix),
+            commit: Script::new(COMMIT),
+            address: redacted(url),
+        })
+    }
+
+    /// The address, without any password.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    fn decode(&self, key: &str, text: &str) -> Result<Value, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            path: key.into(),
+            reason: format!("not JSON: {e}"),
+        })
+    }
+
+    /// Live `(id, entity)` pairs of a type in creation order; drops expired ids from
+    /// the index on the way.
+    async fn rows(&self, entity: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut conn = self.conn();
+        let ids: Vec<String> = conn
+            .zrange(self.keys.index(entity), 0, -1)
+            .await
+            .map_err(unavailable)?;
+        self.fetch(entity, ids).await
+    }
+
+    async fn fetch(
+        &self,
+        entity: &str,
+        ids: Vec<String>,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut conn = self.conn();
+        let mut rows = Vec::with_capacity(ids.len());
+        let mut gone = Vec::new();
+        for chunk in ids.chunks(1000) {
+            let keys: Vec<String> = chunk
+                .iter()
+                .map(|id| self.keys.entity(entity, id))
+                .collect();
+            let values: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            for ((id, key), v) in chunk.iter().zip(&keys).zip(values) {
+                match v {
+                    Some(text) => rows.push((id.clone(), self.decode(key, &text)?)),
+                    None => gone.push(id.clone()),
+                }
+            }
+        }
+        if !gone.is_empty() {
+            // Expired entities: keep the index honest.
+            let _: i64 = conn
+                .zrem(self.keys.index(entity), &gone)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(rows)
+    }
+
+    /// Whether nothing at all is stored under this prefix (a first start).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: bool = self
+            .conn()
+            .exists(self.keys.entities())
+            .await
+            .map_err(unavailable)?;
+        Ok(!n)
+    }
+
+    async fn entity_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .conn()
+            .smembers(self.keys.entities())
+            .await
+            .map_err(unavailable)?;
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// `redis://:secret@host` → `redis://host`, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn cond_args(cond: &Cond) -> (&'static str, String) {
+    match cond {
+        Cond::Any => ("any", String::new()),
+        Cond::Absent => ("absent", String::new()),
+        Cond::Present => ("present", String::new()),
+        // Stored text is always serde_json's output for a value, so equal values have
+        // equal text.
+        Cond::Equals(v) => ("equals", v.to_string()),
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        let key = self.keys.entity(entity, id);
+        let text: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        text.map(|t| self.decode(&key, &t)).transpose()
+    }
+
+    async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
+        let plain = query.filters.is_empty() && query.search.is_none() && query.sort.is_none();
+        if plain {
+            // Read just the page; fall back to a full read if it met an expired id.
+            let index = self.keys.index(entity);
+            let start = query.offset as isize;
+            let stop = query.limit.map_or(-1, |l| start + l as isize - 1);
+            let (total, ids): (usize, Vec<String>) = redis::pipe()
+                .zcard(&index)
+                .zrange(&index, start, stop)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+            let wanted = ids.len();
+            let rows = self.fetch(entity, ids).await?;
+            if rows.len() == wanted {
+                return Ok(Page {
+                    items: rows.into_iter().map(|(_, v)| v).collect(),
+                    total,
+                });
+            }
+        }
+        let rows = self.rows(entity).await?;
+        Ok(query.apply(rows.iter().map(|(_, v)| v)))
+    }
+
+    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        let mut inv = self.commit.prepare_invoke();
+        inv.key(self.keys.order())
+            .key(self.keys.entities())
+            .arg(tx.writes.len());
+        for w in &tx.writes {
+            inv.key(self.keys.entity(w.entity(), w.id()))
+                .key(self.keys.index(w.entity()))
+                .key(self.keys.seq(w.entity()));
+            let (cond, expected) = cond_args(w.cond());
+            let (op, value, mode, ttl) = match w {
+                Write::Put { value, ttl, .. } => {
+                    let (mode, ms) = match ttl {
+                        Ttl::Keep => ("keep", 0),
+                        Ttl::Persist => ("persist", 0),
+                        Ttl::Seconds(s) => ("px", s.saturating_mul(1000).max(1)),
+                    };
+                    ("put", value.to_string(), mode, ms)
+                }
+                Write::Delete { .. } => ("del", String::new(), "keep", 0),
+            };
+            inv.arg(op)
+                .arg(cond)
+                .arg(expected)
+                .arg(value)
+                .arg(mode)
+                .arg(ttl)
+                .arg(w.id())
+                .arg(w.entity());
+        }
+        let reply: Vec<redis::Value> = inv
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let text = |v: &redis::Value| -> Option<String> {
+            redis::from_redis_value_ref::<Option<String>>(v)
+                .ok()
+                .flatten()
+        };
+        match reply.first().and_then(text).as_deref() {
+            Some("ok") => {
+                let mut previous = Vec::with_capacity(tx.writes.len());
+                for (w, v) in tx.writes.iter().zip(reply.iter().skip(1)) {
+                    let key = self.keys.entity(w.entity(), w.id());
+                    previous.push(text(v).map(|t| self.decode(&key, &t)).transpose()?);
+                }
+                Ok(previous)
+            }
+            Some("fail") => {
+                let index = reply
+                    .get(1)
+                    .and_then(|v| redis::from_redis_value_ref::<usize>(v).ok())
+                    .unwrap_or(0);
+                let found = match reply.get(2).and_then(text).as_deref() {
+                    Some("exists") => Found::Exists,
+                    Some("missing") => Found::Missing,
+                    _ => Found::Changed,
+                };
+                let w = &tx.writes[index.min(tx.writes.len().saturating_sub(1))];
+                Err(StoreError::ConditionFailed {
+                    index,
+                    entity: w.entity().to_owned(),
+                    id: w.id().to_owned(),
+                    found,
+                })
+            }
+            _ => Err(StoreError::Unavailable(
+                format!("unexpected reply from the commit script: {reply:?}").into(),
+            )),
+        }
+    }
+
+    async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {
+        self.conn()
+            .incr(self.keys.seq(entity), 1)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        let mut out = Vec::new();
+        for name in self.entity_names().await? {
+            let n = self.rows(&name).await?.len();
+            out.push((name, n));
+        }
+        Ok(out)
+    }
+
+    async fn dump(&self) -> Result<Dataset, StoreError> {
+        let mut out = Dataset::new();
+        for name in self.entity_names().await? {
+            out.insert(name.clone(), self.rows(&name).await?.into_iter().collect());
+        }
+        Ok(out)
+    }
+
+    async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut doomed = vec![self.keys.order(), self.keys.entities()];
+        for name in self.entity_names().await? {
+            let ids: Vec<String> = conn
+                .zrange(self.keys.index(&name), 0, -1)
+                .await
+                .map_err(unavailable)?;
+            doomed.extend(ids.iter().map(|id| self.keys.entity(&name, id)));
+            doomed.push(self.keys.index(&name));
+            doomed.push(self.keys.seq(&name));
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for chunk in doomed.chunks(1000) {
+            pipe.del(chunk).ignore();
+        }
+        let mut order = 0u64;
+        for (name, rows) in &data {
+            pipe.sadd(self.keys.entities(), name).ignore();
+            let mut max_id = 0u64;
+            for (id, value) in rows {
+                order += 1;
+                pipe.set(self.keys.entity(name, id), value.to_string())
+                    .ignore();
+                pipe.zadd(self.keys.index(name), id, order).ignore();
+                max_id = max_id.max(id.parse().unwrap_or(0));
+            }
+            if max_id > 0 {
+                pipe.set(self.keys.seq(name), max_id).ignore();
+            }
+        }
+        pipe.set(self.keys.order(), order).ignore();
+        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Durability is Redis's own (RDB/AOF); acknowledged writes are already there.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redacted("redis://:s3cret@db:6379/2"), "redis://db:6379/2");
+        assert_eq!(redacted("redis://user:pw@db"), "redis://db");
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}
