@@ -21,6 +21,9 @@ pub struct CompileCx<'a> {
     pub engine: &'a mut TemplateEngine,
     /// Path parameter names of the endpoint being compiled.
     pub params: Vec<String>,
+    /// Query parameters that carry credentials (query api keys) on this endpoint, so
+    /// list actions never read them as filters.
+    pub credential_params: Vec<String>,
 }
 
 impl CompileCx<'_> {
@@ -90,6 +93,7 @@ pub fn compile(
             problems: &mut problems,
             engine: &mut engine,
             params: Vec::new(),
+            credential_params: Vec::new(),
         };
         if let Some(ep) = endpoint(def, i, &info.root_path, &methods, &mut cx) {
             let key = (ep.method.clone(), normalised(ep.path.as_str()));
@@ -428,6 +432,18 @@ fn endpoint(
         methods: Vec::new(),
         required_scopes: def.required_scopes.clone(),
     };
+    cx.credential_params = def
+        .authentication
+        .iter()
+        .filter_map(|name| match methods.get(name).map(|m| &**m) {
+            Some(AuthMethod::ApiKey {
+                name,
+                location: KeyLocation::Query,
+                ..
+            }) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
     for (j, name) in def.authentication.iter().enumerate() {
         match methods.get(name) {
             Some(m) => auth.methods.push((name.clone(), Arc::clone(m))),

@@ -1,6 +1,6 @@
 use super::{ActionError, ActionInput, Outcome};
 use crate::config::{CompileCx, PersistenceDef};
-use crate::store::{ListQuery, Store};
+use crate::store::{ListQuery, Sort, Store};
 use serde_json::{Map, Value, json};
 
 /// Page settings; `None` on the action means "no pagination unless asked for".
@@ -10,11 +10,18 @@ pub struct Pagination {
     pub max_limit: usize,
 }
 
-/// Lists an entity type, a page at a time (`limit`, `offset`).
+/// Query parameters with a meaning of their own; every other one filters by equality.
+const RESERVED: [&str; 6] = ["limit", "offset", "search", "q", "sort", "order"];
+
+/// Lists an entity type, a page at a time: `limit`, `offset`, field equality
+/// (`?role=admin`, dotted names for nested fields), `search` (or `q`: substring over
+/// string fields, any case), `sort=field` / `sort=-field`.
 #[derive(Debug)]
 pub struct List {
     pub entity: String,
     pub pagination: Option<Pagination>,
+    /// Query parameters that carry credentials, never filters.
+    pub ignored: Vec<String>,
 }
 
 impl List {
@@ -43,7 +50,11 @@ impl List {
             }
             _ => None,
         };
-        Some(List { entity, pagination })
+        Some(List {
+            entity,
+            pagination,
+            ignored: cx.credential_params.clone(),
+        })
     }
 
     fn query(&self, input: &ActionInput<'_>) -> Result<ListQuery, ActionError> {
@@ -54,10 +65,31 @@ impl List {
             (None, Some(p)) => Some(p.default_limit),
             (None, None) => None,
         };
+        let text = |k: &str| q.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let sort = text("sort").map(|s| {
+            let (field, minus) = match s.strip_prefix('-') {
+                Some(f) => (f, true),
+                None => (s, false),
+            };
+            let desc = minus || text("order").is_some_and(|o| o.eq_ignore_ascii_case("desc"));
+            Sort {
+                field: field.to_owned(),
+                descending: desc,
+            }
+        });
+        let filters = q
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k))
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+            .collect();
         Ok(ListQuery {
             offset: number(q, "offset")?.unwrap_or(0),
             limit,
-            ..ListQuery::default()
+            filters,
+            search: text("search").or_else(|| text("q")).map(str::to_owned),
+            sort,
         })
     }
 

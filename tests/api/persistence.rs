@@ -142,6 +142,40 @@ async fn lists_page_with_limit_offset_and_totals(backend: Backend) {
     );
 }
 
+async fn lists_filter_search_and_sort_by_query(backend: Backend) {
+    let app = persistence_app(backend).await;
+    for (name, role) in [("Zed", "user"), ("Amy", "admin"), ("Kim", "user")] {
+        app.post(
+            "/api/v1/users",
+            &json!({"name": name, "email": format!("{name}@corp.example"), "role": role}),
+        )
+        .await;
+    }
+    let names = |body: &Value| -> Vec<String> {
+        body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, admins) = app.get("/api/v1/users?role=admin&sort=name").await;
+    assert_eq!(names(&admins), vec!["Admin User", "Amy"]);
+    assert_eq!(admins["total"], 2);
+    let (_, found) = app
+        .get("/api/v1/users?search=CORP.example&sort=-name")
+        .await;
+    assert_eq!(names(&found), vec!["Zed", "Kim", "Amy"]);
+    let (_, none) = app.get("/api/v1/users?role=nobody").await;
+    assert_eq!(
+        (
+            none["total"].clone(),
+            none["pagination"]["has_more"].clone()
+        ),
+        (json!(0), json!(false))
+    );
+}
+
 async fn increment_ids_continue_after_seeded_ones(backend: Backend) {
     let app = persistence_app(backend).await;
     let (status, product) = app
@@ -267,6 +301,7 @@ macro_rules! on_every_backend {
 on_every_backend!(
     crud_flow_of_seed_001,
     lists_page_with_limit_offset_and_totals,
+    lists_filter_search_and_sort_by_query,
     increment_ids_continue_after_seeded_ones,
     a_client_given_id_is_kept_and_a_duplicate_is_409,
     conditional_persistence_runs_only_for_the_chosen_response,
