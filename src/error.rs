@@ -69,6 +69,11 @@ impl ApiError {
             ApiError::NoMatchingResponse => (400, "no_matching_response"),
             ApiError::Action(a) => match a {
                 ActionError::NotFound { .. } => (404, "entity_not_found"),
+                ActionError::Invalid { .. } => (400, "validation_failed"),
+                ActionError::UniqueViolation { .. } => (409, "unique_violation"),
+                ActionError::VersionConflict { .. } => (409, "version_conflict"),
+                ActionError::PreconditionFailed { .. } => (412, "precondition_failed"),
+                ActionError::Restricted { .. } => (409, "delete_restricted"),
                 ActionError::AlreadyExists { .. } => (409, "already_exists"),
                 ActionError::MissingId { .. } => (400, "missing_id"),
                 ActionError::BadId { .. } => (400, "invalid_id"),
@@ -90,7 +95,9 @@ impl ApiError {
             self.to_string()
         };
         let mut error = json!({"code": code, "message": message});
-        if let ApiError::Validation(v) = self {
+        if let ApiError::Validation(v)
+        | ApiError::Action(ActionError::Invalid { violations: v, .. }) = self
+        {
             error["violations"] = json!(v);
         }
         if let ApiError::MethodNotAllowed { allowed, .. } = self {

@@ -137,6 +137,7 @@ impl Gateway {
             request: &data,
             now,
             engine: &self.profile.engine,
+            rules: &self.profile.rules,
         };
         // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
         let is_error = matches!(rule.map(|r| &r.status), Some(StatusSpec::Fixed(s)) if *s >= 400);
@@ -198,7 +199,7 @@ fn render(
                 })?
         }
     };
-    let mut headers = Vec::new();
+    let mut headers = outcome.headers.clone();
     if let Some(r) = rule {
         for (name, t) in &r.headers {
             headers.push((name.clone(), t.render_string(&cx)?));

@@ -77,7 +77,7 @@ impl Server {
         let seeded = fresh || settings.reset;
         if seeded {
             store
-                .replace_all(profile.seed.clone())
+                .replace_all(profile.rules.prepare_seed(profile.seed.clone()))
                 .await
                 .map_err(|source| StartError::Store {
                     backend: store.backend(),

@@ -160,6 +160,59 @@ pub struct PersistenceDef {
     pub pagination: Option<PaginationDef>,
     /// Template for the stored entity; the request body when absent.
     pub data: Option<Value>,
+    pub validation: Option<ValidationDef>,
+    /// Local field → the entity type whose id it holds.
+    #[serde(default)]
+    pub relationships: IndexMap<String, RelationshipDef>,
+    pub optimistic_lock: Option<OptimisticLockDef>,
+    /// `atomic: true` (or `transaction: true`) with `operations`: all or nothing.
+    pub atomic: Option<bool>,
+    pub transaction: Option<bool>,
+    #[serde(default)]
+    pub operations: Vec<PersistenceDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ValidationDef {
+    #[serde(default)]
+    pub required_fields: Vec<String>,
+    /// Unique across the entity type, on every endpoint that writes it.
+    #[serde(default)]
+    pub unique_fields: Vec<String>,
+    /// Constraints that hold for the entity type on every write.
+    #[serde(default)]
+    pub field_constraints: IndexMap<String, ConstraintDef>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct ConstraintDef {
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub pattern: Option<String>,
+    #[serde(rename = "enum")]
+    pub allowed: Option<Vec<Value>>,
+    /// `email` is checked.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RelationshipDef {
+    /// The referenced entity type.
+    pub entity: String,
+    /// `true`: the field must be present.
+    pub required: Option<bool>,
+    /// `restrict` (default), `cascade` or `nullify`.
+    pub on_delete: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OptimisticLockDef {
+    /// Default `version`.
+    pub version_field: Option<String>,
+    /// Template for the version the client expects; default: the body's version field.
+    pub expected_version: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -117,6 +117,8 @@ pub struct Profile {
     /// Data loaded on first start and on reset.
     pub seed: Dataset,
     pub engine: TemplateEngine,
+    /// Entity-type rules: constraints, unique fields, versions, relationships.
+    pub rules: crate::persistence::rules::Rules,
 }
 
 /// One endpoint, ready to serve.

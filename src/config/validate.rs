@@ -24,6 +24,8 @@ pub struct CompileCx<'a> {
     /// Query parameters that carry credentials (query api keys) on this endpoint, so
     /// list actions never read them as filters.
     pub credential_params: Vec<String>,
+    /// Entity-type rules gathered from every persistence block.
+    pub rules: &'a mut crate::persistence::rules::Rules,
 }
 
 impl CompileCx<'_> {
@@ -57,7 +59,7 @@ impl CompileCx<'_> {
         }
     }
 
-    fn template(&mut self, src: &str, at: &str) -> Option<Template> {
+    pub fn template(&mut self, src: &str, at: &str) -> Option<Template> {
         let params = self.params.clone();
         match self.engine.compile(src, &params) {
             Ok(t) => Some(t),
@@ -78,6 +80,7 @@ pub fn compile(
 ) -> Result<Profile, Vec<ConfigError>> {
     let mut problems = Vec::new();
     let mut engine = TemplateEngine::new();
+    let mut rules = crate::persistence::rules::Rules::default();
 
     let info = api_info(&api, &name, &mut problems);
     let backend = backend(api.persistence.as_ref(), &mut problems);
@@ -94,6 +97,7 @@ pub fn compile(
             engine: &mut engine,
             params: Vec::new(),
             credential_params: Vec::new(),
+            rules: &mut rules,
         };
         if let Some(ep) = endpoint(def, i, &info.root_path, &methods, &mut cx) {
             let key = (ep.method.clone(), normalised(ep.path.as_str()));
@@ -115,6 +119,7 @@ pub fn compile(
     if !problems.is_empty() {
         return Err(problems);
     }
+    rules.link();
     let server = api.server.unwrap_or_default();
     Ok(Profile {
         name,
@@ -128,6 +133,7 @@ pub fn compile(
         endpoints: compiled,
         seed,
         engine,
+        rules,
     })
 }
 

@@ -1,6 +1,8 @@
-use super::{ActionError, ActionInput, CREATED_AT, Outcome, UPDATED_AT};
+use super::rules::{Plan, Role};
+use super::{ActionError, ActionInput, CREATED_AT, Outcome, UPDATED_AT, etag, plan_error};
 use crate::config::{CompileCx, PersistenceDef};
-use crate::store::{Cond, Store, StoreError, Transaction, Ttl, Write, id_key};
+use crate::error::Violation;
+use crate::store::{Cond, Store, Ttl, Write, id_key};
 use crate::template::{Body, RenderCtx, iso};
 use serde_json::{Map, Value};
 
@@ -15,7 +17,8 @@ pub enum IdGen {
     None,
 }
 
-/// Stores a new entity; 409 when its id is taken.
+/// Stores a new entity; 409 when its id or a unique value is taken, 400 when it
+/// breaks a constraint or references a missing entity.
 #[derive(Debug)]
 pub struct Create {
     pub entity: String,
@@ -25,6 +28,8 @@ pub struct Create {
     pub ttl: Option<u64>,
     /// What to store; the request body when absent.
     pub data: Option<Body>,
+    /// Fields that must be present and not empty.
+    pub required: Vec<String>,
 }
 
 impl Create {
@@ -62,6 +67,11 @@ impl Create {
             id_gen,
             ttl: def.ttl,
             data,
+            required: def
+                .validation
+                .as_ref()
+                .map(|v| v.required_fields.clone())
+                .unwrap_or_default(),
         })
     }
 
@@ -73,12 +83,13 @@ impl Create {
         })
     }
 
-    pub async fn apply(
+    /// The entity this request would create, with its key; nothing is written.
+    pub async fn build(
         &self,
         store: &dyn Store,
         input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
-        let mut vars = Map::new();
+        vars: &mut Map<String, Value>,
+    ) -> Result<(String, Value), ActionError> {
         // A `data` template may use `{{generated_id}}`, so the id comes first there.
         let pre_id = if self.data.is_some() {
             self.generate(store).await?
@@ -90,7 +101,7 @@ impl Create {
                 vars.insert("generated_id".into(), pre_id.clone().unwrap_or(Value::Null));
                 t.render(&RenderCtx::new(
                     input.request,
-                    &vars,
+                    vars,
                     input.now,
                     input.engine,
                 ))?
@@ -102,6 +113,33 @@ impl Create {
                 entity: self.entity.clone(),
             });
         };
+        // On a nested route (`/users/{user_id}/posts`) the path names the parent.
+        if self.data.is_none()
+            && let Value::Object(params) = &input.request.params
+        {
+            for (k, v) in params {
+                fields.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let missing: Vec<Violation> = self
+            .required
+            .iter()
+            .filter(|f| {
+                fields
+                    .get(f.as_str())
+                    .is_none_or(|v| v.is_null() || v == "")
+            })
+            .map(|f| Violation {
+                path: format!("/{f}"),
+                message: "is required".into(),
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(ActionError::Invalid {
+                entity: self.entity.clone(),
+                violations: missing,
+            });
+        }
         let given = fields
             .shift_remove(&self.id_field)
             .filter(|v| !matches!(v, Value::Null) && v != "");
@@ -118,43 +156,77 @@ impl Create {
             entity: self.entity.clone(),
         })?;
 
+        let rules = input.rules.of(&self.entity);
         let now = Value::String(iso(input.now));
-        let mut entity = Map::with_capacity(fields.len() + 3);
+        let mut entity = Map::with_capacity(fields.len() + 4);
         entity.insert(self.id_field.clone(), id_value.clone());
         for (k, v) in fields {
-            if k != CREATED_AT && k != UPDATED_AT {
+            if k != CREATED_AT && k != UPDATED_AT && Some(&k) != rules.version_field.as_ref() {
                 entity.insert(k, v);
             }
+        }
+        if let Some(vf) = &rules.version_field {
+            entity.insert(vf.clone(), Value::from(1));
         }
         entity.insert(CREATED_AT.into(), now.clone());
         entity.insert(UPDATED_AT.into(), now);
         let entity = Value::Object(entity);
+        let violations = rules.violations(&entity);
+        if !violations.is_empty() {
+            return Err(ActionError::Invalid {
+                entity: self.entity.clone(),
+                violations,
+            });
+        }
+        vars.insert("generated_id".into(), id_value);
+        Ok((key, entity))
+    }
 
+    /// Adds this creation to a plan.
+    pub fn plan(&self, plan: &mut Plan, input: &ActionInput<'_>, key: &str, entity: &Value) {
+        let rules = input.rules.of(&self.entity);
         let ttl = self.ttl.map_or(Ttl::Persist, Ttl::Seconds);
         let put = Write::Put {
             entity: self.entity.clone(),
-            id: key.clone(),
+            id: key.to_owned(),
             value: entity.clone(),
             ttl,
             cond: Cond::Absent,
         };
-        match store.commit(Transaction::single(put)).await {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed { .. }) => {
-                return Err(ActionError::AlreadyExists {
-                    entity: self.entity.clone(),
-                    id: key,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        vars.insert("generated_id".into(), id_value);
+        plan.push(put, Role::Main);
+        plan.claims(rules, &self.entity, key, None, Some(entity), ttl);
+        plan.references(rules, entity);
+    }
+
+    pub async fn apply(
+        &self,
+        store: &dyn Store,
+        input: &ActionInput<'_>,
+    ) -> Result<Outcome, ActionError> {
+        let mut vars = Map::new();
+        let (key, entity) = self.build(store, input, &mut vars).await?;
+        let mut plan = Plan::default();
+        self.plan(&mut plan, input, &key, &entity);
+        plan.commit(store)
+            .await
+            .map_err(|e| plan_error(e, &self.entity, &key))?;
+        let headers = etag(input.rules.of(&self.entity), &entity);
         vars.insert("entity_id".into(), Value::String(key));
+        if let Some(v) = input
+            .rules
+            .of(&self.entity)
+            .version_field
+            .as_ref()
+            .and_then(|f| entity.get(f))
+        {
+            vars.insert("incremented_version".into(), v.clone());
+        }
         vars.insert("stored_entity".into(), entity.clone());
         Ok(Outcome {
             vars,
             status: 201,
             body: Some(entity),
+            headers,
         })
     }
 }

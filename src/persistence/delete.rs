@@ -1,10 +1,17 @@
-use super::{ActionError, ActionInput, KeySource, Outcome};
+use super::rules::{OnDelete, Plan, PlanError, Role};
+use super::{ActionError, ActionInput, KeySource, Outcome, plan_error};
 use crate::config::{CompileCx, PersistenceDef};
-use crate::store::{Cond, Store, StoreError, Transaction, Write};
+use crate::store::{Cond, ListQuery, Store, Ttl, Write, id_key};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
-/// Deletes one entity by id; 404 when it does not exist. The deleted entity is
-/// available to the response as `stored_entity`.
+/// How many times a delete re-reads and retries when its entity or a dependent changed.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Deletes one entity by id; 404 when it does not exist. Entities that reference it
+/// are handled by their relationship's `on_delete` (restrict: 409; cascade: deleted
+/// too; nullify: the field set to null), all in the same atomic commit. The deleted
+/// entity is available to the response as `stored_entity`.
 #[derive(Debug)]
 pub struct Delete {
     pub entity: String,
@@ -25,28 +32,132 @@ impl Delete {
         input: &ActionInput<'_>,
     ) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
-        let delete = Write::Delete {
-            entity: self.entity.clone(),
-            id: id.clone(),
-            cond: Cond::Present,
-        };
-        let previous = match store.commit(Transaction::single(delete)).await {
-            Ok(mut prev) => prev.pop().flatten(),
-            Err(StoreError::ConditionFailed { .. }) => {
-                return Err(ActionError::NotFound {
-                    entity: self.entity.clone(),
-                    id,
-                });
+        for _ in 0..MAX_ATTEMPTS {
+            let current =
+                store
+                    .get(&self.entity, &id)
+                    .await?
+                    .ok_or_else(|| ActionError::NotFound {
+                        entity: self.entity.clone(),
+                        id: id.clone(),
+                    })?;
+            let mut plan = Plan::default();
+            self.plan(&mut plan, store, input, &id, &current).await?;
+            match plan.commit(store).await {
+                Ok(_) => {
+                    let mut vars = Map::new();
+                    vars.insert("entity_id".into(), Value::String(id));
+                    vars.insert("stored_entity".into(), current);
+                    return Ok(Outcome {
+                        vars,
+                        status: 204,
+                        body: None,
+                        headers: Vec::new(),
+                    });
+                }
+                Err(PlanError::Retry) => continue,
+                Err(e) => return Err(plan_error(e, &self.entity, &id)),
             }
-            Err(e) => return Err(e.into()),
-        };
-        let mut vars = Map::new();
-        vars.insert("entity_id".into(), Value::String(id));
-        vars.insert("stored_entity".into(), previous.unwrap_or(Value::Null));
-        Ok(Outcome {
-            vars,
-            status: 204,
-            body: None,
+        }
+        Err(ActionError::WriteConflict {
+            entity: self.entity.clone(),
+            id,
         })
+    }
+
+    /// Adds the deletion of `current` and everything its relationships require.
+    pub async fn plan(
+        &self,
+        plan: &mut Plan,
+        store: &dyn Store,
+        input: &ActionInput<'_>,
+        id: &str,
+        current: &Value,
+    ) -> Result<(), ActionError> {
+        let rules = input.rules;
+        plan.push(
+            Write::Delete {
+                entity: self.entity.clone(),
+                id: id.to_owned(),
+                cond: Cond::Equals(current.clone()),
+            },
+            Role::Main,
+        );
+        plan.claims(
+            rules.of(&self.entity),
+            &self.entity,
+            id,
+            Some(current),
+            None,
+            Ttl::Keep,
+        );
+        // Walk the entities that reference what is being deleted, breadth first.
+        let mut pending = vec![(self.entity.clone(), id.to_owned())];
+        let mut seen: HashSet<(String, String)> = pending.iter().cloned().collect();
+        while let Some((entity, id)) = pending.pop() {
+            for (source, r) in &rules.of(&entity).referenced_by {
+                let query = ListQuery {
+                    filters: vec![(r.field.clone(), id.clone())],
+                    ..ListQuery::default()
+                };
+                let children = store.list(source, &query).await?.items;
+                if children.is_empty() {
+                    continue;
+                }
+                match r.on_delete {
+                    OnDelete::Restrict => {
+                        return Err(ActionError::Restricted {
+                            entity,
+                            id,
+                            by: source.clone(),
+                            count: children.len(),
+                        });
+                    }
+                    OnDelete::Cascade => {
+                        for child in children {
+                            let Some(child_id) = child.get(super::ID_FIELD).and_then(id_key) else {
+                                continue;
+                            };
+                            if !seen.insert((source.clone(), child_id.clone())) {
+                                continue;
+                            }
+                            plan.claims(
+                                rules.of(source),
+                                source,
+                                &child_id,
+                                Some(&child),
+                                None,
+                                Ttl::Keep,
+                            );
+                            let w = Write::Delete {
+                                entity: source.clone(),
+                                id: child_id.clone(),
+                                cond: Cond::Equals(child),
+                            };
+                            plan.push(w, Role::Dependent);
+                            pending.push((source.clone(), child_id));
+                        }
+                    }
+                    OnDelete::Nullify => {
+                        for child in children {
+                            let Some(child_id) = child.get(super::ID_FIELD).and_then(id_key) else {
+                                continue;
+                            };
+                            let mut nulled = child.clone();
+                            super::rules::set_field(&mut nulled, &r.field, Value::Null);
+                            let w = Write::Put {
+                                entity: source.clone(),
+                                id: child_id,
+                                value: nulled,
+                                ttl: Ttl::Keep,
+                                cond: Cond::Equals(child),
+                            };
+                            plan.push(w, Role::Dependent);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

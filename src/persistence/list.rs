@@ -77,11 +77,15 @@ impl List {
                 descending: desc,
             }
         });
-        let filters = q
+        // Path parameters (`/users/{user_id}/posts`) filter too, then query parameters.
+        let params = input.request.params.as_object().into_iter().flatten();
+        let query = q
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k))
+            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k));
+        let filters = params
+            .chain(query)
             .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
             .collect();
         Ok(ListQuery {
@@ -120,6 +124,7 @@ impl List {
             vars,
             status: 200,
             body: Some(body),
+            headers: Vec::new(),
         })
     }
 }

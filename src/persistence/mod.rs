@@ -10,6 +10,7 @@ mod create;
 mod delete;
 mod list;
 mod read;
+pub mod rules;
 mod update;
 
 pub use create::{Create, IdGen};
@@ -19,9 +20,11 @@ pub use read::Read;
 pub use update::{MergeStrategy, Update};
 
 use crate::config::{CompileCx, PersistenceDef};
+use crate::error::Violation;
 use crate::store::{Store, StoreError, id_key};
 use crate::template::{RenderError, RequestData, TemplateEngine};
 use chrono::{DateTime, Utc};
+use rules::{OnDelete, PlanError, Reference, Rules};
 use serde_json::{Map, Value};
 
 /// One endpoint's (or one response's) persistence action.
@@ -41,6 +44,8 @@ pub struct ActionInput<'a> {
     pub request: &'a RequestData,
     pub now: DateTime<Utc>,
     pub engine: &'a TemplateEngine,
+    /// Every entity type's rules.
+    pub rules: &'a Rules,
 }
 
 /// What an action gives the response.
@@ -52,12 +57,46 @@ pub struct Outcome {
     pub status: u16,
     /// Body when the response does not set one.
     pub body: Option<Value>,
+    /// Headers the action adds (`ETag`).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
     #[error("{entity} {id:?} not found")]
     NotFound { entity: String, id: String },
+    #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
+    Invalid {
+        entity: String,
+        violations: Vec<Violation>,
+    },
+    #[error("another {entity} already has {field} {value:?}")]
+    UniqueViolation {
+        entity: String,
+        field: String,
+        value: String,
+    },
+    #[error("{entity} {id:?} is at version {actual}, not {expected}")]
+    VersionConflict {
+        entity: String,
+        id: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("If-Match {expected:?} does not match the current version {actual} of {entity} {id:?}")]
+    PreconditionFailed {
+        entity: String,
+        id: String,
+        expected: String,
+        actual: u64,
+    },
+    #[error("{entity} {id:?} is still referenced by {count} {by} entit{}", if *.count == 1 { "y" } else { "ies" })]
+    Restricted {
+        entity: String,
+        id: String,
+        by: String,
+        count: usize,
+    },
     #[error("{entity} {id:?} already exists")]
     AlreadyExists { entity: String, id: String },
     #[error("no id given: expected `{field}` in the path, query or body")]
@@ -100,6 +139,7 @@ impl Action {
             return None;
         };
         let entity = entity.to_owned();
+        register_rules(def, &entity, at, cx);
         match action {
             "create" => Create::parse(def, entity, at, cx).map(Action::Create),
             "read" | "get" | "retrieve" => Some(Action::Read(Read::parse(def, entity, cx))),
@@ -194,3 +234,143 @@ impl KeySource {
 pub const ID_FIELD: &str = "id";
 pub const CREATED_AT: &str = "created_at";
 pub const UPDATED_AT: &str = "updated_at";
+
+/// Records what a `persistence` block says about its entity type as a whole.
+fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut CompileCx<'_>) {
+    if let Some(v) = &def.validation {
+        let mut constraints = Vec::new();
+        for (field, c) in &v.field_constraints {
+            let here = format!("{at}.validation.field_constraints.{field}");
+            let pattern = match c.pattern.as_deref().map(regex::Regex::new) {
+                None => None,
+                Some(Ok(r)) => Some(r),
+                Some(Err(e)) => {
+                    cx.problem(
+                        format!("{here}.pattern"),
+                        format!("invalid regular expression: {e}"),
+                        "",
+                    );
+                    continue;
+                }
+            };
+            let email = match c.format.as_deref() {
+                None => false,
+                Some("email") => true,
+                Some(other) => {
+                    cx.problem(
+                        format!("{here}.format"),
+                        format!("unknown format {other:?}"),
+                        "\"email\"",
+                    );
+                    continue;
+                }
+            };
+            let constraint = rules::Constraint {
+                min_length: c.min_length,
+                max_length: c.max_length,
+                min: c.min,
+                max: c.max,
+                pattern,
+                allowed: c.allowed.clone(),
+                email,
+            };
+            constraints.push((field.clone(), constraint));
+        }
+        let r = cx.rules.entry(entity);
+        for u in &v.unique_fields {
+            if !r.unique.contains(u) {
+                r.unique.push(u.clone());
+            }
+        }
+        for (field, c) in constraints {
+            r.constraints.retain(|(f, _)| f != &field);
+            r.constraints.push((field, c));
+        }
+    }
+    for (field, rel) in &def.relationships {
+        let on_delete = match rel.on_delete.as_deref() {
+            None | Some("restrict") => OnDelete::Restrict,
+            Some("cascade") => OnDelete::Cascade,
+            Some("nullify" | "set_null") => OnDelete::Nullify,
+            Some(other) => {
+                cx.problem(
+                    format!("{at}.relationships.{field}.on_delete"),
+                    format!("unknown rule {other:?}"),
+                    "\"restrict\", \"cascade\" or \"nullify\"",
+                );
+                continue;
+            }
+        };
+        if !valid_entity_name(&rel.entity) {
+            cx.problem(
+                format!("{at}.relationships.{field}.entity"),
+                format!("bad entity name {:?}", rel.entity),
+                "an entity type name",
+            );
+            continue;
+        }
+        let reference = Reference {
+            field: field.clone(),
+            target: rel.entity.clone(),
+            required: rel.required.unwrap_or(false),
+            on_delete,
+        };
+        let r = cx.rules.entry(entity);
+        r.references.retain(|x| x.field != *field);
+        r.references.push(reference);
+    }
+    if let Some(lock) = &def.optimistic_lock {
+        let field = lock
+            .version_field
+            .clone()
+            .unwrap_or_else(|| "version".to_owned());
+        let existing = cx.rules.entry(entity).version_field.clone();
+        match existing {
+            Some(f) if f != field => cx.problem(
+                format!("{at}.optimistic_lock.version_field"),
+                format!("{entity} is already locked on {f:?}, here on {field:?}"),
+                "one version field per entity type",
+            ),
+            _ => cx.rules.entry(entity).version_field = Some(field),
+        }
+    }
+}
+
+/// The error for a plan that failed for good.
+fn plan_error(e: PlanError, entity: &str, id: &str) -> ActionError {
+    match e {
+        PlanError::Retry => ActionError::WriteConflict {
+            entity: entity.to_owned(),
+            id: id.to_owned(),
+        },
+        PlanError::Main(crate::store::Found::Missing) => ActionError::NotFound {
+            entity: entity.to_owned(),
+            id: id.to_owned(),
+        },
+        PlanError::Main(_) => ActionError::AlreadyExists {
+            entity: entity.to_owned(),
+            id: id.to_owned(),
+        },
+        PlanError::Unique { field, value } => ActionError::UniqueViolation {
+            entity: entity.to_owned(),
+            field,
+            value,
+        },
+        PlanError::Dangling(v) => ActionError::Invalid {
+            entity: entity.to_owned(),
+            violations: vec![v],
+        },
+        PlanError::Store(e) => ActionError::Store(e),
+    }
+}
+
+/// `ETag: "<version>"` for an entity type that is locked optimistically.
+fn etag(rules: &rules::EntityRules, entity: &serde_json::Value) -> Vec<(String, String)> {
+    match &rules.version_field {
+        Some(f) => vec![(
+            "ETag".to_owned(),
+            format!("\"{}\"", rules::version_of(entity, f)),
+        )],
+        None => Vec::new(),
+    }
+}

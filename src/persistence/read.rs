@@ -1,9 +1,9 @@
-use super::{ActionError, ActionInput, KeySource, Outcome};
+use super::{ActionError, ActionInput, KeySource, Outcome, etag};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::Store;
 use serde_json::{Map, Value};
 
-/// Reads one entity by id; 404 when it does not exist.
+/// Reads one entity by id; 404 when it does not exist. Locked types send an `ETag`.
 #[derive(Debug)]
 pub struct Read {
     pub entity: String,
@@ -30,6 +30,7 @@ impl Read {
                 id,
             });
         };
+        let headers = etag(input.rules.of(&self.entity), &found);
         let mut vars = Map::new();
         vars.insert("entity_id".into(), Value::String(id));
         vars.insert("stored_entity".into(), found.clone());
@@ -37,6 +38,7 @@ impl Read {
             vars,
             status: 200,
             body: Some(found),
+            headers,
         })
     }
 }

@@ -1,7 +1,10 @@
-use super::{ActionError, ActionInput, CREATED_AT, KeySource, Outcome, UPDATED_AT};
+use super::rules::{Plan, PlanError, Role, set_field, version_of};
+use super::{
+    ActionError, ActionInput, CREATED_AT, KeySource, Outcome, UPDATED_AT, etag, plan_error,
+};
 use crate::config::{CompileCx, PersistenceDef};
-use crate::store::{Cond, Found, Store, StoreError, Transaction, Ttl, Write};
-use crate::template::{Body, RenderCtx, iso};
+use crate::store::{Cond, Store, Ttl, Write};
+use crate::template::{Body, RenderCtx, Template, iso};
 use serde_json::{Map, Value};
 
 /// How an update combines the stored entity with the new fields.
@@ -16,8 +19,17 @@ pub enum MergeStrategy {
 /// How many times an update re-reads and retries when another write got in first.
 const MAX_ATTEMPTS: usize = 16;
 
+/// Optimistic locking on an update endpoint.
+#[derive(Debug)]
+pub struct Lock {
+    pub field: String,
+    /// The version the client expects; default: the body's version field.
+    pub expected: Option<Template>,
+}
+
 /// Updates one entity by id; 404 when it does not exist. The write is a
-/// compare-and-set against the version read, so a concurrent update is never lost.
+/// compare-and-set against the version read, so a concurrent update is never lost;
+/// with `optimistic_lock`, a stale expected version is 409 and a stale `If-Match` 412.
 #[derive(Debug)]
 pub struct Update {
     pub entity: String,
@@ -27,6 +39,7 @@ pub struct Update {
     pub ttl: Option<u64>,
     /// The new fields; the request body when absent. May use `{{current.x}}`.
     pub data: Option<Body>,
+    pub lock: Option<Lock>,
 }
 
 impl Update {
@@ -49,12 +62,28 @@ impl Update {
             }
         };
         let data = cx.body(def.data.as_ref(), &format!("{at}.data"))?;
+        let lock = match &def.optimistic_lock {
+            None => None,
+            Some(l) => {
+                let expected = match l.expected_version.as_deref() {
+                    None => None,
+                    Some(src) => {
+                        Some(cx.template(src, &format!("{at}.optimistic_lock.expected_version"))?)
+                    }
+                };
+                Some(Lock {
+                    field: l.version_field.clone().unwrap_or_else(|| "version".into()),
+                    expected,
+                })
+            }
+        };
         Some(Update {
             key: KeySource::from_def(def, cx),
             entity,
             strategy,
             ttl: def.ttl,
             data,
+            lock,
         })
     }
 
@@ -64,64 +93,156 @@ impl Update {
         input: &ActionInput<'_>,
     ) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
-        let not_found = || ActionError::NotFound {
-            entity: self.entity.clone(),
-            id: id.clone(),
-        };
         for _ in 0..MAX_ATTEMPTS {
-            let current = store.get(&self.entity, &id).await?.ok_or_else(not_found)?;
-            let patch = match &self.data {
-                Some(t) => {
-                    let mut vars = Map::new();
-                    vars.insert("current".into(), current.clone());
-                    t.render(&RenderCtx::new(
-                        input.request,
-                        &vars,
-                        input.now,
-                        input.engine,
-                    ))?
-                }
-                None => input.request.body.clone(),
-            };
-            let Value::Object(patch) = patch else {
-                return Err(ActionError::NotAnObject {
-                    entity: self.entity.clone(),
-                });
-            };
-            let updated = self.combine(&current, patch, input);
-            let ttl = self.ttl.map_or(Ttl::Keep, Ttl::Seconds);
-            let put = Write::Put {
-                entity: self.entity.clone(),
-                id: id.clone(),
-                value: updated.clone(),
-                ttl,
-                cond: Cond::Equals(current.clone()),
-            };
-            match store.commit(Transaction::single(put)).await {
+            let current =
+                store
+                    .get(&self.entity, &id)
+                    .await?
+                    .ok_or_else(|| ActionError::NotFound {
+                        entity: self.entity.clone(),
+                        id: id.clone(),
+                    })?;
+            let updated = self.updated(&id, &current, input)?;
+            let mut plan = Plan::default();
+            self.plan(&mut plan, input, &id, &current, &updated);
+            match plan.commit(store).await {
                 Ok(_) => {
+                    let rules = input.rules.of(&self.entity);
                     let mut vars = Map::new();
                     vars.insert("entity_id".into(), Value::String(id));
+                    if let Some(v) = rules.version_field.as_ref().and_then(|f| updated.get(f)) {
+                        vars.insert("incremented_version".into(), v.clone());
+                    }
                     vars.insert("previous_entity".into(), current);
                     vars.insert("stored_entity".into(), updated.clone());
                     return Ok(Outcome {
                         vars,
                         status: 200,
+                        headers: etag(rules, &updated),
                         body: Some(updated),
                     });
                 }
-                Err(StoreError::ConditionFailed {
-                    found: Found::Missing,
-                    ..
-                }) => return Err(not_found()),
                 // Someone else wrote in between: read again and recompute.
-                Err(StoreError::ConditionFailed { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(PlanError::Retry) => continue,
+                Err(e) => return Err(plan_error(e, &self.entity, &id)),
             }
         }
         Err(ActionError::WriteConflict {
             entity: self.entity.clone(),
             id,
         })
+    }
+
+    /// The entity after this update, checked; nothing is written.
+    pub fn updated(
+        &self,
+        id: &str,
+        current: &Value,
+        input: &ActionInput<'_>,
+    ) -> Result<Value, ActionError> {
+        let rules = input.rules.of(&self.entity);
+        let mut vars = Map::new();
+        vars.insert("current".into(), current.clone());
+        let cx = RenderCtx::new(input.request, &vars, input.now, input.engine);
+        if let Some(lock) = &self.lock {
+            self.check_version(lock, id, current, input, &cx)?;
+        }
+        let patch = match &self.data {
+            Some(t) => t.render(&cx)?,
+            None => input.request.body.clone(),
+        };
+        let Value::Object(patch) = patch else {
+            return Err(ActionError::NotAnObject {
+                entity: self.entity.clone(),
+            });
+        };
+        let mut updated = self.combine(current, patch, input);
+        if let Some(vf) = &rules.version_field {
+            set_field(&mut updated, vf, Value::from(version_of(current, vf) + 1));
+        }
+        let violations = rules.violations(&updated);
+        if !violations.is_empty() {
+            return Err(ActionError::Invalid {
+                entity: self.entity.clone(),
+                violations,
+            });
+        }
+        Ok(updated)
+    }
+
+    fn check_version(
+        &self,
+        lock: &Lock,
+        id: &str,
+        current: &Value,
+        input: &ActionInput<'_>,
+        cx: &RenderCtx<'_>,
+    ) -> Result<(), ActionError> {
+        let actual = version_of(current, &lock.field);
+        if let Some(tag) = input
+            .request
+            .headers
+            .get("if-match")
+            .and_then(Value::as_str)
+        {
+            let tag = tag.trim();
+            let wanted = tag.trim_start_matches("W/").trim_matches('"');
+            if tag != "*" && wanted.parse::<u64>().ok() != Some(actual) {
+                return Err(ActionError::PreconditionFailed {
+                    entity: self.entity.clone(),
+                    id: id.to_owned(),
+                    expected: tag.to_owned(),
+                    actual,
+                });
+            }
+            return Ok(());
+        }
+        let expected = match &lock.expected {
+            Some(t) => t.render(cx)?,
+            None => input
+                .request
+                .body
+                .get(&lock.field)
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
+        let expected = match &expected {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) if !s.is_empty() => s.trim().parse().ok(),
+            _ => None,
+        };
+        match expected {
+            Some(e) if e != actual => Err(ActionError::VersionConflict {
+                entity: self.entity.clone(),
+                id: id.to_owned(),
+                expected: e,
+                actual,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds this update to a plan.
+    pub fn plan(
+        &self,
+        plan: &mut Plan,
+        input: &ActionInput<'_>,
+        id: &str,
+        current: &Value,
+        updated: &Value,
+    ) {
+        let rules = input.rules.of(&self.entity);
+        let ttl = self.ttl.map_or(Ttl::Keep, Ttl::Seconds);
+        let put = Write::Put {
+            entity: self.entity.clone(),
+            id: id.to_owned(),
+            value: updated.clone(),
+            ttl,
+            cond: Cond::Equals(current.clone()),
+        };
+        plan.push(put, Role::Main);
+        plan.claims(rules, &self.entity, id, Some(current), Some(updated), ttl);
+        plan.references(rules, updated);
     }
 
     fn combine(

@@ -131,6 +131,9 @@ impl State {
                 );
                 previous.map(|r| Arc::unwrap_or_clone(r.value))
             }
+            Write::Check { entity, id, .. } => {
+                self.live(&entity, &id, now).map(|r| Value::clone(&r.value))
+            }
             Write::Delete { entity, id, .. } => {
                 let table = self.tables.get_mut(&entity)?;
                 let removed = table.shift_remove(&id)?;

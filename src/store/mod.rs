@@ -68,24 +68,34 @@ pub enum Write {
         id: String,
         cond: Cond,
     },
+    /// Writes nothing: only its condition must hold (a referenced entity exists).
+    Check {
+        entity: String,
+        id: String,
+        cond: Cond,
+    },
 }
 
 impl Write {
     pub fn entity(&self) -> &str {
         match self {
-            Write::Put { entity, .. } | Write::Delete { entity, .. } => entity,
+            Write::Put { entity, .. }
+            | Write::Delete { entity, .. }
+            | Write::Check { entity, .. } => entity,
         }
     }
 
     pub fn id(&self) -> &str {
         match self {
-            Write::Put { id, .. } | Write::Delete { id, .. } => id,
+            Write::Put { id, .. } | Write::Delete { id, .. } | Write::Check { id, .. } => id,
         }
     }
 
     pub fn cond(&self) -> &Cond {
         match self {
-            Write::Put { cond, .. } | Write::Delete { cond, .. } => cond,
+            Write::Put { cond, .. } | Write::Delete { cond, .. } | Write::Check { cond, .. } => {
+                cond
+            }
         }
     }
 }

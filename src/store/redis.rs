@@ -99,7 +99,7 @@ for i = 1, n do
       local cur = tonumber(redis.call('GET', seq) or '0')
       if tonumber(id) > cur then redis.call('SET', seq, id) end
     end
-  else
+  elseif op == 'del' then
     redis.call('DEL', k)
     redis.call('ZREM', idx, id)
   end
@@ -323,6 +323,7 @@ impl Store for RedisStore {
                     ("put", value.to_string(), mode, ms)
                 }
                 Write::Delete { .. } => ("del", String::new(), "keep", 0),
+                Write::Check { .. } => ("chk", String::new(), "keep", 0),
             };
             inv.arg(op)
                 .arg(cond)

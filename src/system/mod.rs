@@ -28,7 +28,8 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .await
         .map_err(crate::persistence::ActionError::from)?;
     let entities: serde_json::Map<String, serde_json::Value> =
-        counts.into_iter().map(|(k, v)| (k, json!(v))).collect();
+        // `__unique.*` tables are bookkeeping for unique fields, not user data.
+        counts.into_iter().filter(|(k, _)| !k.starts_with("__")).map(|(k, v)| (k, json!(v))).collect();
     let profile = state.gateway.profile();
     Ok(HttpResponse::Ok().json(json!({
         "status": "healthy",

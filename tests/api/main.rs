@@ -1,10 +1,12 @@
 //! The one integration test binary: real servers on free loopback ports, real HTTP.
 
 mod auth;
-mod cli;
+#[macro_use]
 mod common;
+mod cli;
 mod conformance;
 mod durability;
+mod integrity;
 mod persistence;
 mod profiles;
 mod redis_backend;

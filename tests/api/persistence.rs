@@ -280,24 +280,6 @@ async fn data_templates_shape_what_is_stored(backend: Backend) {
     assert_eq!(ticket["reopen_count"], 0);
 }
 
-macro_rules! on_every_backend {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $case() { super::$case(crate::common::Backend::Memory).await })*
-        }
-        mod file {
-            $(#[tokio::test] async fn $case() { super::$case(crate::common::Backend::File).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $case() {
-                if crate::common::redis::available() {
-                    super::$case(crate::common::Backend::Redis).await
-                }
-            })*
-        }
-    };
-}
-
 on_every_backend!(
     crud_flow_of_seed_001,
     lists_page_with_limit_offset_and_totals,

@@ -3,6 +3,25 @@
 
 pub mod redis;
 
+/// Runs each named `async fn case(Backend)` as a test on memory, file and redis.
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $case() { super::$case(crate::common::Backend::Memory).await })*
+        }
+        mod file {
+            $(#[tokio::test] async fn $case() { super::$case(crate::common::Backend::File).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $case() {
+                if crate::common::redis::available() {
+                    super::$case(crate::common::Backend::Redis).await
+                }
+            })*
+        }
+    };
+}
+
 use mockgate::{Profile, Server, Settings};
 pub use redis::RedisServer;
 use reqwest::StatusCode;

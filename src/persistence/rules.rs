@@ -1,0 +1,377 @@
+//! Rules that belong to an entity type rather than to one endpoint: field constraints,
+//! unique fields, the optimistic-lock version field, and relationships. They are
+//! gathered from every `persistence` block of the profile at load and enforced on
+//! every write of that type, whichever endpoint makes it.
+//!
+//! Integrity is expressed as conditions of the same store transaction as the write
+//! itself ([`Plan`]), so it holds under concurrency and across gateway instances:
+//! - a unique value is a *claim*, an entity `__unique.<type>.<field>` whose id is the
+//!   value, written with `Cond::Absent` next to the entity;
+//! - a reference is a `Write::Check` that the referenced entity is present.
+
+use crate::error::Violation;
+use crate::store::{Cond, Store, StoreError, Transaction, Ttl, Write, id_key};
+use regex::Regex;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// What to do with referencing entities when the referenced one is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    Restrict,
+    Cascade,
+    Nullify,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The field of the referencing entity that holds the id.
+    pub field: String,
+    /// The referenced entity type.
+    pub target: String,
+    pub required: bool,
+    pub on_delete: OnDelete,
+}
+
+/// One field's constraints.
+#[derive(Debug, Clone, Default)]
+pub struct Constraint {
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub pattern: Option<Regex>,
+    pub allowed: Option<Vec<Value>>,
+    pub email: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EntityRules {
+    pub unique: Vec<String>,
+    pub constraints: Vec<(String, Constraint)>,
+    /// Set when any endpoint locks this type optimistically.
+    pub version_field: Option<String>,
+    pub references: Vec<Reference>,
+    /// `(referencing type, reference)` pairs pointing at this type.
+    pub referenced_by: Vec<(String, Reference)>,
+}
+
+/// Every entity type's rules.
+#[derive(Debug, Default)]
+pub struct Rules {
+    entities: HashMap<String, EntityRules>,
+}
+
+static NONE: std::sync::LazyLock<EntityRules> = std::sync::LazyLock::new(EntityRules::default);
+
+impl Rules {
+    pub fn of(&self, entity: &str) -> &EntityRules {
+        self.entities.get(entity).unwrap_or(&NONE)
+    }
+
+    pub fn entry(&mut self, entity: &str) -> &mut EntityRules {
+        self.entities.entry(entity.to_owned()).or_default()
+    }
+
+    /// Links every reference to its target's `referenced_by`.
+    pub fn link(&mut self) {
+        let mut incoming: Vec<(String, String, Reference)> = Vec::new();
+        for (name, rules) in &self.entities {
+            for r in &rules.references {
+                incoming.push((r.target.clone(), name.clone(), r.clone()));
+            }
+        }
+        for (target, source, r) in incoming {
+            self.entry(&target).referenced_by.push((source, r));
+        }
+    }
+
+    /// Seed data as the actions would have stored it: locked types get version 1 where
+    /// they have none, and unique values get their claims.
+    pub fn prepare_seed(&self, mut data: crate::store::Dataset) -> crate::store::Dataset {
+        for (entity, rows) in data.iter_mut() {
+            if let Some(vf) = &self.of(entity).version_field {
+                for row in rows.values_mut() {
+                    if row.get(vf).is_none() {
+                        set_field(row, vf, Value::from(1));
+                    }
+                }
+            }
+        }
+        let claims = self.seed_claims(&data);
+        data.extend(claims);
+        data
+    }
+
+    fn seed_claims(&self, data: &crate::store::Dataset) -> crate::store::Dataset {
+        let mut out = crate::store::Dataset::new();
+        for (entity, rows) in data {
+            for field in &self.of(entity).unique {
+                for (id, row) in rows {
+                    if let Some(key) = row.get(field).and_then(claim_key) {
+                        out.entry(claim_entity(entity, field))
+                            .or_default()
+                            .insert(key, json!({"id": id}));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn claim_entity(entity: &str, field: &str) -> String {
+    format!("__unique.{entity}.{field}")
+}
+
+/// The claim id for a value: strings as they are, other values as JSON.
+fn claim_key(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+static EMAIL: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"^[^@\s]+@[^@\s]+\.[^@\s]+$").expect("a valid regex"));
+
+impl Constraint {
+    fn check(&self, field: &str, v: &Value, out: &mut Vec<Violation>) {
+        let mut fail = |message: String| {
+            out.push(Violation {
+                path: format!("/{field}"),
+                message,
+            })
+        };
+        if v.is_null() {
+            return;
+        }
+        if let Some(allowed) = &self.allowed
+            && !allowed.contains(v)
+        {
+            fail(format!(
+                "{v} is not one of {}",
+                Value::Array(allowed.clone())
+            ));
+        }
+        if let Some(s) = v.as_str() {
+            let n = s.chars().count();
+            if let Some(min) = self.min_length.filter(|m| n < *m) {
+                fail(format!("must be at least {min} characters long, got {n}"));
+            }
+            if let Some(max) = self.max_length.filter(|m| n > *m) {
+                fail(format!("must be at most {max} characters long, got {n}"));
+            }
+            if let Some(p) = self.pattern.as_ref().filter(|p| !p.is_match(s)) {
+                fail(format!("{s:?} does not match the pattern {}", p.as_str()));
+            }
+            if self.email && !EMAIL.is_match(s) {
+                fail(format!("{s:?} is not an email address"));
+            }
+        } else if self.email
+            || self.pattern.is_some()
+            || self.min_length.is_some()
+            || self.max_length.is_some()
+        {
+            fail(format!("must be a string, got {v}"));
+        }
+        if self.min.is_some() || self.max.is_some() {
+            match v.as_f64() {
+                Some(x) => {
+                    if let Some(min) = self.min.filter(|m| x < *m) {
+                        fail(format!("must be at least {min}, got {x}"));
+                    }
+                    if let Some(max) = self.max.filter(|m| x > *m) {
+                        fail(format!("must be at most {max}, got {x}"));
+                    }
+                }
+                None => fail(format!("must be a number, got {v}")),
+            }
+        }
+    }
+}
+
+impl EntityRules {
+    /// Constraint violations of a whole entity.
+    pub fn violations(&self, entity: &Value) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for (field, c) in &self.constraints {
+            if let Some(v) = entity.get(field) {
+                c.check(field, v, &mut out);
+            }
+        }
+        for r in &self.references {
+            if r.required && entity.get(&r.field).is_none_or(|v| claim_key(v).is_none()) {
+                out.push(Violation {
+                    path: format!("/{}", r.field),
+                    message: format!("is required: the id of a {} entity", r.target),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// What a write in a [`Plan`] is for, so a failed condition can be explained.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// The entity the action is about.
+    Main,
+    Claim {
+        field: String,
+        value: String,
+    },
+    Reference {
+        field: String,
+        target: String,
+        id: String,
+    },
+    /// An entity changed by a cascade or nullify.
+    Dependent,
+}
+
+/// Why a plan did not commit.
+#[derive(Debug)]
+pub enum PlanError {
+    /// Something it read changed meanwhile: read again and retry.
+    Retry,
+    /// The main entity was missing or already existed.
+    Main(crate::store::Found),
+    Unique {
+        field: String,
+        value: String,
+    },
+    Dangling(Violation),
+    Store(StoreError),
+}
+
+/// A transaction under construction, each write with its role.
+#[derive(Debug, Default)]
+pub struct Plan {
+    writes: Vec<Write>,
+    roles: Vec<Role>,
+}
+
+impl Plan {
+    pub fn push(&mut self, w: Write, role: Role) {
+        self.writes.push(w);
+        self.roles.push(role);
+    }
+
+    /// Claims to release and take when an entity goes from `old` to `new`.
+    pub fn claims(
+        &mut self,
+        rules: &EntityRules,
+        entity: &str,
+        id: &str,
+        old: Option<&Value>,
+        new: Option<&Value>,
+        ttl: Ttl,
+    ) {
+        for field in &rules.unique {
+            let before = old.and_then(|o| o.get(field)).and_then(claim_key);
+            let after = new.and_then(|n| n.get(field)).and_then(claim_key);
+            let claims = claim_entity(entity, field);
+            if before == after {
+                continue;
+            }
+            if let Some(b) = before {
+                self.push(
+                    Write::Delete {
+                        entity: claims.clone(),
+                        id: b,
+                        cond: Cond::Any,
+                    },
+                    Role::Dependent,
+                );
+            }
+            if let Some(a) = after {
+                let w = Write::Put {
+                    entity: claims,
+                    id: a.clone(),
+                    value: json!({"id": id}),
+                    ttl,
+                    cond: Cond::Absent,
+                };
+                self.push(
+                    w,
+                    Role::Claim {
+                        field: field.clone(),
+                        value: a,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Checks that every referenced entity exists when the write commits.
+    pub fn references(&mut self, rules: &EntityRules, new: &Value) {
+        for r in &rules.references {
+            if let Some(id) = new.get(&r.field).and_then(id_key) {
+                let w = Write::Check {
+                    entity: r.target.clone(),
+                    id: id.clone(),
+                    cond: Cond::Present,
+                };
+                self.push(
+                    w,
+                    Role::Reference {
+                        field: r.field.clone(),
+                        target: r.target.clone(),
+                        id,
+                    },
+                );
+            }
+        }
+    }
+
+    pub async fn commit(self, store: &dyn Store) -> Result<Vec<Option<Value>>, PlanError> {
+        match store
+            .commit(Transaction {
+                writes: self.writes,
+            })
+            .await
+        {
+            Ok(prev) => Ok(prev),
+            Err(StoreError::ConditionFailed { index, found, .. }) => {
+                Err(match (&self.roles[index], found) {
+                    (_, crate::store::Found::Changed) => PlanError::Retry,
+                    (Role::Main, f) => PlanError::Main(f),
+                    (Role::Claim { field, value }, _) => PlanError::Unique {
+                        field: field.clone(),
+                        value: value.clone(),
+                    },
+                    (Role::Reference { field, target, id }, _) => PlanError::Dangling(Violation {
+                        path: format!("/{field}"),
+                        message: format!("{target} {id:?} does not exist"),
+                    }),
+                    (Role::Dependent, _) => PlanError::Retry,
+                })
+            }
+            Err(e) => Err(PlanError::Store(e)),
+        }
+    }
+}
+
+/// The entity's version, 0 when it has none.
+pub fn version_of(entity: &Value, field: &str) -> u64 {
+    match entity.get(field) {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Sets `field` on an object value.
+pub fn set_field(entity: &mut Value, field: &str, v: Value) {
+    if let Value::Object(m) = entity {
+        m.insert(field.to_owned(), v);
+    }
+}
+
+/// A mutable view, for callers that build entities field by field.
+pub fn object(v: &mut Value) -> Option<&mut Map<String, Value>> {
+    v.as_object_mut()
+}
