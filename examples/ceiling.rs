@@ -14,11 +14,7 @@ async fn main() -> std::io::Result<()> {
     HttpServer::new(|| {
         App::new().route(
             "/static",
-            web::get().to(|| async {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(BODY)
-            }),
+            web::get().to(|| async { HttpResponse::Ok().content_type("application/json").body(BODY) }),
         )
     })
     .workers(workers)

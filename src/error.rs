@@ -25,10 +25,7 @@ pub enum ApiError {
     #[error("no endpoint matches {method} {path}")]
     NoRoute { method: String, path: String },
     #[error("{method} is not allowed here; allowed: {}", .allowed.join(", "))]
-    MethodNotAllowed {
-        method: String,
-        allowed: Vec<String>,
-    },
+    MethodNotAllowed { method: String, allowed: Vec<String> },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -89,15 +86,9 @@ impl ApiError {
     }
 
     fn body(&self, status: u16, code: &str) -> Value {
-        let message = if status == 500 {
-            "internal error; see the server log".to_owned()
-        } else {
-            self.to_string()
-        };
+        let message = if status == 500 { "internal error; see the server log".to_owned() } else { self.to_string() };
         let mut error = json!({"code": code, "message": message});
-        if let ApiError::Validation(v)
-        | ApiError::Action(ActionError::Invalid { violations: v, .. }) = self
-        {
+        if let ApiError::Validation(v) | ApiError::Action(ActionError::Invalid { violations: v, .. }) = self {
             error["violations"] = json!(v);
         }
         if let ApiError::MethodNotAllowed { allowed, .. } = self {
@@ -114,26 +105,17 @@ impl ApiError {
         }
         let mut headers = Vec::new();
         match self {
-            ApiError::Auth(a) => headers.extend(
-                a.challenges()
-                    .iter()
-                    .map(|c| ("WWW-Authenticate".to_owned(), c.clone())),
-            ),
-            ApiError::SystemAuth(SystemAuthError::Missing) => headers.push((
-                "WWW-Authenticate".into(),
-                "SystemKey header=\"X-System-Key\"".into(),
-            )),
-            ApiError::MethodNotAllowed { allowed, .. } => {
-                headers.push(("Allow".into(), allowed.join(", ")))
+            ApiError::Auth(a) => {
+                headers.extend(a.challenges().iter().map(|c| ("WWW-Authenticate".to_owned(), c.clone())))
             }
+            ApiError::SystemAuth(SystemAuthError::Missing) => {
+                headers.push(("WWW-Authenticate".into(), "SystemKey header=\"X-System-Key\"".into()))
+            }
+            ApiError::MethodNotAllowed { allowed, .. } => headers.push(("Allow".into(), allowed.join(", "))),
             _ if status == 503 => headers.push(("Retry-After".into(), "1".into())),
             _ => {}
         }
-        Reply {
-            status,
-            headers,
-            body: Some(self.body(status, code)),
-        }
+        Reply { status, headers, body: Some(self.body(status, code)) }
     }
 }
 
@@ -176,8 +158,7 @@ impl actix_web::ResponseError for ApiError {
 
 impl From<Reply> for HttpResponse {
     fn from(reply: Reply) -> HttpResponse {
-        let status =
-            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = HttpResponse::build(status);
         let mut content_type: Option<String> = None;
         for (name, value) in &reply.headers {
@@ -191,11 +172,7 @@ impl From<Reply> for HttpResponse {
             Some(_) if no_body => res.finish(),
             None => res.finish(),
             // A string body under a non-JSON content type is sent as text.
-            Some(Value::String(s))
-                if content_type.as_deref().is_some_and(|c| !c.contains("json")) =>
-            {
-                res.body(s)
-            }
+            Some(Value::String(s)) if content_type.as_deref().is_some_and(|c| !c.contains("json")) => res.body(s),
             Some(v) => {
                 if content_type.is_none() {
                     res.insert_header(("content-type", "application/json"));

@@ -30,19 +30,12 @@ pub struct RequestCtx {
 
 impl Credentials for RequestCtx {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     fn query_param(&self, name: &str) -> Option<&str> {
         // Only api keys in the query use this; they are plain tokens in practice.
-        self.query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+        self.query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 }
 
@@ -63,18 +56,8 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>) -> Self {
-        let router = Router::new(
-            profile
-                .endpoints
-                .iter()
-                .map(|e| (e.method.clone(), e.path.clone()))
-                .collect(),
-        );
-        Gateway {
-            profile,
-            store,
-            router,
-        }
+        let router = Router::new(profile.endpoints.iter().map(|e| (e.method.clone(), e.path.clone())).collect());
+        Gateway { profile, store, router }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -90,16 +73,10 @@ impl Gateway {
         let (index, params) = match self.router.find(&req.method, &req.path) {
             RouteMatch::Found(i, params) => (i, params),
             RouteMatch::MethodNotAllowed(allowed) => {
-                return Err(ApiError::MethodNotAllowed {
-                    method: req.method,
-                    allowed,
-                });
+                return Err(ApiError::MethodNotAllowed { method: req.method, allowed });
             }
             RouteMatch::NotFound => {
-                return Err(ApiError::NoRoute {
-                    method: req.method,
-                    path: req.path,
-                });
+                return Err(ApiError::NoRoute { method: req.method, path: req.path });
             }
         };
         let ep = &self.profile.endpoints[index];
@@ -113,43 +90,22 @@ impl Gateway {
             method: Value::String(req.method),
             body,
             query: parse_query(&req.query),
-            headers: Value::Object(
-                req.headers
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            ),
+            headers: Value::Object(req.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
             params: Value::Object(params),
         };
-        let inputs = Inputs {
-            body: &data.body,
-            query: &data.query,
-            headers: &data.headers,
-            path: &data.params,
-        };
+        let inputs = Inputs { body: &data.body, query: &data.query, headers: &data.headers, path: &data.params };
         let rule = ep.responses.iter().find(|r| r.conditions.matches(&inputs));
         if rule.is_none() && !ep.responses.is_empty() {
             return Err(ApiError::NoMatchingResponse);
         }
 
         let now = Utc::now();
-        let input = ActionInput {
-            request: &data,
-            now,
-            engine: &self.profile.engine,
-            rules: &self.profile.rules,
-        };
+        let input = ActionInput { request: &data, now, engine: &self.profile.engine, rules: &self.profile.rules };
         // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
         let is_error = matches!(rule.map(|r| &r.status), Some(StatusSpec::Fixed(s)) if *s >= 400);
-        let mut outcome = Outcome {
-            status: 200,
-            ..Outcome::default()
-        };
+        let mut outcome = Outcome { status: 200, ..Outcome::default() };
         if !is_error {
-            let actions = ep
-                .persistence
-                .iter()
-                .chain(rule.and_then(|r| r.persistence.as_ref()));
+            let actions = ep.persistence.iter().chain(rule.and_then(|r| r.persistence.as_ref()));
             for action in actions {
                 outcome = self.run(action, &input, outcome).await?;
             }
@@ -157,12 +113,7 @@ impl Gateway {
         render(rule, outcome, &data, now, &self.profile)
     }
 
-    async fn run(
-        &self,
-        action: &Action,
-        input: &ActionInput<'_>,
-        before: Outcome,
-    ) -> Result<Outcome, ApiError> {
+    async fn run(&self, action: &Action, input: &ActionInput<'_>, before: Outcome) -> Result<Outcome, ApiError> {
         let mut next = action.apply(self.store.as_ref(), input).await?;
         // Variables of an earlier action stay visible unless the later one sets them.
         for (k, v) in before.vars {
@@ -192,11 +143,7 @@ fn render(
             };
             n.filter(|n| (100..=599).contains(n))
                 .map(|n| n as u16)
-                .ok_or_else(|| {
-                    ApiError::Internal(format!(
-                        "status_code template rendered {v}, not an HTTP status"
-                    ))
-                })?
+                .ok_or_else(|| ApiError::Internal(format!("status_code template rendered {v}, not an HTTP status")))?
         }
     };
     let mut headers = outcome.headers.clone();
@@ -209,11 +156,7 @@ fn render(
         Some(b) => Some(b.render(&cx)?),
         None => outcome.body.clone(),
     };
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    Ok(Reply { status, headers, body })
 }
 
 /// JSON when the content type says so or says nothing; forms become objects of
@@ -222,33 +165,18 @@ fn parse_body(req: &RequestCtx, ep: &Endpoint) -> Result<Value, ApiError> {
     if req.body.is_empty() {
         return Ok(Value::Null);
     }
-    let content_type = req
-        .header("content-type")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = req.header("content-type").unwrap_or("").to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim();
-    if media.is_empty()
-        || media == "application/json"
-        || media.ends_with("+json")
-        || media == "text/json"
-    {
-        return serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::MalformedJson(e.to_string()));
+    if media.is_empty() || media == "application/json" || media.ends_with("+json") || media == "text/json" {
+        return serde_json::from_slice(&req.body).map_err(|e| ApiError::MalformedJson(e.to_string()));
     }
     if media == "application/x-www-form-urlencoded" {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body)
             .map_err(|e| ApiError::MalformedJson(format!("bad form body: {e}")))?;
-        return Ok(Value::Object(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        ));
+        return Ok(Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
     }
     if reads_body(ep) {
-        return Err(ApiError::UnsupportedMediaType {
-            found: media.to_owned(),
-        });
+        return Err(ApiError::UnsupportedMediaType { found: media.to_owned() });
     }
     Ok(Value::Null)
 }
@@ -264,21 +192,10 @@ fn validate(schema: &jsonschema::Validator, body: &Value) -> Result<(), ApiError
         .iter_errors(body)
         .map(|e| {
             let path = e.instance_path().as_str();
-            Violation {
-                path: if path.is_empty() {
-                    "/".to_owned()
-                } else {
-                    path.to_owned()
-                },
-                message: e.to_string(),
-            }
+            Violation { path: if path.is_empty() { "/".to_owned() } else { path.to_owned() }, message: e.to_string() }
         })
         .collect();
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(violations))
-    }
+    if violations.is_empty() { Ok(()) } else { Err(ApiError::Validation(violations)) }
 }
 
 fn parse_query(query: &str) -> Value {
@@ -286,10 +203,5 @@ fn parse_query(query: &str) -> Value {
         return Value::Object(Map::new());
     }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    Value::Object(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    )
+    Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }

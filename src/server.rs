@@ -68,21 +68,13 @@ impl Server {
     /// Opens the store (seeding a fresh one), binds the listener and prepares the
     /// server; nothing is served until [`Server::run_until_stopped`].
     pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
-        let Opened {
-            store,
-            fresh,
-            storage,
-            note,
-        } = open_store(settings, &profile).await?;
+        let Opened { store, fresh, storage, note } = open_store(settings, &profile).await?;
         let seeded = fresh || settings.reset;
         if seeded {
             store
                 .replace_all(profile.rules.prepare_seed(profile.seed.clone()))
                 .await
-                .map_err(|source| StartError::Store {
-                    backend: store.backend(),
-                    source,
-                })?;
+                .map_err(|source| StartError::Store { backend: store.backend(), source })?;
         }
         let mut profile = profile;
         if let Some(key) = settings.system_key.clone().filter(|k| !k.is_empty()) {
@@ -90,14 +82,8 @@ impl Server {
             profile.system.protected = true;
         }
         let addr = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-        let local = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let state = AppState {
             max_body_bytes: profile.max_body_bytes,
             gateway: Arc::new(Gateway::new(Arc::new(profile), Arc::clone(&store))),
@@ -114,10 +100,7 @@ impl Server {
         if let Some(w) = settings.workers {
             http = http.workers(w.max(1));
         }
-        let server = http
-            .listen(listener)
-            .map_err(|source| StartError::Bind { addr, source })?
-            .run();
+        let server = http.listen(listener).map_err(|source| StartError::Bind { addr, source })?.run();
         let started = Started {
             url: format!("http://{}:{}", settings.host, local.port()),
             backend: store.backend(),
@@ -125,12 +108,7 @@ impl Server {
             note,
             seeded,
         };
-        Ok(Server {
-            port: local.port(),
-            server,
-            store,
-            started,
-        })
+        Ok(Server { port: local.port(), server, store, started })
     }
 
     pub fn port(&self) -> u16 {
@@ -173,14 +151,8 @@ async fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, St
         Some("memory") => BackendChoice::Memory,
         Some("file") => BackendChoice::File,
         Some("redis") => match &profile.backend {
-            BackendChoice::Redis { url, prefix } => BackendChoice::Redis {
-                url: url.clone(),
-                prefix: prefix.clone(),
-            },
-            _ => BackendChoice::Redis {
-                url: None,
-                prefix: None,
-            },
+            BackendChoice::Redis { url, prefix } => BackendChoice::Redis { url: url.clone(), prefix: prefix.clone() },
+            _ => BackendChoice::Redis { url: None, prefix: None },
         },
         _ => profile.backend.clone(),
     };
@@ -199,63 +171,36 @@ async fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, St
                 Some(url) => {
                     let store = RedisStore::connect(&url, &prefix, Duration::from_secs(2))
                         .await
-                        .map_err(|source| StartError::Redis {
-                            address: redacted(&url),
-                            source,
-                        })?;
+                        .map_err(|source| StartError::Redis { address: redacted(&url), source })?;
                     redis_opened(store, prefix).await
                 }
                 // Nothing configured: use a local Redis if one answers, else the file store.
-                None => {
-                    match RedisStore::connect(DEFAULT_REDIS, &prefix, Duration::from_millis(300))
-                        .await
-                    {
-                        Ok(store) => redis_opened(store, prefix).await,
-                        Err(_) => open_file(
-                            settings,
-                            profile,
-                            Some(format!(
-                                "no Redis configured and none answering at {DEFAULT_REDIS}; using the embedded file store"
-                            )),
-                        ),
-                    }
-                }
+                None => match RedisStore::connect(DEFAULT_REDIS, &prefix, Duration::from_millis(300)).await {
+                    Ok(store) => redis_opened(store, prefix).await,
+                    Err(_) => open_file(
+                        settings,
+                        profile,
+                        Some(format!(
+                            "no Redis configured and none answering at {DEFAULT_REDIS}; using the embedded file store"
+                        )),
+                    ),
+                },
             }
         }
     }
 }
 
-fn open_file(
-    settings: &Settings,
-    profile: &Profile,
-    note: Option<String>,
-) -> Result<Opened, StartError> {
+fn open_file(settings: &Settings, profile: &Profile, note: Option<String>) -> Result<Opened, StartError> {
     let dir = settings.data_dir_for(profile);
     let (store, existed) =
-        FileStore::open(&dir, Arc::new(SystemClock)).map_err(|source| StartError::Store {
-            backend: "file",
-            source,
-        })?;
-    Ok(Opened {
-        store: Arc::new(store),
-        fresh: !existed,
-        storage: format!("data in {}", dir.display()),
-        note,
-    })
+        FileStore::open(&dir, Arc::new(SystemClock)).map_err(|source| StartError::Store { backend: "file", source })?;
+    Ok(Opened { store: Arc::new(store), fresh: !existed, storage: format!("data in {}", dir.display()), note })
 }
 
 async fn redis_opened(store: RedisStore, prefix: String) -> Result<Opened, StartError> {
-    let fresh = store.is_empty().await.map_err(|source| StartError::Store {
-        backend: "redis",
-        source,
-    })?;
+    let fresh = store.is_empty().await.map_err(|source| StartError::Store { backend: "redis", source })?;
     let storage = format!("data in {} under {prefix}", store.address());
-    Ok(Opened {
-        store: Arc::new(store),
-        fresh,
-        storage,
-        note: None,
-    })
+    Ok(Opened { store: Arc::new(store), fresh, storage, note: None })
 }
 
 /// The catch-all handler: every request that is not `/system` goes to the gateway.
@@ -284,33 +229,21 @@ pub fn credentials(req: &HttpRequest) -> RequestCtx {
         headers: req
             .headers()
             .iter()
-            .filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
-            })
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
             .collect(),
         body: bytes::Bytes::new(),
     }
 }
 
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<bytes::Bytes, ApiError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
     let mut buf = web::BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }

@@ -51,26 +51,15 @@ impl Settings {
             .set_default("reset", false)?
             .set_override_option("host", profile.host.clone())?
             .set_override_option("port", profile.port)?
-            .add_source(
-                config::Environment::with_prefix("MOCKGATE")
-                    .prefix_separator("_")
-                    .try_parsing(true),
-            )
+            .add_source(config::Environment::with_prefix("MOCKGATE").prefix_separator("_").try_parsing(true))
             .set_override_option("host", cli.host)?
             .set_override_option("port", cli.port)?
-            .set_override_option(
-                "data_dir",
-                cli.data_dir.map(|p| p.to_string_lossy().into_owned()),
-            )?
+            .set_override_option("data_dir", cli.data_dir.map(|p| p.to_string_lossy().into_owned()))?
             .set_override_option("backend", cli.backend)?
             .set_override_option("workers", cli.workers.map(|w| w as u64))?
             .set_default("redis_url", redis_url_from_env())?
             .set_override_option("redis_url", cli.redis_url)?;
-        let builder = if cli.reset {
-            builder.set_override("reset", true)?
-        } else {
-            builder
-        };
+        let builder = if cli.reset { builder.set_override("reset", true)? } else { builder };
         builder.build()?.try_deserialize()
     }
 
@@ -97,9 +86,7 @@ impl Settings {
     }
 
     pub fn data_dir_for(&self, profile: &Profile) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("data").join(&profile.name))
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("data").join(&profile.name))
     }
 }
 
@@ -114,9 +101,7 @@ fn redis_url_from_env() -> Option<String> {
     if host.is_none() && port.is_none() {
         return None;
     }
-    let auth = var("REDIS_PASSWORD")
-        .map(|p| format!(":{p}@"))
-        .unwrap_or_default();
+    let auth = var("REDIS_PASSWORD").map(|p| format!(":{p}@")).unwrap_or_default();
     Some(format!(
         "redis://{auth}{}:{}/{}",
         host.as_deref().unwrap_or("127.0.0.1"),

@@ -53,17 +53,11 @@ pub struct EndpointAuth {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("authentication required: {}", describe(.expected))]
-    Missing {
-        expected: Vec<String>,
-        challenges: Vec<String>,
-    },
+    Missing { expected: Vec<String>, challenges: Vec<String> },
     #[error("invalid credentials")]
     Invalid { challenges: Vec<String> },
     #[error("token lacks required scope(s): {}", .missing.join(", "))]
-    InsufficientScope {
-        missing: Vec<String>,
-        challenges: Vec<String>,
-    },
+    InsufficientScope { missing: Vec<String>, challenges: Vec<String> },
 }
 
 fn describe(expected: &[String]) -> String {
@@ -90,11 +84,7 @@ enum Verdict {
 impl AuthMethod {
     fn check(&self, req: &dyn Credentials, required_scopes: &[String]) -> Verdict {
         match self {
-            AuthMethod::ApiKey {
-                name,
-                location,
-                keys,
-            } => {
+            AuthMethod::ApiKey { name, location, keys } => {
                 let given = match location {
                     KeyLocation::Header => req.header(&name.to_ascii_lowercase()),
                     KeyLocation::Query => req.query_param(name),
@@ -117,9 +107,7 @@ impl AuthMethod {
                     return Verdict::Wrong;
                 };
                 // Evaluate every entry so timing does not reveal which user exists.
-                let ok = credentials.iter().fold(false, |acc, (u, p)| {
-                    acc | (secret_eq(u, user) & secret_eq(p, pass))
-                });
+                let ok = credentials.iter().fold(false, |acc, (u, p)| acc | (secret_eq(u, user) & secret_eq(p, pass)));
                 if ok { Verdict::Pass } else { Verdict::Wrong }
             }
             AuthMethod::Bearer { tokens } => {
@@ -127,62 +115,37 @@ impl AuthMethod {
                     return Verdict::Absent;
                 };
                 let token = token.trim();
-                let Some(scopes) = tokens
-                    .iter()
-                    .find(|(t, _)| secret_eq(t, token))
-                    .map(|(_, s)| s)
-                else {
+                let Some(scopes) = tokens.iter().find(|(t, _)| secret_eq(t, token)).map(|(_, s)| s) else {
                     return Verdict::Wrong;
                 };
-                let missing: Vec<String> = required_scopes
-                    .iter()
-                    .filter(|s| !scopes.contains(s))
-                    .cloned()
-                    .collect();
-                if missing.is_empty() {
-                    Verdict::Pass
-                } else {
-                    Verdict::MissingScopes(missing)
-                }
+                let missing: Vec<String> = required_scopes.iter().filter(|s| !scopes.contains(s)).cloned().collect();
+                if missing.is_empty() { Verdict::Pass } else { Verdict::MissingScopes(missing) }
             }
         }
     }
 
     fn challenge(&self, required_scopes: &[String]) -> String {
         match self {
-            AuthMethod::ApiKey {
-                name,
-                location: KeyLocation::Header,
-                ..
-            } => format!("ApiKey realm=\"mockgate\", header=\"{name}\""),
-            AuthMethod::ApiKey {
-                name,
-                location: KeyLocation::Query,
-                ..
-            } => format!("ApiKey realm=\"mockgate\", query=\"{name}\""),
-            AuthMethod::Basic { .. } => "Basic realm=\"mockgate\"".to_owned(),
-            AuthMethod::Bearer { .. } if required_scopes.is_empty() => {
-                "Bearer realm=\"mockgate\"".to_owned()
+            AuthMethod::ApiKey { name, location: KeyLocation::Header, .. } => {
+                format!("ApiKey realm=\"mockgate\", header=\"{name}\"")
             }
-            AuthMethod::Bearer { .. } => format!(
-                "Bearer realm=\"mockgate\", scope=\"{}\"",
-                required_scopes.join(" ")
-            ),
+            AuthMethod::ApiKey { name, location: KeyLocation::Query, .. } => {
+                format!("ApiKey realm=\"mockgate\", query=\"{name}\"")
+            }
+            AuthMethod::Basic { .. } => "Basic realm=\"mockgate\"".to_owned(),
+            AuthMethod::Bearer { .. } if required_scopes.is_empty() => "Bearer realm=\"mockgate\"".to_owned(),
+            AuthMethod::Bearer { .. } => format!("Bearer realm=\"mockgate\", scope=\"{}\"", required_scopes.join(" ")),
         }
     }
 
     fn what(&self) -> String {
         match self {
-            AuthMethod::ApiKey {
-                name,
-                location: KeyLocation::Header,
-                ..
-            } => format!("an API key in the {name} header"),
-            AuthMethod::ApiKey {
-                name,
-                location: KeyLocation::Query,
-                ..
-            } => format!("an API key in the `{name}` query parameter"),
+            AuthMethod::ApiKey { name, location: KeyLocation::Header, .. } => {
+                format!("an API key in the {name} header")
+            }
+            AuthMethod::ApiKey { name, location: KeyLocation::Query, .. } => {
+                format!("an API key in the `{name}` query parameter")
+            }
             AuthMethod::Basic { .. } => "HTTP basic credentials".to_owned(),
             AuthMethod::Bearer { .. } => "a bearer token".to_owned(),
         }
@@ -219,11 +182,7 @@ impl EndpointAuth {
                 Verdict::MissingScopes(missing) => scopes = Some(missing),
             }
         }
-        let challenges = self
-            .methods
-            .iter()
-            .map(|(_, m)| m.challenge(&self.required_scopes))
-            .collect();
+        let challenges = self.methods.iter().map(|(_, m)| m.challenge(&self.required_scopes)).collect();
         Err(match (scopes, wrong) {
             (Some(missing), _) => AuthError::InsufficientScope {
                 missing,
@@ -233,10 +192,9 @@ impl EndpointAuth {
                 )],
             },
             (None, true) => AuthError::Invalid { challenges },
-            (None, false) => AuthError::Missing {
-                expected: self.methods.iter().map(|(_, m)| m.what()).collect(),
-                challenges,
-            },
+            (None, false) => {
+                AuthError::Missing { expected: self.methods.iter().map(|(_, m)| m.what()).collect(), challenges }
+            }
         })
     }
 }
@@ -265,11 +223,9 @@ impl SystemGuard {
         if !self.protected {
             return Ok(());
         }
-        let given = req.header("x-system-key").or_else(|| {
-            self.alt_header
-                .as_deref()
-                .and_then(|h| req.header(&h.to_ascii_lowercase()))
-        });
+        let given = req
+            .header("x-system-key")
+            .or_else(|| self.alt_header.as_deref().and_then(|h| req.header(&h.to_ascii_lowercase())));
         match given {
             None | Some("") => Err(SystemAuthError::Missing),
             Some(k) if self.keys.iter().fold(false, |acc, v| acc | secret_eq(v, k)) => Ok(()),
@@ -282,17 +238,11 @@ impl SystemGuard {
 mod tests {
     use super::*;
 
-    struct Req(
-        Vec<(&'static str, String)>,
-        Vec<(&'static str, &'static str)>,
-    );
+    struct Req(Vec<(&'static str, String)>, Vec<(&'static str, &'static str)>);
 
     impl Credentials for Req {
         fn header(&self, name: &str) -> Option<&str> {
-            self.0
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.as_str())
+            self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
         }
         fn query_param(&self, name: &str) -> Option<&str> {
             self.1.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
@@ -300,20 +250,12 @@ mod tests {
     }
 
     fn endpoint(scopes: &[&str]) -> EndpointAuth {
-        let key = AuthMethod::ApiKey {
-            name: "X-API-Key".into(),
-            location: KeyLocation::Header,
-            keys: vec!["k1".into()],
-        };
-        let basic = AuthMethod::Basic {
-            credentials: vec![("admin".into(), "secret".into())],
-        };
+        let key =
+            AuthMethod::ApiKey { name: "X-API-Key".into(), location: KeyLocation::Header, keys: vec!["k1".into()] };
+        let basic = AuthMethod::Basic { credentials: vec![("admin".into(), "secret".into())] };
         let mut tokens = HashMap::new();
         tokens.insert("t-read".to_owned(), vec!["read".to_owned()]);
-        tokens.insert(
-            "t-admin".to_owned(),
-            vec!["read".to_owned(), "admin".to_owned()],
-        );
+        tokens.insert("t-admin".to_owned(), vec!["read".to_owned(), "admin".to_owned()]);
         EndpointAuth {
             methods: vec![
                 ("api_key".into(), Arc::new(key)),
@@ -325,94 +267,40 @@ mod tests {
     }
 
     fn basic(user: &str, pass: &str) -> String {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-        )
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
     }
 
     #[test]
     fn any_one_method_is_enough() {
         let e = endpoint(&[]);
-        assert_eq!(
-            e.check(&Req(vec![("x-api-key", "k1".into())], vec![])),
-            Ok(())
-        );
-        assert_eq!(
-            e.check(&Req(
-                vec![("authorization", basic("admin", "secret"))],
-                vec![]
-            )),
-            Ok(())
-        );
-        assert_eq!(
-            e.check(&Req(
-                vec![("authorization", "bearer t-read".into())],
-                vec![]
-            )),
-            Ok(())
-        );
+        assert_eq!(e.check(&Req(vec![("x-api-key", "k1".into())], vec![])), Ok(()));
+        assert_eq!(e.check(&Req(vec![("authorization", basic("admin", "secret"))], vec![])), Ok(()));
+        assert_eq!(e.check(&Req(vec![("authorization", "bearer t-read".into())], vec![])), Ok(()));
     }
 
     #[test]
     fn failures_are_ranked_scope_then_wrong_then_missing() {
         let e = endpoint(&["admin"]);
+        assert!(matches!(e.check(&Req(vec![], vec![])), Err(AuthError::Missing { .. })));
+        assert!(matches!(e.check(&Req(vec![("x-api-key", "nope".into())], vec![])), Err(AuthError::Invalid { .. })));
         assert!(matches!(
-            e.check(&Req(vec![], vec![])),
-            Err(AuthError::Missing { .. })
-        ));
-        assert!(matches!(
-            e.check(&Req(vec![("x-api-key", "nope".into())], vec![])),
+            e.check(&Req(vec![("authorization", basic("admin", "wrong"))], vec![])),
             Err(AuthError::Invalid { .. })
         ));
-        assert!(matches!(
-            e.check(&Req(
-                vec![("authorization", basic("admin", "wrong"))],
-                vec![]
-            )),
-            Err(AuthError::Invalid { .. })
-        ));
-        let err = e
-            .check(&Req(
-                vec![("authorization", "Bearer t-read".into())],
-                vec![],
-            ))
-            .unwrap_err();
+        let err = e.check(&Req(vec![("authorization", "Bearer t-read".into())], vec![])).unwrap_err();
         assert_eq!(
             err,
-            AuthError::InsufficientScope {
-                missing: vec!["admin".into()],
-                challenges: err.challenges().to_vec()
-            }
+            AuthError::InsufficientScope { missing: vec!["admin".into()], challenges: err.challenges().to_vec() }
         );
-        assert_eq!(
-            e.check(&Req(
-                vec![("authorization", "Bearer t-admin".into())],
-                vec![]
-            )),
-            Ok(())
-        );
+        assert_eq!(e.check(&Req(vec![("authorization", "Bearer t-admin".into())], vec![])), Ok(()));
     }
 
     #[test]
     fn system_guard_distinguishes_missing_from_wrong() {
-        let g = SystemGuard {
-            protected: true,
-            keys: vec!["sys".into()],
-            alt_header: Some("X-API-Key".into()),
-        };
+        let g = SystemGuard { protected: true, keys: vec!["sys".into()], alt_header: Some("X-API-Key".into()) };
         assert_eq!(g.check(&Req(vec![], vec![])), Err(SystemAuthError::Missing));
-        assert_eq!(
-            g.check(&Req(vec![("x-system-key", "bad".into())], vec![])),
-            Err(SystemAuthError::Wrong)
-        );
-        assert_eq!(
-            g.check(&Req(vec![("x-system-key", "sys".into())], vec![])),
-            Ok(())
-        );
-        assert_eq!(
-            g.check(&Req(vec![("x-api-key", "sys".into())], vec![])),
-            Ok(())
-        );
+        assert_eq!(g.check(&Req(vec![("x-system-key", "bad".into())], vec![])), Err(SystemAuthError::Wrong));
+        assert_eq!(g.check(&Req(vec![("x-system-key", "sys".into())], vec![])), Ok(()));
+        assert_eq!(g.check(&Req(vec![("x-api-key", "sys".into())], vec![])), Ok(()));
     }
 }

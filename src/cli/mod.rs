@@ -9,11 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "mockctl",
-    version,
-    about = "Run and manage mockgate mock API servers"
-)]
+#[command(name = "mockctl", version, about = "Run and manage mockgate mock API servers")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -57,9 +53,5 @@ pub fn resolve_profile(arg: &str) -> anyhow::Result<PathBuf> {
     if direct.is_dir() {
         return Ok(direct.to_owned());
     }
-    anyhow::bail!(
-        "no profile {arg:?}: neither {} nor {} is a folder",
-        named.display(),
-        direct.display()
-    )
+    anyhow::bail!("no profile {arg:?}: neither {} nor {} is a folder", named.display(), direct.display())
 }

@@ -36,9 +36,7 @@ pub struct StartArgs {
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
     crate::telemetry::init("info");
     let dir = super::resolve_profile(&args.profile)?;
-    let profile = Profile::load(&dir)
-        .map_err(anyhow::Error::new)
-        .context("cannot start")?;
+    let profile = Profile::load(&dir).map_err(anyhow::Error::new).context("cannot start")?;
     let overrides = Overrides {
         host: args.host,
         port: args.port,
@@ -60,9 +58,7 @@ async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
     let name = profile.name.clone();
     let endpoints = profile.endpoints.len();
     let unprotected = !profile.system.protected && settings.system_key.is_none();
-    let server = Server::build(&settings, profile)
-        .await
-        .context("cannot start")?;
+    let server = Server::build(&settings, profile).await.context("cannot start")?;
     let s = server.started();
     if let Some(note) = &s.note {
         tracing::warn!("{note}");
@@ -76,9 +72,7 @@ async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
         if s.seeded { ", seeded" } else { "" }
     );
     if unprotected {
-        tracing::warn!(
-            "the /system API is open: no system key is configured (set MOCKGATE_SYSTEM_KEY)"
-        );
+        tracing::warn!("the /system API is open: no system key is configured (set MOCKGATE_SYSTEM_KEY)");
     }
     server.run_until_stopped().await.context("server failed")
 }

@@ -11,9 +11,7 @@ pub struct ValidateArgs {
 /// Runs exactly the checks of a start and prints every problem.
 pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let dir = super::resolve_profile(&args.profile)?;
-    let profile = Profile::load(&dir)
-        .map_err(anyhow::Error::new)
-        .context("validation failed")?;
+    let profile = Profile::load(&dir).map_err(anyhow::Error::new).context("validation failed")?;
     println!(
         "profile {} is valid: {} endpoint(s), {} seeded entity type(s)",
         dir.display(),

@@ -170,6 +170,10 @@ pub struct PersistenceDef {
     pub transaction: Option<bool>,
     #[serde(default)]
     pub operations: Vec<PersistenceDef>,
+    /// The seed's batch form: `batch_operation: true` with `entities: [...]`.
+    pub batch_operation: Option<bool>,
+    #[serde(default)]
+    pub entities: Vec<PersistenceDef>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -61,12 +61,7 @@ pub struct ProfileError {
 impl fmt::Display for ProfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        write!(
-            f,
-            "profile {} is invalid ({n} problem{}):",
-            self.dir.display(),
-            if n == 1 { "" } else { "s" }
-        )?;
+        write!(f, "profile {} is invalid ({n} problem{}):", self.dir.display(), if n == 1 { "" } else { "s" })?;
         for p in &self.problems {
             write!(f, "\n  {p}")?;
         }
@@ -163,10 +158,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 impl Profile {
     /// Loads and compiles the profile in `dir`.
     pub fn load(dir: &Path) -> Result<Profile, ProfileError> {
-        let fail = |problems| ProfileError {
-            dir: dir.to_owned(),
-            problems,
-        };
+        let fail = |problems| ProfileError { dir: dir.to_owned(), problems };
         if !dir.is_dir() {
             return Err(fail(vec![ConfigError {
                 file: dir.display().to_string(),
@@ -199,12 +191,7 @@ impl Profile {
 }
 
 /// Reads one file; a missing optional file is `None`, a missing required one a problem.
-fn read<T: DeserializeOwned>(
-    dir: &Path,
-    file: &str,
-    required: bool,
-    problems: &mut Vec<ConfigError>,
-) -> Option<T> {
+fn read<T: DeserializeOwned>(dir: &Path, file: &str, required: bool, problems: &mut Vec<ConfigError>) -> Option<T> {
     let problem = |found: String, json_path: String| ConfigError {
         file: file.to_owned(),
         json_path,
@@ -215,10 +202,7 @@ fn read<T: DeserializeOwned>(
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return None,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            problems.push(problem(
-                format!("missing (looked in {})", dir.display()),
-                String::new(),
-            ));
+            problems.push(problem(format!("missing (looked in {})", dir.display()), String::new()));
             return None;
         }
         Err(e) => {

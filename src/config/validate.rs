@@ -29,12 +29,7 @@ pub struct CompileCx<'a> {
 }
 
 impl CompileCx<'_> {
-    pub fn problem(
-        &mut self,
-        json_path: impl Into<String>,
-        found: impl Into<String>,
-        expected: impl Into<String>,
-    ) {
+    pub fn problem(&mut self, json_path: impl Into<String>, found: impl Into<String>, expected: impl Into<String>) {
         self.problems.push(ConfigError {
             file: self.file.to_owned(),
             json_path: json_path.into(),
@@ -104,11 +99,7 @@ pub fn compile(
             if let Some(first) = seen.insert(key, i) {
                 cx.problem(
                     format!("endpoints[{i}].path"),
-                    format!(
-                        "{} {} is already defined by endpoints[{first}]",
-                        ep.method,
-                        ep.path.as_str()
-                    ),
+                    format!("{} {} is already defined by endpoints[{first}]", ep.method, ep.path.as_str()),
                     "each method and path once",
                 );
             }
@@ -139,10 +130,7 @@ pub fn compile(
 
 /// `/users/{id}` and `/users/{user_id}` are the same route.
 fn normalised(path: &str) -> String {
-    path.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/")
 }
 
 fn api_problem(problems: &mut Vec<ConfigError>, json_path: &str, found: String, expected: &str) {
@@ -157,14 +145,8 @@ fn api_problem(problems: &mut Vec<ConfigError>, json_path: &str, found: String, 
 fn api_info(api: &ApiDef, name: &str, problems: &mut Vec<ConfigError>) -> ApiInfo {
     let root = api.root_path.clone().unwrap_or_default();
     let trimmed = root.trim_end_matches('/').to_owned();
-    if !trimmed.is_empty() && (!trimmed.starts_with('/') || trimmed.contains(['{', '}', '?', '#']))
-    {
-        api_problem(
-            problems,
-            "root_path",
-            format!("found {root:?}"),
-            "a path such as \"/api/v1\"",
-        );
+    if !trimmed.is_empty() && (!trimmed.starts_with('/') || trimmed.contains(['{', '}', '?', '#'])) {
+        api_problem(problems, "root_path", format!("found {root:?}"), "a path such as \"/api/v1\"");
     }
     ApiInfo {
         name: api.name.clone().unwrap_or_else(|| name.to_owned()),
@@ -181,11 +163,7 @@ fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice 
         Some(Value::Bool(false)) => return BackendChoice::Memory,
         Some(Value::String(s)) => (s.as_str(), None, None),
         Some(Value::Object(m)) => {
-            let kind = m
-                .get("backend")
-                .or_else(|| m.get("type"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let kind = m.get("backend").or_else(|| m.get("type")).and_then(Value::as_str).unwrap_or("");
             let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
             (kind, text("url"), text("key_prefix"))
         }
@@ -199,12 +177,7 @@ fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice 
         "file" | "embedded" => BackendChoice::File,
         "redis" => BackendChoice::Redis { url, prefix },
         other => {
-            api_problem(
-                problems,
-                "persistence",
-                format!("unknown backend {other:?}"),
-                EXPECTED,
-            );
+            api_problem(problems, "persistence", format!("unknown backend {other:?}"), EXPECTED);
             BackendChoice::Unspecified
         }
     }
@@ -213,19 +186,10 @@ fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice 
 fn seed(api: &ApiDef, problems: &mut Vec<ConfigError>) -> Dataset {
     let mut out: Dataset = IndexMap::new();
     let mut sources: Vec<(String, &IndexMap<String, Vec<Value>>)> = Vec::new();
-    if let Some(s) = api
-        .data_seeding
-        .as_ref()
-        .filter(|s| s.enabled != Some(false))
-    {
+    if let Some(s) = api.data_seeding.as_ref().filter(|s| s.enabled != Some(false)) {
         sources.push(("data_seeding.entities".into(), &s.entities));
     }
-    if let Some(s) = api
-        .system
-        .as_ref()
-        .and_then(|s| s.data_seeding.as_ref())
-        .filter(|s| s.enabled != Some(false))
-    {
+    if let Some(s) = api.system.as_ref().and_then(|s| s.data_seeding.as_ref()).filter(|s| s.enabled != Some(false)) {
         sources.push(("system.data_seeding.entities".into(), &s.entities));
     }
     if let Some(d) = &api.data {
@@ -245,11 +209,7 @@ fn seed(api: &ApiDef, problems: &mut Vec<ConfigError>) -> Dataset {
             let table = out.entry(entity.clone()).or_default();
             for (i, record) in records.iter().enumerate() {
                 let here = format!("{at}.{entity}[{i}]");
-                let Some(id) = record
-                    .as_object()
-                    .and_then(|o| o.get("id"))
-                    .and_then(id_key)
-                else {
+                let Some(id) = record.as_object().and_then(|o| o.get("id")).and_then(id_key) else {
                     api_problem(
                         problems,
                         &here,
@@ -272,20 +232,12 @@ fn seed(api: &ApiDef, problems: &mut Vec<ConfigError>) -> Dataset {
     out
 }
 
-fn auth_methods(
-    auth: &AuthFileDef,
-    problems: &mut Vec<ConfigError>,
-) -> HashMap<String, Arc<AuthMethod>> {
+fn auth_methods(auth: &AuthFileDef, problems: &mut Vec<ConfigError>) -> HashMap<String, Arc<AuthMethod>> {
     let mut out = HashMap::new();
     for (name, def) in &auth.authentication_methods {
         let at = format!("authentication_methods.{name}");
         let mut problem = |path: String, found: String, expected: &str| {
-            problems.push(ConfigError {
-                file: "auth.json".into(),
-                json_path: path,
-                found,
-                expected: expected.into(),
-            });
+            problems.push(ConfigError { file: "auth.json".into(), json_path: path, found, expected: expected.into() });
         };
         let kind = def.kind.as_deref().unwrap_or("");
         let method = match kind {
@@ -303,11 +255,7 @@ fn auth_methods(
                     }
                 };
                 if def.valid_keys.is_empty() {
-                    problem(
-                        format!("{at}.valid_keys"),
-                        "no keys".into(),
-                        "at least one key",
-                    );
+                    problem(format!("{at}.valid_keys"), "no keys".into(), "at least one key");
                     continue;
                 }
                 AuthMethod::ApiKey {
@@ -346,13 +294,8 @@ fn auth_methods(
                     .valid_tokens
                     .iter()
                     .map(|t| {
-                        let mut scopes: Vec<String> = t
-                            .scope
-                            .as_deref()
-                            .unwrap_or("")
-                            .split_whitespace()
-                            .map(str::to_owned)
-                            .collect();
+                        let mut scopes: Vec<String> =
+                            t.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_owned).collect();
                         scopes.extend(t.scopes.iter().cloned());
                         (t.access_token.clone(), scopes)
                     })
@@ -360,16 +303,9 @@ fn auth_methods(
                 AuthMethod::Bearer { tokens }
             }
             other => {
-                let found = if other.is_empty() {
-                    "missing type".to_owned()
-                } else {
-                    format!("unknown type {other:?}")
-                };
-                problem(
-                    format!("{at}.type"),
-                    found,
-                    "one of api_key, http_basic, oidc",
-                );
+                let found =
+                    if other.is_empty() { "missing type".to_owned() } else { format!("unknown type {other:?}") };
+                problem(format!("{at}.type"), found, "one of api_key, http_basic, oidc");
                 continue;
             }
         };
@@ -400,11 +336,7 @@ fn system_guard(api: &ApiDef, auth: &AuthFileDef, problems: &mut Vec<ConfigError
         None => {}
     }
     let protect = system.and_then(|s| s.protect_endpoints).unwrap_or(true);
-    SystemGuard {
-        protected: protect && !keys.is_empty(),
-        keys,
-        alt_header,
-    }
+    SystemGuard { protected: protect && !keys.is_empty(), keys, alt_header }
 }
 
 fn endpoint(
@@ -418,11 +350,7 @@ fn endpoint(
     let method = def.method.to_ascii_uppercase();
     let mut ok = true;
     if !METHODS.contains(&method.as_str()) {
-        cx.problem(
-            format!("{at}.method"),
-            format!("unknown method {:?}", def.method),
-            METHODS.join(", "),
-        );
+        cx.problem(format!("{at}.method"), format!("unknown method {:?}", def.method), METHODS.join(", "));
         ok = false;
     }
     let path = match PathTemplate::parse(&format!("{root}{}", def.path)) {
@@ -434,19 +362,12 @@ fn endpoint(
     };
     cx.params = path.as_ref().map(PathTemplate::params).unwrap_or_default();
 
-    let mut auth = EndpointAuth {
-        methods: Vec::new(),
-        required_scopes: def.required_scopes.clone(),
-    };
+    let mut auth = EndpointAuth { methods: Vec::new(), required_scopes: def.required_scopes.clone() };
     cx.credential_params = def
         .authentication
         .iter()
         .filter_map(|name| match methods.get(name).map(|m| &**m) {
-            Some(AuthMethod::ApiKey {
-                name,
-                location: KeyLocation::Query,
-                ..
-            }) => Some(name.clone()),
+            Some(AuthMethod::ApiKey { name, location: KeyLocation::Query, .. }) => Some(name.clone()),
             _ => None,
         })
         .collect();
@@ -470,12 +391,7 @@ fn endpoint(
             }
         }
     }
-    if !auth.required_scopes.is_empty()
-        && !auth
-            .methods
-            .iter()
-            .any(|(_, m)| matches!(**m, AuthMethod::Bearer { .. }))
-    {
+    if !auth.required_scopes.is_empty() && !auth.methods.iter().any(|(_, m)| matches!(**m, AuthMethod::Bearer { .. })) {
         cx.problem(
             format!("{at}.required_scopes"),
             "scopes without a bearer (oidc) method in authentication",
@@ -489,11 +405,7 @@ fn endpoint(
         Some(s) => match jsonschema::options().should_validate_formats(true).build(s) {
             Ok(v) => Some(v),
             Err(e) => {
-                cx.problem(
-                    format!("{at}.request_body_schema"),
-                    format!("invalid JSON Schema: {e}"),
-                    "",
-                );
+                cx.problem(format!("{at}.request_body_schema"), format!("invalid JSON Schema: {e}"), "");
                 ok = false;
                 None
             }
@@ -510,11 +422,7 @@ fn endpoint(
     };
 
     if def.responses.is_empty() && def.persistence.is_none() {
-        cx.problem(
-            format!("{at}.responses"),
-            "no responses and no persistence action",
-            "at least one response",
-        );
+        cx.problem(format!("{at}.responses"), "no responses and no persistence action", "at least one response");
         ok = false;
     }
     let mut responses = Vec::with_capacity(def.responses.len());
@@ -550,25 +458,11 @@ fn response(def: &ResponseRuleDef, at: &str, cx: &mut CompileCx<'_>) -> Option<R
     ] {
         let list = match source {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        if lower {
-                            k.to_ascii_lowercase()
-                        } else {
-                            k.clone()
-                        },
-                        v.clone(),
-                    )
-                })
-                .collect(),
+            Some(Value::Object(m)) => {
+                m.iter().map(|(k, v)| (if lower { k.to_ascii_lowercase() } else { k.clone() }, v.clone())).collect()
+            }
             Some(other) => {
-                cx.problem(
-                    format!("{at}.{name}"),
-                    format!("found {other}"),
-                    "an object of field: value, or null",
-                );
+                cx.problem(format!("{at}.{name}"), format!("found {other}"), "an object of field: value, or null");
                 ok = false;
                 continue;
             }
@@ -638,16 +532,8 @@ fn response(def: &ResponseRuleDef, at: &str, cx: &mut CompileCx<'_>) -> Option<R
     let mut headers = Vec::with_capacity(r.headers.len());
     for (name, value) in &r.headers {
         let here = format!("{at}.response.headers.{name}");
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
-            cx.problem(
-                &here,
-                format!("bad header name {name:?}"),
-                "a token of letters, digits and -",
-            );
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+            cx.problem(&here, format!("bad header name {name:?}"), "a token of letters, digits and -");
             ok = false;
             continue;
         }
@@ -668,13 +554,7 @@ fn response(def: &ResponseRuleDef, at: &str, cx: &mut CompileCx<'_>) -> Option<R
 
     let body = cx.body(r.body.as_ref(), &format!("{at}.response.body"));
     ok &= body.is_some();
-    ok.then(|| ResponseRule {
-        conditions,
-        persistence,
-        status,
-        headers,
-        body: body.flatten(),
-    })
+    ok.then(|| ResponseRule { conditions, persistence, status, headers, body: body.flatten() })
 }
 
 #[cfg(test)]
@@ -684,13 +564,7 @@ mod tests {
 
     fn errors(endpoints: Value) -> Vec<String> {
         let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
-        match compile(
-            "t".into(),
-            PathBuf::from("t"),
-            ApiDef::default(),
-            AuthFileDef::default(),
-            eps,
-        ) {
+        match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
             Ok(_) => vec![],
             Err(e) => e.iter().map(ToString::to_string).collect(),
         }

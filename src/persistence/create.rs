@@ -33,19 +33,12 @@ pub struct Create {
 }
 
 impl Create {
-    pub fn parse(
-        def: &PersistenceDef,
-        entity: String,
-        at: &str,
-        cx: &mut CompileCx<'_>,
-    ) -> Option<Create> {
+    pub fn parse(def: &PersistenceDef, entity: String, at: &str, cx: &mut CompileCx<'_>) -> Option<Create> {
         let id_gen = match &def.auto_generate_id {
             None | Some(Value::Bool(true)) => IdGen::Uuid,
             Some(Value::Bool(false)) => IdGen::None,
             Some(Value::String(s)) if s == "uuid" => IdGen::Uuid,
-            Some(Value::String(s))
-                if matches!(s.as_str(), "increment" | "autoincrement" | "sequence") =>
-            {
+            Some(Value::String(s)) if matches!(s.as_str(), "increment" | "autoincrement" | "sequence") => {
                 IdGen::Increment
             }
             Some(other) => {
@@ -60,18 +53,11 @@ impl Create {
         let data = cx.body(def.data.as_ref(), &format!("{at}.data"))?;
         Some(Create {
             entity,
-            id_field: def
-                .key_field
-                .clone()
-                .unwrap_or_else(|| super::ID_FIELD.to_owned()),
+            id_field: def.key_field.clone().unwrap_or_else(|| super::ID_FIELD.to_owned()),
             id_gen,
             ttl: def.ttl,
             data,
-            required: def
-                .validation
-                .as_ref()
-                .map(|v| v.required_fields.clone())
-                .unwrap_or_default(),
+            required: def.validation.as_ref().map(|v| v.required_fields.clone()).unwrap_or_default(),
         })
     }
 
@@ -91,27 +77,16 @@ impl Create {
         vars: &mut Map<String, Value>,
     ) -> Result<(String, Value), ActionError> {
         // A `data` template may use `{{generated_id}}`, so the id comes first there.
-        let pre_id = if self.data.is_some() {
-            self.generate(store).await?
-        } else {
-            None
-        };
+        let pre_id = if self.data.is_some() { self.generate(store).await? } else { None };
         let fields = match &self.data {
             Some(t) => {
                 vars.insert("generated_id".into(), pre_id.clone().unwrap_or(Value::Null));
-                t.render(&RenderCtx::new(
-                    input.request,
-                    vars,
-                    input.now,
-                    input.engine,
-                ))?
+                t.render(&RenderCtx::new(input.request, vars, input.now, input.engine))?
             }
             None => input.request.body.clone(),
         };
         let Value::Object(mut fields) = fields else {
-            return Err(ActionError::NotAnObject {
-                entity: self.entity.clone(),
-            });
+            return Err(ActionError::NotAnObject { entity: self.entity.clone() });
         };
         // On a nested route (`/users/{user_id}/posts`) the path names the parent.
         if self.data.is_none()
@@ -124,37 +99,20 @@ impl Create {
         let missing: Vec<Violation> = self
             .required
             .iter()
-            .filter(|f| {
-                fields
-                    .get(f.as_str())
-                    .is_none_or(|v| v.is_null() || v == "")
-            })
-            .map(|f| Violation {
-                path: format!("/{f}"),
-                message: "is required".into(),
-            })
+            .filter(|f| fields.get(f.as_str()).is_none_or(|v| v.is_null() || v == ""))
+            .map(|f| Violation { path: format!("/{f}"), message: "is required".into() })
             .collect();
         if !missing.is_empty() {
-            return Err(ActionError::Invalid {
-                entity: self.entity.clone(),
-                violations: missing,
-            });
+            return Err(ActionError::Invalid { entity: self.entity.clone(), violations: missing });
         }
-        let given = fields
-            .shift_remove(&self.id_field)
-            .filter(|v| !matches!(v, Value::Null) && v != "");
+        let given = fields.shift_remove(&self.id_field).filter(|v| !matches!(v, Value::Null) && v != "");
         let id_value = match (given, pre_id) {
             (Some(v), _) | (None, Some(v)) => v,
-            (None, None) => self
-                .generate(store)
-                .await?
-                .ok_or_else(|| ActionError::MissingId {
-                    field: self.id_field.clone(),
-                })?,
+            (None, None) => {
+                self.generate(store).await?.ok_or_else(|| ActionError::MissingId { field: self.id_field.clone() })?
+            }
         };
-        let key = id_key(&id_value).ok_or_else(|| ActionError::BadId {
-            entity: self.entity.clone(),
-        })?;
+        let key = id_key(&id_value).ok_or_else(|| ActionError::BadId { entity: self.entity.clone() })?;
 
         let rules = input.rules.of(&self.entity);
         let now = Value::String(iso(input.now));
@@ -173,10 +131,7 @@ impl Create {
         let entity = Value::Object(entity);
         let violations = rules.violations(&entity);
         if !violations.is_empty() {
-            return Err(ActionError::Invalid {
-                entity: self.entity.clone(),
-                violations,
-            });
+            return Err(ActionError::Invalid { entity: self.entity.clone(), violations });
         }
         vars.insert("generated_id".into(), id_value);
         Ok((key, entity))
@@ -198,35 +153,18 @@ impl Create {
         plan.references(rules, entity);
     }
 
-    pub async fn apply(
-        &self,
-        store: &dyn Store,
-        input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let mut vars = Map::new();
         let (key, entity) = self.build(store, input, &mut vars).await?;
         let mut plan = Plan::default();
         self.plan(&mut plan, input, &key, &entity);
-        plan.commit(store)
-            .await
-            .map_err(|e| plan_error(e, &self.entity, &key))?;
+        plan.commit(store).await.map_err(|e| plan_error(e, &self.entity, &key))?;
         let headers = etag(input.rules.of(&self.entity), &entity);
         vars.insert("entity_id".into(), Value::String(key));
-        if let Some(v) = input
-            .rules
-            .of(&self.entity)
-            .version_field
-            .as_ref()
-            .and_then(|f| entity.get(f))
-        {
+        if let Some(v) = input.rules.of(&self.entity).version_field.as_ref().and_then(|f| entity.get(f)) {
             vars.insert("incremented_version".into(), v.clone());
         }
         vars.insert("stored_entity".into(), entity.clone());
-        Ok(Outcome {
-            vars,
-            status: 201,
-            body: Some(entity),
-            headers,
-        })
+        Ok(Outcome { vars, status: 201, body: Some(entity), headers })
     }
 }

@@ -20,27 +20,16 @@ pub struct Delete {
 
 impl Delete {
     pub fn parse(def: &PersistenceDef, entity: String, cx: &mut CompileCx<'_>) -> Delete {
-        Delete {
-            entity,
-            key: KeySource::from_def(def, cx),
-        }
+        Delete { entity, key: KeySource::from_def(def, cx) }
     }
 
-    pub async fn apply(
-        &self,
-        store: &dyn Store,
-        input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
         for _ in 0..MAX_ATTEMPTS {
-            let current =
-                store
-                    .get(&self.entity, &id)
-                    .await?
-                    .ok_or_else(|| ActionError::NotFound {
-                        entity: self.entity.clone(),
-                        id: id.clone(),
-                    })?;
+            let current = store
+                .get(&self.entity, &id)
+                .await?
+                .ok_or_else(|| ActionError::NotFound { entity: self.entity.clone(), id: id.clone() })?;
             let mut plan = Plan::default();
             self.plan(&mut plan, store, input, &id, &current).await?;
             match plan.commit(store).await {
@@ -48,21 +37,13 @@ impl Delete {
                     let mut vars = Map::new();
                     vars.insert("entity_id".into(), Value::String(id));
                     vars.insert("stored_entity".into(), current);
-                    return Ok(Outcome {
-                        vars,
-                        status: 204,
-                        body: None,
-                        headers: Vec::new(),
-                    });
+                    return Ok(Outcome { vars, status: 204, body: None, headers: Vec::new() });
                 }
                 Err(PlanError::Retry) => continue,
                 Err(e) => return Err(plan_error(e, &self.entity, &id)),
             }
         }
-        Err(ActionError::WriteConflict {
-            entity: self.entity.clone(),
-            id,
-        })
+        Err(ActionError::WriteConflict { entity: self.entity.clone(), id })
     }
 
     /// Adds the deletion of `current` and everything its relationships require.
@@ -76,42 +57,23 @@ impl Delete {
     ) -> Result<(), ActionError> {
         let rules = input.rules;
         plan.push(
-            Write::Delete {
-                entity: self.entity.clone(),
-                id: id.to_owned(),
-                cond: Cond::Equals(current.clone()),
-            },
+            Write::Delete { entity: self.entity.clone(), id: id.to_owned(), cond: Cond::Equals(current.clone()) },
             Role::Main,
         );
-        plan.claims(
-            rules.of(&self.entity),
-            &self.entity,
-            id,
-            Some(current),
-            None,
-            Ttl::Keep,
-        );
+        plan.claims(rules.of(&self.entity), &self.entity, id, Some(current), None, Ttl::Keep);
         // Walk the entities that reference what is being deleted, breadth first.
         let mut pending = vec![(self.entity.clone(), id.to_owned())];
         let mut seen: HashSet<(String, String)> = pending.iter().cloned().collect();
         while let Some((entity, id)) = pending.pop() {
             for (source, r) in &rules.of(&entity).referenced_by {
-                let query = ListQuery {
-                    filters: vec![(r.field.clone(), id.clone())],
-                    ..ListQuery::default()
-                };
+                let query = ListQuery { filters: vec![(r.field.clone(), id.clone())], ..ListQuery::default() };
                 let children = store.list(source, &query).await?.items;
                 if children.is_empty() {
                     continue;
                 }
                 match r.on_delete {
                     OnDelete::Restrict => {
-                        return Err(ActionError::Restricted {
-                            entity,
-                            id,
-                            by: source.clone(),
-                            count: children.len(),
-                        });
+                        return Err(ActionError::Restricted { entity, id, by: source.clone(), count: children.len() });
                     }
                     OnDelete::Cascade => {
                         for child in children {
@@ -121,14 +83,7 @@ impl Delete {
                             if !seen.insert((source.clone(), child_id.clone())) {
                                 continue;
                             }
-                            plan.claims(
-                                rules.of(source),
-                                source,
-                                &child_id,
-                                Some(&child),
-                                None,
-                                Ttl::Keep,
-                            );
+                            plan.claims(rules.of(source), source, &child_id, Some(&child), None, Ttl::Keep);
                             let w = Write::Delete {
                                 entity: source.clone(),
                                 id: child_id.clone(),

@@ -25,12 +25,7 @@ pub struct List {
 }
 
 impl List {
-    pub fn parse(
-        def: &PersistenceDef,
-        entity: String,
-        at: &str,
-        cx: &mut CompileCx<'_>,
-    ) -> Option<List> {
+    pub fn parse(def: &PersistenceDef, entity: String, at: &str, cx: &mut CompileCx<'_>) -> Option<List> {
         let pagination = match &def.pagination {
             Some(p) if p.enabled != Some(false) => {
                 let default_limit = p.default_limit.unwrap_or(10);
@@ -43,18 +38,11 @@ impl List {
                     );
                     return None;
                 }
-                Some(Pagination {
-                    default_limit,
-                    max_limit,
-                })
+                Some(Pagination { default_limit, max_limit })
             }
             _ => None,
         };
-        Some(List {
-            entity,
-            pagination,
-            ignored: cx.credential_params.clone(),
-        })
+        Some(List { entity, pagination, ignored: cx.credential_params.clone() })
     }
 
     fn query(&self, input: &ActionInput<'_>) -> Result<ListQuery, ActionError> {
@@ -72,10 +60,7 @@ impl List {
                 None => (s, false),
             };
             let desc = minus || text("order").is_some_and(|o| o.eq_ignore_ascii_case("desc"));
-            Sort {
-                field: field.to_owned(),
-                descending: desc,
-            }
+            Sort { field: field.to_owned(), descending: desc }
         });
         // Path parameters (`/users/{user_id}/posts`) filter too, then query parameters.
         let params = input.request.params.as_object().into_iter().flatten();
@@ -84,10 +69,7 @@ impl List {
             .into_iter()
             .flatten()
             .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k));
-        let filters = params
-            .chain(query)
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-            .collect();
+        let filters = params.chain(query).filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
         Ok(ListQuery {
             offset: number(q, "offset")?.unwrap_or(0),
             limit,
@@ -97,11 +79,7 @@ impl List {
         })
     }
 
-    pub async fn apply(
-        &self,
-        store: &dyn Store,
-        input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let query = self.query(input)?;
         let page = store.list(&self.entity, &query).await?;
         let has_more = query.offset + page.items.len() < page.total;
@@ -120,25 +98,16 @@ impl List {
             "has_more": has_more,
         });
         vars.insert("entity_list".into(), items);
-        Ok(Outcome {
-            vars,
-            status: 200,
-            body: Some(body),
-            headers: Vec::new(),
-        })
+        Ok(Outcome { vars, status: 200, body: Some(body), headers: Vec::new() })
     }
 }
 
 fn number(query: &Value, param: &str) -> Result<Option<usize>, ActionError> {
     match query.get(param).and_then(Value::as_str) {
         None | Some("") => Ok(None),
-        Some(s) => s
-            .trim()
-            .parse::<usize>()
-            .map(Some)
-            .map_err(|_| ActionError::BadQuery {
-                param: param.to_owned(),
-                message: format!("expected a whole number >= 0, found {s:?}"),
-            }),
+        Some(s) => s.trim().parse::<usize>().map(Some).map_err(|_| ActionError::BadQuery {
+            param: param.to_owned(),
+            message: format!("expected a whole number >= 0, found {s:?}"),
+        }),
     }
 }

@@ -6,6 +6,7 @@
 //! (`stored_entity`, `generated_id`, `entity_list`, ...) and give the response its
 //! default status and body.
 
+mod atomic;
 mod create;
 mod delete;
 mod list;
@@ -13,6 +14,7 @@ mod read;
 pub mod rules;
 mod update;
 
+pub use atomic::Atomic;
 pub use create::{Create, IdGen};
 pub use delete::Delete;
 pub use list::List;
@@ -35,6 +37,8 @@ pub enum Action {
     Update(Update),
     Delete(Delete),
     List(List),
+    /// Several operations that commit together or not at all.
+    Atomic(Atomic),
 }
 
 pub const ACTIONS: &str = "create, read, update, delete, list";
@@ -66,37 +70,15 @@ pub enum ActionError {
     #[error("{entity} {id:?} not found")]
     NotFound { entity: String, id: String },
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
-    Invalid {
-        entity: String,
-        violations: Vec<Violation>,
-    },
+    Invalid { entity: String, violations: Vec<Violation> },
     #[error("another {entity} already has {field} {value:?}")]
-    UniqueViolation {
-        entity: String,
-        field: String,
-        value: String,
-    },
+    UniqueViolation { entity: String, field: String, value: String },
     #[error("{entity} {id:?} is at version {actual}, not {expected}")]
-    VersionConflict {
-        entity: String,
-        id: String,
-        expected: u64,
-        actual: u64,
-    },
+    VersionConflict { entity: String, id: String, expected: u64, actual: u64 },
     #[error("If-Match {expected:?} does not match the current version {actual} of {entity} {id:?}")]
-    PreconditionFailed {
-        entity: String,
-        id: String,
-        expected: String,
-        actual: u64,
-    },
+    PreconditionFailed { entity: String, id: String, expected: String, actual: u64 },
     #[error("{entity} {id:?} is still referenced by {count} {by} entit{}", if *.count == 1 { "y" } else { "ies" })]
-    Restricted {
-        entity: String,
-        id: String,
-        by: String,
-        count: usize,
-    },
+    Restricted { entity: String, id: String, by: String, count: usize },
     #[error("{entity} {id:?} already exists")]
     AlreadyExists { entity: String, id: String },
     #[error("no id given: expected `{field}` in the path, query or body")]
@@ -118,24 +100,19 @@ pub enum ActionError {
 impl Action {
     /// Checks and compiles a `persistence` block found at JSON path `at`.
     pub fn parse(def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Action> {
+        if def.atomic == Some(true) || def.transaction == Some(true) || def.batch_operation == Some(true) {
+            return Atomic::parse(def, at, cx).map(Action::Atomic);
+        }
         let Some(entity) = def.entity_name.as_deref().filter(|e| valid_entity_name(e)) else {
             let found = match &def.entity_name {
                 None => "missing entity_name".to_owned(),
                 Some(e) => format!("bad entity_name {e:?}"),
             };
-            cx.problem(
-                format!("{at}.entity_name"),
-                found,
-                "a name of letters, digits, `_`, `-` or `.`",
-            );
+            cx.problem(format!("{at}.entity_name"), found, "a name of letters, digits, `_`, `-` or `.`");
             return None;
         };
         let Some(action) = def.action.as_deref() else {
-            cx.problem(
-                format!("{at}.action"),
-                "missing action",
-                format!("one of {ACTIONS}"),
-            );
+            cx.problem(format!("{at}.action"), "missing action", format!("one of {ACTIONS}"));
             return None;
         };
         let entity = entity.to_owned();
@@ -147,27 +124,20 @@ impl Action {
             "delete" => Some(Action::Delete(Delete::parse(def, entity, cx))),
             "list" => List::parse(def, entity, at, cx).map(Action::List),
             other => {
-                cx.problem(
-                    format!("{at}.action"),
-                    format!("unknown action {other:?}"),
-                    format!("one of {ACTIONS}"),
-                );
+                cx.problem(format!("{at}.action"), format!("unknown action {other:?}"), format!("one of {ACTIONS}"));
                 None
             }
         }
     }
 
-    pub async fn apply(
-        &self,
-        store: &dyn Store,
-        input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         match self {
             Action::Create(a) => a.apply(store, input).await,
             Action::Read(a) => a.apply(store, input).await,
             Action::Update(a) => a.apply(store, input).await,
             Action::Delete(a) => a.apply(store, input).await,
             Action::List(a) => a.apply(store, input).await,
+            Action::Atomic(a) => a.apply(store, input).await,
         }
     }
 
@@ -178,6 +148,7 @@ impl Action {
             Action::Update(a) => &a.entity,
             Action::Delete(a) => &a.entity,
             Action::List(a) => &a.entity,
+            Action::Atomic(a) => a.entity(),
         }
     }
 
@@ -188,16 +159,13 @@ impl Action {
             Action::Update(_) => "update",
             Action::Delete(_) => "delete",
             Action::List(_) => "list",
+            Action::Atomic(_) => "atomic",
         }
     }
 }
 
 pub fn valid_entity_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Where an action finds the id of the entity it works on.
@@ -210,23 +178,14 @@ pub struct KeySource {
 impl KeySource {
     /// `key_field` if given; otherwise the endpoint's last path parameter, or `id`.
     fn from_def(def: &PersistenceDef, cx: &CompileCx<'_>) -> KeySource {
-        let field = def
-            .key_field
-            .clone()
-            .or_else(|| cx.params.last().cloned())
-            .unwrap_or_else(|| "id".to_owned());
+        let field = def.key_field.clone().or_else(|| cx.params.last().cloned()).unwrap_or_else(|| "id".to_owned());
         KeySource { field }
     }
 
     fn resolve(&self, req: &RequestData) -> Result<String, ActionError> {
-        let v = req
-            .params
-            .get(&self.field)
-            .or_else(|| req.query.get(&self.field))
-            .or_else(|| req.body.get(&self.field));
-        v.and_then(id_key).ok_or_else(|| ActionError::MissingId {
-            field: self.field.clone(),
-        })
+        let v =
+            req.params.get(&self.field).or_else(|| req.query.get(&self.field)).or_else(|| req.body.get(&self.field));
+        v.and_then(id_key).ok_or_else(|| ActionError::MissingId { field: self.field.clone() })
     }
 }
 
@@ -245,11 +204,7 @@ fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut Compile
                 None => None,
                 Some(Ok(r)) => Some(r),
                 Some(Err(e)) => {
-                    cx.problem(
-                        format!("{here}.pattern"),
-                        format!("invalid regular expression: {e}"),
-                        "",
-                    );
+                    cx.problem(format!("{here}.pattern"), format!("invalid regular expression: {e}"), "");
                     continue;
                 }
             };
@@ -257,11 +212,7 @@ fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut Compile
                 None => false,
                 Some("email") => true,
                 Some(other) => {
-                    cx.problem(
-                        format!("{here}.format"),
-                        format!("unknown format {other:?}"),
-                        "\"email\"",
-                    );
+                    cx.problem(format!("{here}.format"), format!("unknown format {other:?}"), "\"email\"");
                     continue;
                 }
             };
@@ -320,10 +271,7 @@ fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut Compile
         r.references.push(reference);
     }
     if let Some(lock) = &def.optimistic_lock {
-        let field = lock
-            .version_field
-            .clone()
-            .unwrap_or_else(|| "version".to_owned());
+        let field = lock.version_field.clone().unwrap_or_else(|| "version".to_owned());
         let existing = cx.rules.entry(entity).version_field.clone();
         match existing {
             Some(f) if f != field => cx.problem(
@@ -339,27 +287,11 @@ fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut Compile
 /// The error for a plan that failed for good.
 fn plan_error(e: PlanError, entity: &str, id: &str) -> ActionError {
     match e {
-        PlanError::Retry => ActionError::WriteConflict {
-            entity: entity.to_owned(),
-            id: id.to_owned(),
-        },
-        PlanError::Main(crate::store::Found::Missing) => ActionError::NotFound {
-            entity: entity.to_owned(),
-            id: id.to_owned(),
-        },
-        PlanError::Main(_) => ActionError::AlreadyExists {
-            entity: entity.to_owned(),
-            id: id.to_owned(),
-        },
-        PlanError::Unique { field, value } => ActionError::UniqueViolation {
-            entity: entity.to_owned(),
-            field,
-            value,
-        },
-        PlanError::Dangling(v) => ActionError::Invalid {
-            entity: entity.to_owned(),
-            violations: vec![v],
-        },
+        PlanError::Retry => ActionError::WriteConflict { entity: entity.to_owned(), id: id.to_owned() },
+        PlanError::Main(crate::store::Found::Missing, entity, id) => ActionError::NotFound { entity, id },
+        PlanError::Main(_, entity, id) => ActionError::AlreadyExists { entity, id },
+        PlanError::Unique { entity, field, value } => ActionError::UniqueViolation { entity, field, value },
+        PlanError::Dangling(v) => ActionError::Invalid { entity: entity.to_owned(), violations: vec![v] },
         PlanError::Store(e) => ActionError::Store(e),
     }
 }
@@ -367,10 +299,7 @@ fn plan_error(e: PlanError, entity: &str, id: &str) -> ActionError {
 /// `ETag: "<version>"` for an entity type that is locked optimistically.
 fn etag(rules: &rules::EntityRules, entity: &serde_json::Value) -> Vec<(String, String)> {
     match &rules.version_field {
-        Some(f) => vec![(
-            "ETag".to_owned(),
-            format!("\"{}\"", rules::version_of(entity, f)),
-        )],
+        Some(f) => vec![("ETag".to_owned(), format!("\"{}\"", rules::version_of(entity, f)))],
         None => Vec::new(),
     }
 }

@@ -12,33 +12,18 @@ pub struct Read {
 
 impl Read {
     pub fn parse(def: &PersistenceDef, entity: String, cx: &mut CompileCx<'_>) -> Read {
-        Read {
-            entity,
-            key: KeySource::from_def(def, cx),
-        }
+        Read { entity, key: KeySource::from_def(def, cx) }
     }
 
-    pub async fn apply(
-        &self,
-        store: &dyn Store,
-        input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
         let Some(found) = store.get(&self.entity, &id).await? else {
-            return Err(ActionError::NotFound {
-                entity: self.entity.clone(),
-                id,
-            });
+            return Err(ActionError::NotFound { entity: self.entity.clone(), id });
         };
         let headers = etag(input.rules.of(&self.entity), &found);
         let mut vars = Map::new();
         vars.insert("entity_id".into(), Value::String(id));
         vars.insert("stored_entity".into(), found.clone());
-        Ok(Outcome {
-            vars,
-            status: 200,
-            body: Some(found),
-            headers,
-        })
+        Ok(Outcome { vars, status: 200, body: Some(found), headers })
     }
 }

@@ -109,9 +109,7 @@ impl Rules {
             for field in &self.of(entity).unique {
                 for (id, row) in rows {
                     if let Some(key) = row.get(field).and_then(claim_key) {
-                        out.entry(claim_entity(entity, field))
-                            .or_default()
-                            .insert(key, json!({"id": id}));
+                        out.entry(claim_entity(entity, field)).or_default().insert(key, json!({"id": id}));
                     }
                 }
             }
@@ -139,22 +137,14 @@ static EMAIL: std::sync::LazyLock<Regex> =
 
 impl Constraint {
     fn check(&self, field: &str, v: &Value, out: &mut Vec<Violation>) {
-        let mut fail = |message: String| {
-            out.push(Violation {
-                path: format!("/{field}"),
-                message,
-            })
-        };
+        let mut fail = |message: String| out.push(Violation { path: format!("/{field}"), message });
         if v.is_null() {
             return;
         }
         if let Some(allowed) = &self.allowed
             && !allowed.contains(v)
         {
-            fail(format!(
-                "{v} is not one of {}",
-                Value::Array(allowed.clone())
-            ));
+            fail(format!("{v} is not one of {}", Value::Array(allowed.clone())));
         }
         if let Some(s) = v.as_str() {
             let n = s.chars().count();
@@ -170,11 +160,7 @@ impl Constraint {
             if self.email && !EMAIL.is_match(s) {
                 fail(format!("{s:?} is not an email address"));
             }
-        } else if self.email
-            || self.pattern.is_some()
-            || self.min_length.is_some()
-            || self.max_length.is_some()
-        {
+        } else if self.email || self.pattern.is_some() || self.min_length.is_some() || self.max_length.is_some() {
             fail(format!("must be a string, got {v}"));
         }
         if self.min.is_some() || self.max.is_some() {
@@ -220,6 +206,7 @@ pub enum Role {
     /// The entity the action is about.
     Main,
     Claim {
+        entity: String,
         field: String,
         value: String,
     },
@@ -237,9 +224,10 @@ pub enum Role {
 pub enum PlanError {
     /// Something it read changed meanwhile: read again and retry.
     Retry,
-    /// The main entity was missing or already existed.
-    Main(crate::store::Found),
+    /// A main entity (which one: type and id) was missing or already existed.
+    Main(crate::store::Found, String, String),
     Unique {
+        entity: String,
         field: String,
         value: String,
     },
@@ -278,30 +266,11 @@ impl Plan {
                 continue;
             }
             if let Some(b) = before {
-                self.push(
-                    Write::Delete {
-                        entity: claims.clone(),
-                        id: b,
-                        cond: Cond::Any,
-                    },
-                    Role::Dependent,
-                );
+                self.push(Write::Delete { entity: claims.clone(), id: b, cond: Cond::Any }, Role::Dependent);
             }
             if let Some(a) = after {
-                let w = Write::Put {
-                    entity: claims,
-                    id: a.clone(),
-                    value: json!({"id": id}),
-                    ttl,
-                    cond: Cond::Absent,
-                };
-                self.push(
-                    w,
-                    Role::Claim {
-                        field: field.clone(),
-                        value: a,
-                    },
-                );
+                let w = Write::Put { entity: claims, id: a.clone(), value: json!({"id": id}), ttl, cond: Cond::Absent };
+                self.push(w, Role::Claim { entity: entity.to_owned(), field: field.clone(), value: a });
             }
         }
     }
@@ -310,39 +279,22 @@ impl Plan {
     pub fn references(&mut self, rules: &EntityRules, new: &Value) {
         for r in &rules.references {
             if let Some(id) = new.get(&r.field).and_then(id_key) {
-                let w = Write::Check {
-                    entity: r.target.clone(),
-                    id: id.clone(),
-                    cond: Cond::Present,
-                };
-                self.push(
-                    w,
-                    Role::Reference {
-                        field: r.field.clone(),
-                        target: r.target.clone(),
-                        id,
-                    },
-                );
+                let w = Write::Check { entity: r.target.clone(), id: id.clone(), cond: Cond::Present };
+                self.push(w, Role::Reference { field: r.field.clone(), target: r.target.clone(), id });
             }
         }
     }
 
     pub async fn commit(self, store: &dyn Store) -> Result<Vec<Option<Value>>, PlanError> {
-        match store
-            .commit(Transaction {
-                writes: self.writes,
-            })
-            .await
-        {
+        match store.commit(Transaction { writes: self.writes }).await {
             Ok(prev) => Ok(prev),
-            Err(StoreError::ConditionFailed { index, found, .. }) => {
+            Err(StoreError::ConditionFailed { index, found, entity: failed_entity, id: failed_id }) => {
                 Err(match (&self.roles[index], found) {
                     (_, crate::store::Found::Changed) => PlanError::Retry,
-                    (Role::Main, f) => PlanError::Main(f),
-                    (Role::Claim { field, value }, _) => PlanError::Unique {
-                        field: field.clone(),
-                        value: value.clone(),
-                    },
+                    (Role::Main, f) => PlanError::Main(f, failed_entity, failed_id),
+                    (Role::Claim { entity, field, value }, _) => {
+                        PlanError::Unique { entity: entity.clone(), field: field.clone(), value: value.clone() }
+                    }
                     (Role::Reference { field, target, id }, _) => PlanError::Dangling(Violation {
                         path: format!("/{field}"),
                         message: format!("{target} {id:?} does not exist"),

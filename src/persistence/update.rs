@@ -1,7 +1,5 @@
 use super::rules::{Plan, PlanError, Role, set_field, version_of};
-use super::{
-    ActionError, ActionInput, CREATED_AT, KeySource, Outcome, UPDATED_AT, etag, plan_error,
-};
+use super::{ActionError, ActionInput, CREATED_AT, KeySource, Outcome, UPDATED_AT, etag, plan_error};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{Cond, Store, Ttl, Write};
 use crate::template::{Body, RenderCtx, Template, iso};
@@ -43,12 +41,7 @@ pub struct Update {
 }
 
 impl Update {
-    pub fn parse(
-        def: &PersistenceDef,
-        entity: String,
-        at: &str,
-        cx: &mut CompileCx<'_>,
-    ) -> Option<Update> {
+    pub fn parse(def: &PersistenceDef, entity: String, at: &str, cx: &mut CompileCx<'_>) -> Option<Update> {
         let strategy = match def.merge_strategy.as_deref() {
             None | Some("replace") => MergeStrategy::Replace,
             Some("merge" | "patch") => MergeStrategy::Merge,
@@ -67,42 +60,22 @@ impl Update {
             Some(l) => {
                 let expected = match l.expected_version.as_deref() {
                     None => None,
-                    Some(src) => {
-                        Some(cx.template(src, &format!("{at}.optimistic_lock.expected_version"))?)
-                    }
+                    Some(src) => Some(cx.template(src, &format!("{at}.optimistic_lock.expected_version"))?),
                 };
-                Some(Lock {
-                    field: l.version_field.clone().unwrap_or_else(|| "version".into()),
-                    expected,
-                })
+                Some(Lock { field: l.version_field.clone().unwrap_or_else(|| "version".into()), expected })
             }
         };
-        Some(Update {
-            key: KeySource::from_def(def, cx),
-            entity,
-            strategy,
-            ttl: def.ttl,
-            data,
-            lock,
-        })
+        Some(Update { key: KeySource::from_def(def, cx), entity, strategy, ttl: def.ttl, data, lock })
     }
 
-    pub async fn apply(
-        &self,
-        store: &dyn Store,
-        input: &ActionInput<'_>,
-    ) -> Result<Outcome, ActionError> {
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
         for _ in 0..MAX_ATTEMPTS {
-            let current =
-                store
-                    .get(&self.entity, &id)
-                    .await?
-                    .ok_or_else(|| ActionError::NotFound {
-                        entity: self.entity.clone(),
-                        id: id.clone(),
-                    })?;
-            let updated = self.updated(&id, &current, input)?;
+            let current = store
+                .get(&self.entity, &id)
+                .await?
+                .ok_or_else(|| ActionError::NotFound { entity: self.entity.clone(), id: id.clone() })?;
+            let updated = self.updated(&id, &current, input, &Map::new())?;
             let mut plan = Plan::default();
             self.plan(&mut plan, input, &id, &current, &updated);
             match plan.commit(store).await {
@@ -115,33 +88,27 @@ impl Update {
                     }
                     vars.insert("previous_entity".into(), current);
                     vars.insert("stored_entity".into(), updated.clone());
-                    return Ok(Outcome {
-                        vars,
-                        status: 200,
-                        headers: etag(rules, &updated),
-                        body: Some(updated),
-                    });
+                    return Ok(Outcome { vars, status: 200, headers: etag(rules, &updated), body: Some(updated) });
                 }
                 // Someone else wrote in between: read again and recompute.
                 Err(PlanError::Retry) => continue,
                 Err(e) => return Err(plan_error(e, &self.entity, &id)),
             }
         }
-        Err(ActionError::WriteConflict {
-            entity: self.entity.clone(),
-            id,
-        })
+        Err(ActionError::WriteConflict { entity: self.entity.clone(), id })
     }
 
     /// The entity after this update, checked; nothing is written.
+    /// `base` holds variables of earlier operations in an atomic action.
     pub fn updated(
         &self,
         id: &str,
         current: &Value,
         input: &ActionInput<'_>,
+        base: &Map<String, Value>,
     ) -> Result<Value, ActionError> {
         let rules = input.rules.of(&self.entity);
-        let mut vars = Map::new();
+        let mut vars = base.clone();
         vars.insert("current".into(), current.clone());
         let cx = RenderCtx::new(input.request, &vars, input.now, input.engine);
         if let Some(lock) = &self.lock {
@@ -152,9 +119,7 @@ impl Update {
             None => input.request.body.clone(),
         };
         let Value::Object(patch) = patch else {
-            return Err(ActionError::NotAnObject {
-                entity: self.entity.clone(),
-            });
+            return Err(ActionError::NotAnObject { entity: self.entity.clone() });
         };
         let mut updated = self.combine(current, patch, input);
         if let Some(vf) = &rules.version_field {
@@ -162,10 +127,7 @@ impl Update {
         }
         let violations = rules.violations(&updated);
         if !violations.is_empty() {
-            return Err(ActionError::Invalid {
-                entity: self.entity.clone(),
-                violations,
-            });
+            return Err(ActionError::Invalid { entity: self.entity.clone(), violations });
         }
         Ok(updated)
     }
@@ -179,12 +141,7 @@ impl Update {
         cx: &RenderCtx<'_>,
     ) -> Result<(), ActionError> {
         let actual = version_of(current, &lock.field);
-        if let Some(tag) = input
-            .request
-            .headers
-            .get("if-match")
-            .and_then(Value::as_str)
-        {
+        if let Some(tag) = input.request.headers.get("if-match").and_then(Value::as_str) {
             let tag = tag.trim();
             let wanted = tag.trim_start_matches("W/").trim_matches('"');
             if tag != "*" && wanted.parse::<u64>().ok() != Some(actual) {
@@ -199,12 +156,7 @@ impl Update {
         }
         let expected = match &lock.expected {
             Some(t) => t.render(cx)?,
-            None => input
-                .request
-                .body
-                .get(&lock.field)
-                .cloned()
-                .unwrap_or(Value::Null),
+            None => input.request.body.get(&lock.field).cloned().unwrap_or(Value::Null),
         };
         let expected = match &expected {
             Value::Number(n) => n.as_u64(),
@@ -223,14 +175,7 @@ impl Update {
     }
 
     /// Adds this update to a plan.
-    pub fn plan(
-        &self,
-        plan: &mut Plan,
-        input: &ActionInput<'_>,
-        id: &str,
-        current: &Value,
-        updated: &Value,
-    ) {
+    pub fn plan(&self, plan: &mut Plan, input: &ActionInput<'_>, id: &str, current: &Value, updated: &Value) {
         let rules = input.rules.of(&self.entity);
         let ttl = self.ttl.map_or(Ttl::Keep, Ttl::Seconds);
         let put = Write::Put {
@@ -245,12 +190,7 @@ impl Update {
         plan.references(rules, updated);
     }
 
-    fn combine(
-        &self,
-        current: &Value,
-        patch: Map<String, Value>,
-        input: &ActionInput<'_>,
-    ) -> Value {
+    fn combine(&self, current: &Value, patch: Map<String, Value>, input: &ActionInput<'_>) -> Value {
         let mut out = match self.strategy {
             MergeStrategy::Replace => {
                 let mut m = Map::with_capacity(patch.len() + 3);
@@ -309,9 +249,6 @@ mod tests {
     fn merge_patch_follows_rfc_7396() {
         let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "keep": 1});
         merge_patch(&mut doc, json!({"a": "z", "c": {"f": null}, "new": [1]}));
-        assert_eq!(
-            doc,
-            json!({"a": "z", "c": {"d": "e"}, "keep": 1, "new": [1]})
-        );
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "keep": 1, "new": [1]}));
     }
 }

@@ -31,19 +31,10 @@ impl PathTemplate {
         let mut segments = Vec::new();
         for raw in text.split('/').filter(|s| !s.is_empty()) {
             let seg = if let Some(name) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-                if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                {
-                    return Err(format!(
-                        "bad path parameter `{raw}` in {text:?}: use letters, digits, `_` or `-`"
-                    ));
+                if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                    return Err(format!("bad path parameter `{raw}` in {text:?}: use letters, digits, `_` or `-`"));
                 }
-                if segments
-                    .iter()
-                    .any(|s| matches!(s, Segment::Param(p) if p == name))
-                {
+                if segments.iter().any(|s| matches!(s, Segment::Param(p) if p == name)) {
                     return Err(format!("path parameter `{name}` appears twice in {text:?}"));
                 }
                 Segment::Param(name.to_owned())
@@ -56,10 +47,7 @@ impl PathTemplate {
             };
             segments.push(seg);
         }
-        Ok(PathTemplate {
-            text: text.to_owned(),
-            segments,
-        })
+        Ok(PathTemplate { text: text.to_owned(), segments })
     }
 
     pub fn as_str(&self) -> &str {
@@ -97,10 +85,7 @@ impl PathTemplate {
 
     /// Literal segments sort before parameters, position by position.
     fn specificity(&self) -> Vec<bool> {
-        self.segments
-            .iter()
-            .map(|s| matches!(s, Segment::Literal(_)))
-            .collect()
+        self.segments.iter().map(|s| matches!(s, Segment::Literal(_))).collect()
     }
 }
 
@@ -126,11 +111,7 @@ impl Router {
     }
 
     pub fn find(&self, method: &str, path: &str) -> RouteMatch {
-        let segs: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decode)
-            .collect();
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
         let mut best: Option<(usize, Map<String, Value>, Vec<bool>)> = None;
         let mut allowed: Vec<String> = Vec::new();
         for (i, (m, template)) in self.routes.iter().enumerate() {
@@ -159,9 +140,7 @@ impl Router {
 }
 
 fn decode(seg: &str) -> String {
-    percent_encoding::percent_decode_str(seg)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned()
 }
 
 /// One response rule's conditions. Empty means "always".
@@ -184,10 +163,7 @@ pub struct Inputs<'a> {
 
 impl Conditions {
     pub fn is_empty(&self) -> bool {
-        self.body.is_empty()
-            && self.query.is_empty()
-            && self.headers.is_empty()
-            && self.path.is_empty()
+        self.body.is_empty() && self.query.is_empty() && self.headers.is_empty() && self.path.is_empty()
     }
 
     pub fn matches(&self, r: &Inputs<'_>) -> bool {
@@ -208,9 +184,7 @@ fn all(conds: &[(String, Value)], source: &Value, textual: bool) -> bool {
             (Value::Null, Some(Value::String(s))) => s.is_empty(),
             (Value::Null, Some(_)) => false,
             (_, None) => false,
-            (want, Some(got)) if textual => {
-                crate::template::to_text(want) == crate::template::to_text(got)
-            }
+            (want, Some(got)) if textual => crate::template::to_text(want) == crate::template::to_text(got),
             (want, Some(got)) => want == got,
         }
     })
@@ -229,12 +203,7 @@ mod tests {
             ("GET", "/users"),
             ("DELETE", "/users/{id}"),
         ];
-        Router::new(
-            routes
-                .iter()
-                .map(|(m, p)| (m.to_string(), PathTemplate::parse(p).unwrap()))
-                .collect(),
-        )
+        Router::new(routes.iter().map(|(m, p)| (m.to_string(), PathTemplate::parse(p).unwrap())).collect())
     }
 
     #[test]
@@ -246,22 +215,13 @@ mod tests {
         assert_eq!(r.find("GET", "/users/me"), RouteMatch::Found(1, Map::new()));
         assert_eq!(r.find("GET", "/users/"), RouteMatch::Found(3, Map::new()));
         assert_eq!(r.find("HEAD", "/users"), RouteMatch::Found(3, Map::new()));
-        assert_eq!(
-            r.find("PUT", "/users/1"),
-            RouteMatch::MethodNotAllowed(vec!["GET".into(), "DELETE".into()])
-        );
+        assert_eq!(r.find("PUT", "/users/1"), RouteMatch::MethodNotAllowed(vec!["GET".into(), "DELETE".into()]));
         assert_eq!(r.find("GET", "/nope"), RouteMatch::NotFound);
     }
 
     #[test]
     fn rejects_bad_templates() {
-        for bad in [
-            "users",
-            "/users/{}",
-            "/users/{id}/{id}",
-            "/users/x{id}",
-            "/a/{b c}",
-        ] {
+        for bad in ["users", "/users/{}", "/users/{id}/{id}", "/users/x{id}", "/a/{b c}"] {
             assert!(PathTemplate::parse(bad).is_err(), "{bad}");
         }
     }
@@ -271,12 +231,7 @@ mod tests {
         let body = json!({"username": "admin", "title": "", "n": 3});
         let empty = json!({});
         let path = json!({"item_id": "123"});
-        let inputs = Inputs {
-            body: &body,
-            query: &empty,
-            headers: &empty,
-            path: &path,
-        };
+        let inputs = Inputs { body: &body, query: &empty, headers: &empty, path: &path };
         let cond = |body: Vec<(&str, Value)>, path: Vec<(&str, Value)>| Conditions {
             body: body.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             path: path.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
@@ -285,21 +240,9 @@ mod tests {
         assert!(cond(vec![], vec![]).matches(&inputs));
         assert!(cond(vec![("username", json!("admin"))], vec![]).matches(&inputs));
         assert!(!cond(vec![("username", json!("root"))], vec![]).matches(&inputs));
-        assert!(
-            cond(
-                vec![("title", Value::Null), ("missing", Value::Null)],
-                vec![]
-            )
-            .matches(&inputs)
-        );
+        assert!(cond(vec![("title", Value::Null), ("missing", Value::Null)], vec![]).matches(&inputs));
         assert!(!cond(vec![("username", Value::Null)], vec![]).matches(&inputs));
-        assert!(
-            !cond(vec![("n", json!("3"))], vec![]).matches(&inputs),
-            "body values compare as JSON"
-        );
-        assert!(
-            cond(vec![], vec![("item_id", json!(123))]).matches(&inputs),
-            "path values compare as text"
-        );
+        assert!(!cond(vec![("n", json!("3"))], vec![]).matches(&inputs), "body values compare as JSON");
+        assert!(cond(vec![], vec![("item_id", json!(123))]).matches(&inputs), "path values compare as text");
     }
 }

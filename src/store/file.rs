@@ -61,11 +61,7 @@ impl FileStore {
     /// Opens (creating if needed) the data folder. Returns the store and whether a
     /// snapshot already existed, so the caller seeds only a fresh folder.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(FileStore, bool), StoreError> {
-        fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            action: "create",
-            path: dir.to_owned(),
-            source,
-        })?;
+        fs::create_dir_all(dir).map_err(|source| StoreError::Io { action: "create", path: dir.to_owned(), source })?;
         let lock_path = dir.join(".lock");
         let lock = File::create(&lock_path).map_err(|source| StoreError::Io {
             action: "create",
@@ -73,20 +69,14 @@ impl FileStore {
             source,
         })?;
         if lock.try_lock().is_err() {
-            return Err(StoreError::InUse {
-                path: dir.to_owned(),
-            });
+            return Err(StoreError::InUse { path: dir.to_owned() });
         }
         let path = dir.join(SNAPSHOT_FILE);
         let (state, existed) = match fs::read_to_string(&path) {
             Ok(text) => (parse(&path, &text)?, true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::default(), false),
             Err(source) => {
-                return Err(StoreError::Io {
-                    action: "read",
-                    path,
-                    source,
-                });
+                return Err(StoreError::Io { action: "read", path, source });
             }
         };
         let shared = Arc::new(Shared {
@@ -124,13 +114,7 @@ impl FileStore {
     }
 
     fn ensure_open(&self) -> Result<(), StoreError> {
-        if self
-            .shared
-            .lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
-        {
+        if self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             return Err(StoreError::Unavailable("the file store is closed".into()));
         }
         Ok(())
@@ -152,21 +136,12 @@ impl Drop for FileStore {
 }
 
 fn parse(path: &Path, text: &str) -> Result<State, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        path: path.to_owned(),
-        reason,
-    };
+    let corrupt = |reason: String| StoreError::Corrupt { path: path.to_owned(), reason };
     let db: DbFile = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
     if db.format != FORMAT {
-        return Err(corrupt(format!(
-            "unknown format {:?}, expected {FORMAT:?}",
-            db.format
-        )));
+        return Err(corrupt(format!("unknown format {:?}, expected {FORMAT:?}", db.format)));
     }
-    let mut state = State {
-        sequences: db.sequences,
-        ..State::default()
-    };
+    let mut state = State { sequences: db.sequences, ..State::default() };
     for (entity, rows) in db.entities {
         let expiry = db.expires_at.get(&entity);
         let table = rows
@@ -226,14 +201,9 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Stor
     let target = dir.join(name);
     let io = |action: &'static str, path: &Path| {
         let path = path.to_owned();
-        move |source| StoreError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| StoreError::Io { action, path, source }
     };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
     tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
     // tempfile creates files private to the owner; a data file is an ordinary file.
     #[cfg(unix)]
@@ -244,14 +214,8 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Stor
             .map_err(io("set permissions on", tmp.path()))?;
     }
     tmp.as_file().sync_all().map_err(io("sync", &target))?;
-    tmp.persist(&target).map_err(|e| StoreError::Io {
-        action: "replace",
-        path: target.clone(),
-        source: e.error,
-    })?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync", dir))?;
+    tmp.persist(&target).map_err(|e| StoreError::Io { action: "replace", path: target.clone(), source: e.error })?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
     Ok(())
 }
 
@@ -308,11 +272,7 @@ impl Store for FileStore {
     async fn close(&self) -> Result<(), StoreError> {
         self.flush().await?;
         // Dropping the file releases the lock for the next process.
-        self.shared
-            .lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         Ok(())
     }
 }

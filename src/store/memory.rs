@@ -23,10 +23,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     }
 }
 
@@ -97,23 +94,12 @@ impl State {
             (Cond::Present | Cond::Equals(_), None) => Found::Missing,
             (Cond::Equals(_), Some(_)) => Found::Changed,
         };
-        Err(StoreError::ConditionFailed {
-            index,
-            entity: w.entity().to_owned(),
-            id: w.id().to_owned(),
-            found,
-        })
+        Err(StoreError::ConditionFailed { index, entity: w.entity().to_owned(), id: w.id().to_owned(), found })
     }
 
     fn apply(&mut self, w: Write, now: u64) -> Option<Value> {
         match w {
-            Write::Put {
-                entity,
-                id,
-                value,
-                ttl,
-                ..
-            } => {
+            Write::Put { entity, id, value, ttl, .. } => {
                 self.note_numeric_id(&entity, &id);
                 let table = self.tables.entry(entity).or_default();
                 let previous = table.get(&id).filter(|r| r.live(now)).cloned();
@@ -122,24 +108,14 @@ impl State {
                     Ttl::Persist => None,
                     Ttl::Seconds(s) => Some(now + s * 1000),
                 };
-                table.insert(
-                    id,
-                    Row {
-                        value: Arc::new(value),
-                        expires_at,
-                    },
-                );
+                table.insert(id, Row { value: Arc::new(value), expires_at });
                 previous.map(|r| Arc::unwrap_or_clone(r.value))
             }
-            Write::Check { entity, id, .. } => {
-                self.live(&entity, &id, now).map(|r| Value::clone(&r.value))
-            }
+            Write::Check { entity, id, .. } => self.live(&entity, &id, now).map(|r| Value::clone(&r.value)),
             Write::Delete { entity, id, .. } => {
                 let table = self.tables.get_mut(&entity)?;
                 let removed = table.shift_remove(&id)?;
-                removed
-                    .live(now)
-                    .then(|| Arc::unwrap_or_clone(removed.value))
+                removed.live(now).then(|| Arc::unwrap_or_clone(removed.value))
             }
         }
     }
@@ -150,18 +126,8 @@ impl State {
             for id in rows.keys() {
                 state.note_numeric_id(&entity, id);
             }
-            let table = rows
-                .into_iter()
-                .map(|(id, value)| {
-                    (
-                        id,
-                        Row {
-                            value: Arc::new(value),
-                            expires_at: None,
-                        },
-                    )
-                })
-                .collect();
+            let table =
+                rows.into_iter().map(|(id, value)| (id, Row { value: Arc::new(value), expires_at: None })).collect();
             state.tables.insert(entity, table);
         }
         state
@@ -189,17 +155,11 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        MemoryStore {
-            state: Arc::default(),
-            clock,
-        }
+        MemoryStore { state: Arc::default(), clock }
     }
 
     pub(super) fn with_state(state: State, clock: Arc<dyn Clock>) -> Self {
-        MemoryStore {
-            state: Arc::new(Mutex::new(state)),
-            clock,
-        }
+        MemoryStore { state: Arc::new(Mutex::new(state)), clock }
     }
 
     pub(super) fn now(&self) -> u64 {
@@ -235,10 +195,7 @@ impl MemoryStore {
             .tables
             .iter()
             .map(|(name, rows)| {
-                let live = rows
-                    .iter()
-                    .filter(|(_, r)| r.live(now))
-                    .map(|(id, r)| (id.clone(), Value::clone(&r.value)));
+                let live = rows.iter().filter(|(_, r)| r.live(now)).map(|(id, r)| (id.clone(), Value::clone(&r.value)));
                 (name.clone(), live.collect())
             })
             .collect()
@@ -258,10 +215,7 @@ impl Store for MemoryStore {
 
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
         let now = self.now();
-        Ok(self
-            .lock()
-            .live(entity, id, now)
-            .map(|r| Value::clone(&r.value)))
+        Ok(self.lock().live(entity, id, now).map(|r| Value::clone(&r.value)))
     }
 
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
@@ -270,11 +224,7 @@ impl Store for MemoryStore {
         let Some(rows) = state.tables.get(entity) else {
             return Ok(Page::default());
         };
-        Ok(query.apply(
-            rows.values()
-                .filter(|r| r.live(now))
-                .map(|r| r.value.as_ref()),
-        ))
+        Ok(query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref())))
     }
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {

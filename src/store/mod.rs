@@ -79,9 +79,7 @@ pub enum Write {
 impl Write {
     pub fn entity(&self) -> &str {
         match self {
-            Write::Put { entity, .. }
-            | Write::Delete { entity, .. }
-            | Write::Check { entity, .. } => entity,
+            Write::Put { entity, .. } | Write::Delete { entity, .. } | Write::Check { entity, .. } => entity,
         }
     }
 
@@ -93,9 +91,7 @@ impl Write {
 
     pub fn cond(&self) -> &Cond {
         match self {
-            Write::Put { cond, .. } | Write::Delete { cond, .. } | Write::Check { cond, .. } => {
-                cond
-            }
+            Write::Put { cond, .. } | Write::Delete { cond, .. } | Write::Check { cond, .. } => cond,
         }
     }
 }
@@ -109,9 +105,7 @@ pub struct Transaction {
 
 impl Transaction {
     pub fn single(write: Write) -> Self {
-        Transaction {
-            writes: vec![write],
-        }
+        Transaction { writes: vec![write] }
     }
 }
 
@@ -127,12 +121,7 @@ pub enum Found {
 pub enum StoreError {
     /// A condition of write number `index` did not hold; nothing was written.
     #[error("condition failed for {entity}/{id}: {found:?}")]
-    ConditionFailed {
-        index: usize,
-        entity: String,
-        id: String,
-        found: Found,
-    },
+    ConditionFailed { index: usize, entity: String, id: String, found: Found },
     /// The backend cannot be reached or cannot write right now.
     #[error("storage backend unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -30,13 +30,8 @@ pub struct Page {
 
 impl ListQuery {
     pub fn matches(&self, v: &Value) -> bool {
-        self.filters
-            .iter()
-            .all(|(field, want)| field_at(v, field).is_some_and(|x| equals_text(x, want)))
-            && self
-                .search
-                .as_deref()
-                .is_none_or(|needle| contains_text(v, &needle.to_lowercase()))
+        self.filters.iter().all(|(field, want)| field_at(v, field).is_some_and(|x| equals_text(x, want)))
+            && self.search.as_deref().is_none_or(|needle| contains_text(v, &needle.to_lowercase()))
     }
 
     /// Filters, sorts and pages entities given in creation order.
@@ -50,12 +45,7 @@ impl ListQuery {
             });
         }
         let total = matched.len();
-        let items = matched
-            .into_iter()
-            .skip(self.offset)
-            .take(self.limit.unwrap_or(usize::MAX))
-            .cloned()
-            .collect();
+        let items = matched.into_iter().skip(self.offset).take(self.limit.unwrap_or(usize::MAX)).cloned().collect();
         Page { items, total }
     }
 }
@@ -76,11 +66,7 @@ pub fn field_at<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
 pub fn equals_text(v: &Value, want: &str) -> bool {
     match v {
         Value::String(s) => s == want,
-        Value::Number(n) => want
-            .parse::<f64>()
-            .ok()
-            .zip(n.as_f64())
-            .is_some_and(|(a, b)| a == b),
+        Value::Number(n) => want.parse::<f64>().ok().zip(n.as_f64()).is_some_and(|(a, b)| a == b),
         Value::Bool(b) => want == if *b { "true" } else { "false" },
         Value::Null => want == "null",
         Value::Array(items) => items.iter().any(|i| equals_text(i, want)),
@@ -103,10 +89,9 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
         (None | Some(Value::Null), None | Some(Value::Null)) => Ordering::Equal,
         (None | Some(Value::Null), _) => Ordering::Greater,
         (_, None | Some(Value::Null)) => Ordering::Less,
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal)
+        }
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
         (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
@@ -127,10 +112,7 @@ mod tests {
     }
 
     fn ids(page: &Page) -> Vec<&str> {
-        page.items
-            .iter()
-            .map(|v| v["id"].as_str().unwrap())
-            .collect()
+        page.items.iter().map(|v| v["id"].as_str().unwrap()).collect()
     }
 
     #[test]
@@ -138,64 +120,19 @@ mod tests {
         let all = people();
         let cases: Vec<(ListQuery, Vec<&str>, usize)> = vec![
             (ListQuery::default(), vec!["1", "2", "3"], 3),
+            (ListQuery { offset: 1, limit: Some(1), ..Default::default() }, vec!["2"], 3),
+            (ListQuery { filters: vec![("role".into(), "user".into())], ..Default::default() }, vec!["2", "3"], 2),
+            (ListQuery { filters: vec![("age".into(), "25".into())], ..Default::default() }, vec!["2"], 1),
+            (ListQuery { filters: vec![("address.city".into(), "Paris".into())], ..Default::default() }, vec!["3"], 1),
+            (ListQuery { search: Some("LOND".into()), ..Default::default() }, vec!["1"], 1),
             (
-                ListQuery {
-                    offset: 1,
-                    limit: Some(1),
-                    ..Default::default()
-                },
-                vec!["2"],
-                3,
-            ),
-            (
-                ListQuery {
-                    filters: vec![("role".into(), "user".into())],
-                    ..Default::default()
-                },
-                vec!["2", "3"],
-                2,
-            ),
-            (
-                ListQuery {
-                    filters: vec![("age".into(), "25".into())],
-                    ..Default::default()
-                },
-                vec!["2"],
-                1,
-            ),
-            (
-                ListQuery {
-                    filters: vec![("address.city".into(), "Paris".into())],
-                    ..Default::default()
-                },
-                vec!["3"],
-                1,
-            ),
-            (
-                ListQuery {
-                    search: Some("LOND".into()),
-                    ..Default::default()
-                },
-                vec!["1"],
-                1,
-            ),
-            (
-                ListQuery {
-                    sort: Some(Sort {
-                        field: "age".into(),
-                        descending: true,
-                    }),
-                    ..Default::default()
-                },
+                ListQuery { sort: Some(Sort { field: "age".into(), descending: true }), ..Default::default() },
                 vec!["3", "1", "2"],
                 3,
             ),
             (
                 ListQuery {
-                    sort: Some(Sort {
-                        field: "address.city".into(),
-                        descending: false,
-                    }),
+                    sort: Some(Sort { field: "address.city".into(), descending: false }),
                     ..Default::default()
                 },
                 vec!["1", "3", "2"],

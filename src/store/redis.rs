@@ -33,9 +33,7 @@ pub struct Keys {
 impl Keys {
     /// `prefix` should contain a hash tag, e.g. `mockgate:{shop}`.
     pub fn new(prefix: &str) -> Keys {
-        Keys {
-            prefix: prefix.to_owned(),
-        }
+        Keys { prefix: prefix.to_owned() }
     }
 
     fn entity(&self, entity: &str, id: &str) -> String {
@@ -122,11 +120,7 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 
 impl RedisStore {
     /// Connects, failing within `connect_timeout` when nothing answers.
-    pub async fn connect(
-        url: &str,
-        prefix: &str,
-        connect_timeout: Duration,
-    ) -> Result<RedisStore, StoreError> {
+    pub async fn connect(url: &str, prefix: &str, connect_timeout: Duration) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
@@ -134,31 +128,14 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let mut conn = tokio::time::timeout(
-            connect_timeout * 2,
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| {
-            StoreError::Unavailable(
-                format!(
-                    "no answer from {} within {connect_timeout:?}",
-                    redacted(url)
-                )
-                .into(),
-            )
-        })?
-        .map_err(unavailable)?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
+        let mut conn = tokio::time::timeout(connect_timeout * 2, client.get_connection_manager_with_config(config))
             .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!("no answer from {} within {connect_timeout:?}", redacted(url)).into())
+            })?
             .map_err(unavailable)?;
-        Ok(RedisStore {
-            conn,
-            keys: Keys::new(prefix),
-            commit: Script::new(COMMIT),
-            address: redacted(url),
-        })
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(RedisStore { conn, keys: Keys::new(prefix), commit: Script::new(COMMIT), address: redacted(url) })
     }
 
     /// The address, without any password.
@@ -171,41 +148,26 @@ impl RedisStore {
     }
 
     fn decode(&self, key: &str, text: &str) -> Result<Value, StoreError> {
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-            path: key.into(),
-            reason: format!("not JSON: {e}"),
-        })
+        serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt { path: key.into(), reason: format!("not JSON: {e}") })
     }
 
     /// Live `(id, entity)` pairs of a type in creation order; drops expired ids from
     /// the index on the way.
     async fn rows(&self, entity: &str) -> Result<Vec<(String, Value)>, StoreError> {
         let mut conn = self.conn();
-        let ids: Vec<String> = conn
-            .zrange(self.keys.index(entity), 0, -1)
-            .await
-            .map_err(unavailable)?;
+        let ids: Vec<String> = conn.zrange(self.keys.index(entity), 0, -1).await.map_err(unavailable)?;
         self.fetch(entity, ids).await
     }
 
-    async fn fetch(
-        &self,
-        entity: &str,
-        ids: Vec<String>,
-    ) -> Result<Vec<(String, Value)>, StoreError> {
+    async fn fetch(&self, entity: &str, ids: Vec<String>) -> Result<Vec<(String, Value)>, StoreError> {
         let mut conn = self.conn();
         let mut rows = Vec::with_capacity(ids.len());
         let mut gone = Vec::new();
         for chunk in ids.chunks(1000) {
-            let keys: Vec<String> = chunk
-                .iter()
-                .map(|id| self.keys.entity(entity, id))
-                .collect();
-            let values: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
+            let keys: Vec<String> = chunk.iter().map(|id| self.keys.entity(entity, id)).collect();
+            let values: Vec<Option<String>> =
+                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(unavailable)?;
             for ((id, key), v) in chunk.iter().zip(&keys).zip(values) {
                 match v {
                     Some(text) => rows.push((id.clone(), self.decode(key, &text)?)),
@@ -215,30 +177,19 @@ impl RedisStore {
         }
         if !gone.is_empty() {
             // Expired entities: keep the index honest.
-            let _: i64 = conn
-                .zrem(self.keys.index(entity), &gone)
-                .await
-                .map_err(unavailable)?;
+            let _: i64 = conn.zrem(self.keys.index(entity), &gone).await.map_err(unavailable)?;
         }
         Ok(rows)
     }
 
     /// Whether nothing at all is stored under this prefix (a first start).
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        let n: bool = self
-            .conn()
-            .exists(self.keys.entities())
-            .await
-            .map_err(unavailable)?;
+        let n: bool = self.conn().exists(self.keys.entities()).await.map_err(unavailable)?;
         Ok(!n)
     }
 
     async fn entity_names(&self) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = self
-            .conn()
-            .smembers(self.keys.entities())
-            .await
-            .map_err(unavailable)?;
+        let mut names: Vec<String> = self.conn().smembers(self.keys.entities()).await.map_err(unavailable)?;
         names.sort();
         Ok(names)
     }
@@ -293,10 +244,7 @@ impl Store for RedisStore {
             let wanted = ids.len();
             let rows = self.fetch(entity, ids).await?;
             if rows.len() == wanted {
-                return Ok(Page {
-                    items: rows.into_iter().map(|(_, v)| v).collect(),
-                    total,
-                });
+                return Ok(Page { items: rows.into_iter().map(|(_, v)| v).collect(), total });
             }
         }
         let rows = self.rows(entity).await?;
@@ -305,9 +253,7 @@ impl Store for RedisStore {
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
         let mut inv = self.commit.prepare_invoke();
-        inv.key(self.keys.order())
-            .key(self.keys.entities())
-            .arg(tx.writes.len());
+        inv.key(self.keys.order()).key(self.keys.entities()).arg(tx.writes.len());
         for w in &tx.writes {
             inv.key(self.keys.entity(w.entity(), w.id()))
                 .key(self.keys.index(w.entity()))
@@ -325,24 +271,11 @@ impl Store for RedisStore {
                 Write::Delete { .. } => ("del", String::new(), "keep", 0),
                 Write::Check { .. } => ("chk", String::new(), "keep", 0),
             };
-            inv.arg(op)
-                .arg(cond)
-                .arg(expected)
-                .arg(value)
-                .arg(mode)
-                .arg(ttl)
-                .arg(w.id())
-                .arg(w.entity());
+            inv.arg(op).arg(cond).arg(expected).arg(value).arg(mode).arg(ttl).arg(w.id()).arg(w.entity());
         }
-        let reply: Vec<redis::Value> = inv
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
-        let text = |v: &redis::Value| -> Option<String> {
-            redis::from_redis_value_ref::<Option<String>>(v)
-                .ok()
-                .flatten()
-        };
+        let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        let text =
+            |v: &redis::Value| -> Option<String> { redis::from_redis_value_ref::<Option<String>>(v).ok().flatten() };
         match reply.first().and_then(text).as_deref() {
             Some("ok") => {
                 let mut previous = Vec::with_capacity(tx.writes.len());
@@ -353,34 +286,21 @@ impl Store for RedisStore {
                 Ok(previous)
             }
             Some("fail") => {
-                let index = reply
-                    .get(1)
-                    .and_then(|v| redis::from_redis_value_ref::<usize>(v).ok())
-                    .unwrap_or(0);
+                let index = reply.get(1).and_then(|v| redis::from_redis_value_ref::<usize>(v).ok()).unwrap_or(0);
                 let found = match reply.get(2).and_then(text).as_deref() {
                     Some("exists") => Found::Exists,
                     Some("missing") => Found::Missing,
                     _ => Found::Changed,
                 };
                 let w = &tx.writes[index.min(tx.writes.len().saturating_sub(1))];
-                Err(StoreError::ConditionFailed {
-                    index,
-                    entity: w.entity().to_owned(),
-                    id: w.id().to_owned(),
-                    found,
-                })
+                Err(StoreError::ConditionFailed { index, entity: w.entity().to_owned(), id: w.id().to_owned(), found })
             }
-            _ => Err(StoreError::Unavailable(
-                format!("unexpected reply from the commit script: {reply:?}").into(),
-            )),
+            _ => Err(StoreError::Unavailable(format!("unexpected reply from the commit script: {reply:?}").into())),
         }
     }
 
     async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {
-        self.conn()
-            .incr(self.keys.seq(entity), 1)
-            .await
-            .map_err(unavailable)
+        self.conn().incr(self.keys.seq(entity), 1).await.map_err(unavailable)
     }
 
     async fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
@@ -404,10 +324,7 @@ impl Store for RedisStore {
         let mut conn = self.conn();
         let mut doomed = vec![self.keys.order(), self.keys.entities()];
         for name in self.entity_names().await? {
-            let ids: Vec<String> = conn
-                .zrange(self.keys.index(&name), 0, -1)
-                .await
-                .map_err(unavailable)?;
+            let ids: Vec<String> = conn.zrange(self.keys.index(&name), 0, -1).await.map_err(unavailable)?;
             doomed.extend(ids.iter().map(|id| self.keys.entity(&name, id)));
             doomed.push(self.keys.index(&name));
             doomed.push(self.keys.seq(&name));
@@ -423,8 +340,7 @@ impl Store for RedisStore {
             let mut max_id = 0u64;
             for (id, value) in rows {
                 order += 1;
-                pipe.set(self.keys.entity(name, id), value.to_string())
-                    .ignore();
+                pipe.set(self.keys.entity(name, id), value.to_string()).ignore();
                 pipe.zadd(self.keys.index(name), id, order).ignore();
                 max_id = max_id.max(id.parse().unwrap_or(0));
             }

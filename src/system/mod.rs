@@ -12,21 +12,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The guard, applied by every handler first.
 fn guard(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let ctx = crate::server::credentials(req);
-    state
-        .gateway
-        .profile()
-        .system
-        .check(&ctx)
-        .map_err(ApiError::from)
+    state.gateway.profile().system.check(&ctx).map_err(ApiError::from)
 }
 
 async fn health(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     guard(&req, &state)?;
     let store = state.gateway.store();
-    let counts = store
-        .counts()
-        .await
-        .map_err(crate::persistence::ActionError::from)?;
+    let counts = store.counts().await.map_err(crate::persistence::ActionError::from)?;
     let entities: serde_json::Map<String, serde_json::Value> =
         // `__unique.*` tables are bookkeeping for unique fields, not user data.
         counts.into_iter().filter(|(k, _)| !k.starts_with("__")).map(|(k, v)| (k, json!(v))).collect();

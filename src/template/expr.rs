@@ -118,8 +118,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, ParseError> {
                 // A minus touching the digit after it (`-1`, `a -1`), at the start or after
                 // an operator, is a negative number; `a - 1` is subtraction.
                 let after_space = i > 0 && chars[i - 1].is_whitespace();
-                let unary = after_space
-                    || matches!(out.last(), None | Some(Tok::Op(_) | Tok::Open | Tok::Comma));
+                let unary = after_space || matches!(out.last(), None | Some(Tok::Op(_) | Tok::Open | Tok::Comma));
                 if unary && chars.get(i + 1).is_some_and(char::is_ascii_digit) {
                     let (n, next) = number(&chars, i)?;
                     out.push(Tok::Num(n));
@@ -258,10 +257,7 @@ impl Parser {
         while let Some(Tok::Op(op @ ('+' | '-'))) = self.peek().cloned() {
             self.pos += 1;
             let right = self.product()?;
-            left = Expr::Call(
-                if op == '+' { Func::Add } else { Func::Subtract },
-                vec![left, right],
-            );
+            left = Expr::Call(if op == '+' { Func::Add } else { Func::Subtract }, vec![left, right]);
         }
         Ok(left)
     }
@@ -310,8 +306,8 @@ impl Parser {
                 _ => {
                     if self.peek() == Some(&Tok::Open) {
                         // Seed form: `timestamp_plus_seconds(86400)`.
-                        let func = Func::by_name(&name)
-                            .ok_or_else(|| ParseError(format!("unknown helper `{name}`")))?;
+                        let func =
+                            Func::by_name(&name).ok_or_else(|| ParseError(format!("unknown helper `{name}`")))?;
                         self.pos += 1;
                         let mut args = Vec::new();
                         if self.peek() != Some(&Tok::Close) {
@@ -351,15 +347,8 @@ fn starts_term(t: &Tok) -> bool {
 fn call(func: Func, name: &str, args: Vec<Expr>) -> Result<Expr, ParseError> {
     let (min, max) = func.arity();
     if args.len() < min || args.len() > max {
-        let want = if min == max {
-            format!("{min}")
-        } else {
-            format!("{min} to {max}")
-        };
-        return Err(ParseError(format!(
-            "`{name}` takes {want} argument(s), got {}",
-            args.len()
-        )));
+        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return Err(ParseError(format!("`{name}` takes {want} argument(s), got {}", args.len())));
     }
     Ok(Expr::Call(func, args))
 }
@@ -384,11 +373,7 @@ fn resolve_path(mut segments: Vec<String>, text: &str) -> Path {
     } else {
         Base::Var(first)
     };
-    Path {
-        base,
-        rest: segments,
-        text: text.to_owned(),
-    }
+    Path { base, rest: segments, text: text.to_owned() }
 }
 
 impl Expr {
@@ -406,11 +391,7 @@ impl Expr {
                     s.push(' ');
                     s.push_str(&a.to_handlebars(false));
                 }
-                if top || args.is_empty() {
-                    s
-                } else {
-                    format!("({s})")
-                }
+                if top || args.is_empty() { s } else { format!("({s})") }
             }
         }
     }
@@ -433,52 +414,28 @@ mod tests {
             ("42", Expr::Lit(json!(42))),
             ("'hi'", Expr::Lit(json!("hi"))),
             ("random_uuid", Expr::Call(Func::RandomUuid, vec![])),
-            (
-                "timestamp_plus_seconds(86400)",
-                Expr::Call(Func::TimestampPlusSeconds, vec![Expr::Lit(json!(86400))]),
-            ),
+            ("timestamp_plus_seconds(86400)", Expr::Call(Func::TimestampPlusSeconds, vec![Expr::Lit(json!(86400))])),
             (
                 "current.quantity - request.quantity",
-                Expr::Call(
-                    Func::Subtract,
-                    vec![var("current.quantity"), var("request.quantity")],
-                ),
+                Expr::Call(Func::Subtract, vec![var("current.quantity"), var("request.quantity")]),
             ),
             (
                 "subtract current.quantity request.quantity",
-                Expr::Call(
-                    Func::Subtract,
-                    vec![var("current.quantity"), var("request.quantity")],
-                ),
+                Expr::Call(Func::Subtract, vec![var("current.quantity"), var("request.quantity")]),
             ),
             (
                 "a + b * 2",
-                Expr::Call(
-                    Func::Add,
-                    vec![
-                        var("a"),
-                        Expr::Call(Func::Multiply, vec![var("b"), Expr::Lit(json!(2))]),
-                    ],
-                ),
+                Expr::Call(Func::Add, vec![var("a"), Expr::Call(Func::Multiply, vec![var("b"), Expr::Lit(json!(2))])]),
             ),
             (
                 "(a + b) * 2",
-                Expr::Call(
-                    Func::Multiply,
-                    vec![
-                        Expr::Call(Func::Add, vec![var("a"), var("b")]),
-                        Expr::Lit(json!(2)),
-                    ],
-                ),
+                Expr::Call(Func::Multiply, vec![Expr::Call(Func::Add, vec![var("a"), var("b")]), Expr::Lit(json!(2))]),
             ),
             (
                 "add (multiply a 2) -1",
                 Expr::Call(
                     Func::Add,
-                    vec![
-                        Expr::Call(Func::Multiply, vec![var("a"), Expr::Lit(json!(2))]),
-                        Expr::Lit(json!(-1)),
-                    ],
+                    vec![Expr::Call(Func::Multiply, vec![var("a"), Expr::Lit(json!(2))]), Expr::Lit(json!(-1))],
                 ),
             ),
             ("items[0].name", var("items.0.name")),
@@ -490,9 +447,7 @@ mod tests {
 
     #[test]
     fn header_paths_are_case_insensitive() {
-        let Expr::Path(p) = parse("request.headers.X-Request-Id").unwrap() else {
-            panic!()
-        };
+        let Expr::Path(p) = parse("request.headers.X-Request-Id").unwrap() else { panic!() };
         assert_eq!(p.base, Base::RequestHeaders);
         assert_eq!(p.rest, vec!["x-request-id"]);
     }

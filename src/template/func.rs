@@ -92,12 +92,7 @@ impl Func {
             | Func::UnixTimestamp
             | Func::UnixTimestampMs => (0, 0),
             Func::TimestampPlusSeconds | Func::Json => (1, 1),
-            Func::Add
-            | Func::Subtract
-            | Func::Multiply
-            | Func::Divide
-            | Func::Modulo
-            | Func::Default => (2, 2),
+            Func::Add | Func::Subtract | Func::Multiply | Func::Divide | Func::Modulo | Func::Default => (2, 2),
         }
     }
 
@@ -155,18 +150,13 @@ impl Num {
 /// Numbers, and strings holding numbers (query parameters are strings).
 fn number(helper: Func, v: &Value) -> Result<Num, EvalError> {
     let parsed = match v {
-        Value::Number(n) => n
-            .as_i64()
-            .map(Num::Int)
-            .or_else(|| n.as_f64().map(Num::Float)),
+        Value::Number(n) => n.as_i64().map(Num::Int).or_else(|| n.as_f64().map(Num::Float)),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<i64>().map(Num::Int).ok().or_else(|| {
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(Num::Float)
-            })
+            s.parse::<i64>()
+                .map(Num::Int)
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float))
         }
         _ => None,
     };
@@ -206,9 +196,7 @@ fn arithmetic(op: Func, a: Num, b: Num) -> Result<Value, EvalError> {
         Func::Modulo if y == 0.0 => return Err(EvalError::DivisionByZero),
         _ => x % y,
     };
-    Ok(Number::from_f64(r)
-        .map(Value::Number)
-        .unwrap_or(Value::Null))
+    Ok(Number::from_f64(r).map(Value::Number).unwrap_or(Value::Null))
 }
 
 #[cfg(test)]
@@ -217,9 +205,7 @@ mod tests {
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z").unwrap().with_timezone(&Utc)
     }
 
     #[test]
@@ -240,30 +226,16 @@ mod tests {
 
     #[test]
     fn arithmetic_on_missing_values_says_what_it_got() {
-        let err = Func::Subtract
-            .apply(&[&json!(5), &Value::Null], now())
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`subtract` needs a number, got nothing (null or missing)"
-        );
-        assert_eq!(
-            Func::Divide.apply(&[&json!(5), &json!(0)], now()),
-            Err(EvalError::DivisionByZero)
-        );
+        let err = Func::Subtract.apply(&[&json!(5), &Value::Null], now()).unwrap_err();
+        assert_eq!(err.to_string(), "`subtract` needs a number, got nothing (null or missing)");
+        assert_eq!(Func::Divide.apply(&[&json!(5), &json!(0)], now()), Err(EvalError::DivisionByZero));
     }
 
     #[test]
     fn time_helpers_use_the_request_clock() {
-        assert_eq!(
-            Func::Timestamp.apply(&[], now()),
-            Ok(json!("2026-01-02T03:04:05.678Z"))
-        );
+        assert_eq!(Func::Timestamp.apply(&[], now()), Ok(json!("2026-01-02T03:04:05.678Z")));
         assert_eq!(Func::Date.apply(&[], now()), Ok(json!("2026-01-02")));
         assert_eq!(Func::UnixTimestamp.apply(&[], now()), Ok(json!(1767323045)));
-        assert_eq!(
-            Func::TimestampPlusSeconds.apply(&[&json!(86400)], now()),
-            Ok(json!("2026-01-03T03:04:05.678Z"))
-        );
+        assert_eq!(Func::TimestampPlusSeconds.apply(&[&json!(86400)], now()), Ok(json!("2026-01-03T03:04:05.678Z")));
     }
 }

@@ -20,9 +20,7 @@ pub use expr::{Base, Expr, ParseError, Path};
 pub use func::{EvalError, Func, iso};
 
 use chrono::{DateTime, Utc};
-use handlebars::{
-    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError as HbError, ScopedJson,
-};
+use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError as HbError, ScopedJson};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -130,27 +128,16 @@ impl TemplateEngine {
             }
         }
         let name = format!("t{}", self.hb.get_templates().len());
-        self.hb
-            .register_template_string(&name, &text)
-            .map_err(|e| format!("invalid Handlebars template: {e}"))?;
+        self.hb.register_template_string(&name, &text).map_err(|e| format!("invalid Handlebars template: {e}"))?;
         Ok(Template::Handlebars(name))
     }
 
     /// Compiles a JSON tree; subtrees without templates stay plain values.
-    pub fn compile_body(
-        &mut self,
-        value: &Value,
-        params: &[String],
-    ) -> Result<Body, (String, String)> {
+    pub fn compile_body(&mut self, value: &Value, params: &[String]) -> Result<Body, (String, String)> {
         self.compile_at(value, params, String::new())
     }
 
-    fn compile_at(
-        &mut self,
-        value: &Value,
-        params: &[String],
-        at: String,
-    ) -> Result<Body, (String, String)> {
+    fn compile_at(&mut self, value: &Value, params: &[String], at: String) -> Result<Body, (String, String)> {
         Ok(match value {
             Value::String(s) => match self.compile(s, params).map_err(|e| (at, e))? {
                 Template::Literal(_) => Body::Lit(value.clone()),
@@ -161,11 +148,7 @@ impl TemplateEngine {
                 for (i, item) in items.iter().enumerate() {
                     out.push(self.compile_at(item, params, format!("{at}[{i}]"))?);
                 }
-                if out.iter().all(|b| matches!(b, Body::Lit(_))) {
-                    Body::Lit(value.clone())
-                } else {
-                    Body::Array(out)
-                }
+                if out.iter().all(|b| matches!(b, Body::Lit(_))) { Body::Lit(value.clone()) } else { Body::Array(out) }
             }
             Value::Object(map) => {
                 let mut out = Vec::with_capacity(map.len());
@@ -197,9 +180,7 @@ fn scan(src: &str, params: &[String]) -> Result<Vec<Piece>, String> {
     let mut rest = src;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("{{") {
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("unclosed `{{{{` in {src:?}"))?;
+            let end = after.find("}}").ok_or_else(|| format!("unclosed `{{{{` in {src:?}"))?;
             let mut inner = &after[..end];
             let mut consumed = 2 + end + 2;
             // Triple-stash `{{{x}}}` means the same as `{{x}}` here (nothing is escaped).
@@ -212,8 +193,7 @@ fn scan(src: &str, params: &[String]) -> Result<Vec<Piece>, String> {
                 flush(&mut text, &mut pieces);
                 pieces.push(Piece::Block(rest[..consumed].to_owned()));
             } else {
-                let e = expr::parse(trimmed)
-                    .map_err(|e| format!("cannot read `{{{{{trimmed}}}}}`: {e}"))?;
+                let e = expr::parse(trimmed).map_err(|e| format!("cannot read `{{{{{trimmed}}}}}`: {e}"))?;
                 flush(&mut text, &mut pieces);
                 pieces.push(Piece::Expr(e));
             }
@@ -239,18 +219,13 @@ fn flush(text: &mut String, pieces: &mut Vec<Piece>) {
 }
 
 fn is_block(inner: &str) -> bool {
-    inner.starts_with(['#', '/', '^', '!', '>', '~', '&'])
-        || inner == "else"
-        || inner.starts_with("else ")
+    inner.starts_with(['#', '/', '^', '!', '>', '~', '&']) || inner == "else" || inner.starts_with("else ")
 }
 
 /// `{user_id}` where `user_id` is one of the endpoint's path parameters.
 fn single_brace_param<'a>(rest: &str, params: &'a [String]) -> Option<&'a str> {
     let inner = rest.strip_prefix('{')?;
-    params
-        .iter()
-        .find(|p| inner.starts_with(p.as_str()) && inner[p.len()..].starts_with('}'))
-        .map(String::as_str)
+    params.iter().find(|p| inner.starts_with(p.as_str()) && inner[p.len()..].starts_with('}')).map(String::as_str)
 }
 
 /// What a request contributes to templates, with every part already a JSON value.
@@ -282,10 +257,7 @@ impl Default for RequestData {
 impl RequestData {
     /// `request.x`: the body field, then the query parameter, then the path parameter.
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.body
-            .get(name)
-            .or_else(|| self.query.get(name))
-            .or_else(|| self.params.get(name))
+        self.body.get(name).or_else(|| self.query.get(name)).or_else(|| self.params.get(name))
     }
 }
 
@@ -310,13 +282,7 @@ impl<'a> RenderCtx<'a> {
         now: DateTime<Utc>,
         engine: &'a TemplateEngine,
     ) -> Self {
-        RenderCtx {
-            request,
-            vars,
-            now,
-            engine,
-            hb_context: OnceCell::new(),
-        }
+        RenderCtx { request, vars, now, engine, hb_context: OnceCell::new() }
     }
 
     fn lookup(&self, p: &Path) -> &Value {
@@ -353,10 +319,7 @@ impl<'a> RenderCtx<'a> {
             Expr::Lit(v) => Ok(Cow::Borrowed(v)),
             Expr::Path(p) => Ok(Cow::Borrowed(self.lookup(p))),
             Expr::Call(f, args) => {
-                let vals = args
-                    .iter()
-                    .map(|a| self.eval(a))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
                 let refs: Vec<&Value> = vals.iter().map(|c| c.as_ref()).collect();
                 f.apply(&refs, self.now).map(Cow::Owned)
             }
@@ -364,22 +327,13 @@ impl<'a> RenderCtx<'a> {
     }
 
     fn eval_expr(&self, e: &Expr) -> Result<Value, RenderError> {
-        self.eval(e)
-            .map(Cow::into_owned)
-            .map_err(|source| RenderError::Eval {
-                expr: e.to_handlebars(true),
-                source,
-            })
+        self.eval(e).map(Cow::into_owned).map_err(|source| RenderError::Eval { expr: e.to_handlebars(true), source })
     }
 
     fn handlebars(&self, name: &str) -> Result<String, RenderError> {
-        let ctx = self.hb_context.get_or_init(|| {
-            Context::wraps(self.handlebars_data()).expect("a JSON value always wraps")
-        });
-        self.engine
-            .hb
-            .render_with_context(name, ctx)
-            .map_err(|e| RenderError::Handlebars(e.to_string()))
+        let ctx =
+            self.hb_context.get_or_init(|| Context::wraps(self.handlebars_data()).expect("a JSON value always wraps"));
+        self.engine.hb.render_with_context(name, ctx).map_err(|e| RenderError::Handlebars(e.to_string()))
     }
 
     fn handlebars_data(&self) -> Value {
@@ -427,10 +381,9 @@ impl Template {
                     match part {
                         Part::Text(t) => out.push_str(t),
                         Part::Expr(e) => {
-                            let v = cx.eval(e).map_err(|source| RenderError::Eval {
-                                expr: e.to_handlebars(true),
-                                source,
-                            })?;
+                            let v = cx
+                                .eval(e)
+                                .map_err(|source| RenderError::Eval { expr: e.to_handlebars(true), source })?;
                             push_text(&mut out, &v);
                         }
                     }
@@ -447,12 +400,7 @@ impl Body {
         Ok(match self {
             Body::Lit(v) => v.clone(),
             Body::Str(t) => t.render(cx)?,
-            Body::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|b| b.render(cx))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Body::Array(items) => Value::Array(items.iter().map(|b| b.render(cx)).collect::<Result<_, _>>()?),
             Body::Object(fields) => {
                 let mut m = Map::with_capacity(fields.len());
                 for (k, b) in fields {
@@ -506,10 +454,7 @@ impl HelperDef for HelperBridge {
             .and_then(Value::as_i64)
             .and_then(DateTime::from_timestamp_millis)
             .unwrap_or_else(Utc::now);
-        let v = self
-            .0
-            .apply(&args, now)
-            .map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
+        let v = self.0.apply(&args, now).map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
         Ok(ScopedJson::Derived(v))
     }
 }
@@ -531,14 +476,10 @@ mod tests {
 
     fn render(src: &Value, vars: Value) -> Value {
         let mut engine = TemplateEngine::new();
-        let body = engine
-            .compile_body(src, &["user_id".to_owned()])
-            .expect("compiles");
+        let body = engine.compile_body(src, &["user_id".to_owned()]).expect("compiles");
         let req = request();
         let vars = vars.as_object().cloned().unwrap_or_default();
-        let now = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
         let cx = RenderCtx::new(&req, &vars, now, &engine);
         body.render(&cx).expect("renders")
     }
@@ -549,10 +490,7 @@ mod tests {
             &json!({"user": "{{stored_entity}}", "total": "{{entity_count}}", "more": "{{has_more_entities}}", "q": "{{request.quantity}}"}),
             json!({"stored_entity": {"id": "1", "n": 2}, "entity_count": 7, "has_more_entities": false}),
         );
-        assert_eq!(
-            out,
-            json!({"user": {"id": "1", "n": 2}, "total": 7, "more": false, "q": 3})
-        );
+        assert_eq!(out, json!({"user": {"id": "1", "n": 2}, "total": 7, "more": false, "q": 3}));
     }
 
     #[test]
@@ -577,10 +515,7 @@ mod tests {
             &json!({"id": "{user_id}", "msg": "user {user_id} has {{request.quantity}} items", "other": "{not_a_param}"}),
             json!({}),
         );
-        assert_eq!(
-            out,
-            json!({"id": "u42", "msg": "user u42 has 3 items", "other": "{not_a_param}"})
-        );
+        assert_eq!(out, json!({"id": "u42", "msg": "user u42 has 3 items", "other": "{not_a_param}"}));
     }
 
     #[test]
@@ -589,10 +524,7 @@ mod tests {
             &json!({"left": "{{current.quantity - request.quantity}}", "h": "{{subtract current.quantity request.quantity}}", "exp": "{{timestamp_plus_seconds(60)}}"}),
             json!({"current": {"quantity": 10}}),
         );
-        assert_eq!(
-            out,
-            json!({"left": 7, "h": 7, "exp": "2026-01-02T03:05:05.000Z"})
-        );
+        assert_eq!(out, json!({"left": 7, "h": 7, "exp": "2026-01-02T03:05:05.000Z"}));
     }
 
     #[test]
@@ -610,10 +542,7 @@ mod tests {
     fn request_values_are_never_template_source() {
         let mut engine = TemplateEngine::new();
         let t = engine.compile("{{request.name}}!", &[]).unwrap();
-        let req = RequestData {
-            body: json!({"name": "{{random_uuid}}"}),
-            ..RequestData::default()
-        };
+        let req = RequestData { body: json!({"name": "{{random_uuid}}"}), ..RequestData::default() };
         let vars = Map::new();
         let cx = RenderCtx::new(&req, &vars, Utc::now(), &engine);
         assert_eq!(t.render(&cx).unwrap(), json!("{{random_uuid}}!"));
@@ -621,23 +550,14 @@ mod tests {
 
     #[test]
     fn html_is_not_escaped() {
-        assert_eq!(
-            render(
-                &json!("{{#if true}}{{request.name}} & <b>{{/if}}"),
-                json!({})
-            ),
-            json!("Ada & <b>")
-        );
+        assert_eq!(render(&json!("{{#if true}}{{request.name}} & <b>{{/if}}"), json!({})), json!("Ada & <b>"));
     }
 
     #[test]
     fn bad_templates_fail_at_compile_time() {
         let mut engine = TemplateEngine::new();
         for src in ["{{unclosed", "{{a +}}", "{{nope(1)}}", "{{#if x}}no end"] {
-            assert!(
-                engine.compile(src, &[]).is_err(),
-                "{src} should not compile"
-            );
+            assert!(engine.compile(src, &[]).is_err(), "{src} should not compile");
         }
     }
 }

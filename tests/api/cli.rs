@@ -12,33 +12,19 @@ fn mockctl() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
 fn validate_config_accepts_a_good_profile_by_name() {
-    let out = mockctl()
-        .args(["validate-config", "persistence"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 13 endpoint(s)"));
+    let out = mockctl().args(["validate-config", "persistence"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 18 endpoint(s)"));
 }
 
 #[test]
 fn validate_config_refuses_a_broken_profile_with_file_and_path() {
-    let out = mockctl()
-        .args(["validate-config", "tests/fixtures/broken"])
-        .output()
-        .unwrap();
+    let out = mockctl().args(["validate-config", "tests/fixtures/broken"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(11 problems)"), "{err}");
@@ -47,10 +33,7 @@ fn validate_config_refuses_a_broken_profile_with_file_and_path() {
 
 #[test]
 fn start_refuses_an_unknown_profile() {
-    let out = mockctl()
-        .args(["start", "no-such-profile"])
-        .output()
-        .unwrap();
+    let out = mockctl().args(["start", "no-such-profile"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no profile \"no-such-profile\""));
 }
@@ -60,14 +43,7 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = mockctl()
-        .args([
-            "start",
-            "persistence",
-            "--foreground",
-            "--port",
-            &port.to_string(),
-            "--data-dir",
-        ])
+        .args(["start", "persistence", "--foreground", "--port", &port.to_string(), "--data-dir"])
         .arg(data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -77,11 +53,8 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let ok = client
-            .get(format!("{base}/system/health"))
-            .header("X-System-Key", "system-admin-key-123")
-            .send()
-            .await;
+        let ok =
+            client.get(format!("{base}/system/health")).header("X-System-Key", "system-admin-key-123").send().await;
         if ok.is_ok_and(|r| r.status().is_success()) {
             break;
         }
@@ -97,20 +70,19 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
         .unwrap();
     assert_eq!(created.status(), 201);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     let mut log = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(exit.success(), "exit {exit:?}: {log}");
-    assert!(log.contains(&format!("serving profile persistence (13 endpoints) at http://127.0.0.1:{port} on the file backend")), "{log}");
     assert!(
-        log.contains("POST /api/v1/users 201 "),
-        "one line per request: {log}"
+        log.contains(&format!(
+            "serving profile persistence (18 endpoints) at http://127.0.0.1:{port} on the file backend"
+        )),
+        "{log}"
     );
+    assert!(log.contains("POST /api/v1/users 201 "), "one line per request: {log}");
     let db = std::fs::read_to_string(data.path().join("db.json")).unwrap();
     assert!(db.contains("cli@example.com"), "flushed on shutdown");
 }

@@ -2,8 +2,8 @@
 
 use crate::common::RedisServer;
 use mockgate::store::{
-    Clock, Cond, FileStore, Found, ListQuery, ManualClock, MemoryStore, RedisStore, Sort, Store,
-    StoreError, Transaction, Ttl, Write,
+    Clock, Cond, FileStore, Found, ListQuery, ManualClock, MemoryStore, RedisStore, Sort, Store, StoreError,
+    Transaction, Ttl, Write,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -42,119 +42,48 @@ pub async fn file_store() -> Subject {
     let dir = tempfile::tempdir().unwrap();
     let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
     assert!(!existed);
-    Subject {
-        store: Arc::new(store),
-        clock: Some(clock),
-        _dir: Some(dir),
-        _redis: None,
-    }
+    Subject { store: Arc::new(store), clock: Some(clock), _dir: Some(dir), _redis: None }
 }
 
 pub async fn redis_store() -> Subject {
     let server = RedisServer::start();
-    let store = RedisStore::connect(
-        &server.url(),
-        "test:{conformance}",
-        std::time::Duration::from_secs(2),
-    )
-    .await
-    .unwrap();
-    Subject {
-        store: Arc::new(store),
-        clock: None,
-        _dir: None,
-        _redis: Some(server),
-    }
+    let store =
+        RedisStore::connect(&server.url(), "test:{conformance}", std::time::Duration::from_secs(2)).await.unwrap();
+    Subject { store: Arc::new(store), clock: None, _dir: None, _redis: Some(server) }
 }
 fn put(entity: &str, id: &str, value: Value, cond: Cond) -> Write {
-    Write::Put {
-        entity: entity.into(),
-        id: id.into(),
-        value,
-        ttl: Ttl::Persist,
-        cond,
-    }
+    Write::Put { entity: entity.into(), id: id.into(), value, ttl: Ttl::Persist, cond }
 }
 
 async fn create(store: &dyn Store, id: &str, value: Value) {
-    store
-        .commit(Transaction::single(put("users", id, value, Cond::Absent)))
-        .await
-        .expect("create");
+    store.commit(Transaction::single(put("users", id, value, Cond::Absent))).await.expect("create");
 }
 
 async fn put_then_get_returns_the_entity(s: Subject) {
     create(s.store.as_ref(), "1", json!({"id": "1", "name": "Ada"})).await;
-    assert_eq!(
-        s.store.get("users", "1").await.unwrap(),
-        Some(json!({"id": "1", "name": "Ada"}))
-    );
+    assert_eq!(s.store.get("users", "1").await.unwrap(), Some(json!({"id": "1", "name": "Ada"})));
     assert_eq!(s.store.get("users", "2").await.unwrap(), None);
     assert_eq!(s.store.get("nobody", "1").await.unwrap(), None);
 }
 
 async fn absent_condition_keeps_the_first_write(s: Subject) {
     create(s.store.as_ref(), "1", json!({"v": 1})).await;
-    let err = s
-        .store
-        .commit(Transaction::single(put(
-            "users",
-            "1",
-            json!({"v": 2}),
-            Cond::Absent,
-        )))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::ConditionFailed {
-                index: 0,
-                found: Found::Exists,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(
-        s.store.get("users", "1").await.unwrap(),
-        Some(json!({"v": 1}))
-    );
+    let err = s.store.commit(Transaction::single(put("users", "1", json!({"v": 2}), Cond::Absent))).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { index: 0, found: Found::Exists, .. }), "{err:?}");
+    assert_eq!(s.store.get("users", "1").await.unwrap(), Some(json!({"v": 1})));
 }
 
 async fn equals_condition_detects_a_concurrent_change(s: Subject) {
     create(s.store.as_ref(), "1", json!({"v": 1})).await;
     let stale = json!({"v": 0});
-    let err = s
-        .store
-        .commit(Transaction::single(put(
-            "users",
-            "1",
-            json!({"v": 2}),
-            Cond::Equals(stale),
-        )))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        StoreError::ConditionFailed {
-            found: Found::Changed,
-            ..
-        }
-    ));
+    let err =
+        s.store.commit(Transaction::single(put("users", "1", json!({"v": 2}), Cond::Equals(stale)))).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { found: Found::Changed, .. }));
     s.store
-        .commit(Transaction::single(put(
-            "users",
-            "1",
-            json!({"v": 2}),
-            Cond::Equals(json!({"v": 1})),
-        )))
+        .commit(Transaction::single(put("users", "1", json!({"v": 2}), Cond::Equals(json!({"v": 1})))))
         .await
         .unwrap();
-    assert_eq!(
-        s.store.get("users", "1").await.unwrap(),
-        Some(json!({"v": 2}))
-    );
+    assert_eq!(s.store.get("users", "1").await.unwrap(), Some(json!({"v": 2})));
 }
 
 async fn a_transaction_is_all_or_nothing(s: Subject) {
@@ -167,37 +96,18 @@ async fn a_transaction_is_all_or_nothing(s: Subject) {
     };
     let err = s.store.commit(tx).await.unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { index: 1, .. }));
-    assert_eq!(
-        s.store.get("orders", "o1").await.unwrap(),
-        None,
-        "the first write was not applied"
-    );
-    assert_eq!(
-        s.store.get("users", "taken").await.unwrap(),
-        Some(json!({"v": 1}))
-    );
+    assert_eq!(s.store.get("orders", "o1").await.unwrap(), None, "the first write was not applied");
+    assert_eq!(s.store.get("users", "taken").await.unwrap(), Some(json!({"v": 1})));
 }
 
 async fn delete_returns_the_previous_value_and_needs_presence(s: Subject) {
     create(s.store.as_ref(), "1", json!({"v": 1})).await;
-    let del = |cond| {
-        Transaction::single(Write::Delete {
-            entity: "users".into(),
-            id: "1".into(),
-            cond,
-        })
-    };
-    assert_eq!(
-        s.store.commit(del(Cond::Present)).await.unwrap(),
-        vec![Some(json!({"v": 1}))]
-    );
+    let del = |cond| Transaction::single(Write::Delete { entity: "users".into(), id: "1".into(), cond });
+    assert_eq!(s.store.commit(del(Cond::Present)).await.unwrap(), vec![Some(json!({"v": 1}))]);
     assert_eq!(s.store.get("users", "1").await.unwrap(), None);
     assert!(matches!(
         s.store.commit(del(Cond::Present)).await,
-        Err(StoreError::ConditionFailed {
-            found: Found::Missing,
-            ..
-        })
+        Err(StoreError::ConditionFailed { found: Found::Missing, .. })
     ));
 }
 
@@ -205,18 +115,7 @@ async fn list_pages_in_creation_order_with_the_total(s: Subject) {
     for id in ["c", "a", "b", "d"] {
         create(s.store.as_ref(), id, json!({"id": id})).await;
     }
-    let page = s
-        .store
-        .list(
-            "users",
-            &ListQuery {
-                offset: 1,
-                limit: Some(2),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let page = s.store.list("users", &ListQuery { offset: 1, limit: Some(2), ..Default::default() }).await.unwrap();
     assert_eq!(page.items, vec![json!({"id": "a"}), json!({"id": "b"})]);
     assert_eq!(page.total, 4);
     let empty = s.store.list("nobody", &ListQuery::default()).await.unwrap();
@@ -224,50 +123,18 @@ async fn list_pages_in_creation_order_with_the_total(s: Subject) {
 }
 
 async fn list_filters_searches_and_sorts(s: Subject) {
-    create(
-        s.store.as_ref(),
-        "1",
-        json!({"id": "1", "name": "Ada", "role": "admin", "age": 36}),
-    )
-    .await;
-    create(
-        s.store.as_ref(),
-        "2",
-        json!({"id": "2", "name": "Bob", "role": "user", "age": 25}),
-    )
-    .await;
-    create(
-        s.store.as_ref(),
-        "3",
-        json!({"id": "3", "name": "Cyd", "role": "user", "age": 41}),
-    )
-    .await;
+    create(s.store.as_ref(), "1", json!({"id": "1", "name": "Ada", "role": "admin", "age": 36})).await;
+    create(s.store.as_ref(), "2", json!({"id": "2", "name": "Bob", "role": "user", "age": 25})).await;
+    create(s.store.as_ref(), "3", json!({"id": "3", "name": "Cyd", "role": "user", "age": 41})).await;
     let q = ListQuery {
         filters: vec![("role".into(), "user".into())],
-        sort: Some(Sort {
-            field: "age".into(),
-            descending: true,
-        }),
+        sort: Some(Sort { field: "age".into(), descending: true }),
         ..Default::default()
     };
     let page = s.store.list("users", &q).await.unwrap();
-    let ids: Vec<&str> = page
-        .items
-        .iter()
-        .map(|v| v["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = page.items.iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!((ids, page.total), (vec!["3", "2"], 2));
-    let found = s
-        .store
-        .list(
-            "users",
-            &ListQuery {
-                search: Some("ad".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let found = s.store.list("users", &ListQuery { search: Some("ad".into()), ..Default::default() }).await.unwrap();
     assert_eq!(found.total, 1);
 }
 
@@ -289,24 +156,10 @@ async fn an_update_that_keeps_ttl_does_not_extend_it(s: Subject) {
         cond: Cond::Present,
     };
     s.store.commit(Transaction::single(keep)).await.unwrap();
-    assert_eq!(
-        s.store.get("sessions", "s").await.unwrap(),
-        Some(json!({"n": 2}))
-    );
+    assert_eq!(s.store.get("sessions", "s").await.unwrap(), Some(json!({"n": 2})));
     s.advance_ms(700).await;
-    assert_eq!(
-        s.store.get("sessions", "s").await.unwrap(),
-        None,
-        "expired at 1 s despite the update"
-    );
-    assert_eq!(
-        s.store
-            .list("sessions", &ListQuery::default())
-            .await
-            .unwrap()
-            .total,
-        0
-    );
+    assert_eq!(s.store.get("sessions", "s").await.unwrap(), None, "expired at 1 s despite the update");
+    assert_eq!(s.store.list("sessions", &ListQuery::default()).await.unwrap().total, 0);
     assert!(s.store.counts().await.unwrap().iter().all(|(_, n)| *n == 0));
     // An expired entity no longer blocks a create.
     let again = Write::Put {
@@ -329,18 +182,11 @@ async fn next_id_never_reuses_a_numeric_id(s: Subject) {
 async fn replace_all_then_dump_round_trips(s: Subject) {
     create(s.store.as_ref(), "old", json!({})).await;
     let mut data = mockgate::store::Dataset::new();
-    data.entry("products".into())
-        .or_default()
-        .insert("1".into(), json!({"id": 1}));
-    data.entry("users".into())
-        .or_default()
-        .insert("u".into(), json!({"id": "u"}));
+    data.entry("products".into()).or_default().insert("1".into(), json!({"id": 1}));
+    data.entry("users".into()).or_default().insert("u".into(), json!({"id": "u"}));
     s.store.replace_all(data.clone()).await.unwrap();
     assert_eq!(s.store.dump().await.unwrap(), data);
-    assert_eq!(
-        s.store.counts().await.unwrap(),
-        vec![("products".into(), 1), ("users".into(), 1)]
-    );
+    assert_eq!(s.store.counts().await.unwrap(), vec![("products".into(), 1), ("users".into(), 1)]);
     assert_eq!(s.store.next_id("products").await.unwrap(), 2);
 }
 
@@ -354,15 +200,7 @@ async fn concurrent_compare_and_set_loses_no_update(s: Subject) {
                 loop {
                     let cur = store.get("users", "counter").await.unwrap().unwrap();
                     let next = json!({"n": cur["n"].as_u64().unwrap() + 1});
-                    match store
-                        .commit(Transaction::single(put(
-                            "users",
-                            "counter",
-                            next,
-                            Cond::Equals(cur),
-                        )))
-                        .await
-                    {
+                    match store.commit(Transaction::single(put("users", "counter", next, Cond::Equals(cur)))).await {
                         Ok(_) => break,
                         Err(StoreError::ConditionFailed { .. }) => continue,
                         Err(e) => panic!("{e}"),
@@ -374,10 +212,7 @@ async fn concurrent_compare_and_set_loses_no_update(s: Subject) {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(
-        s.store.get("users", "counter").await.unwrap(),
-        Some(json!({"n": 200}))
-    );
+    assert_eq!(s.store.get("users", "counter").await.unwrap(), Some(json!({"n": 200})));
 }
 
 macro_rules! conformance {

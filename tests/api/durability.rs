@@ -11,26 +11,13 @@ const PROFILE: &str = "tests/fixtures/gateway";
 async fn data_survives_a_restart_and_seeds_load_only_once() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
-    assert_eq!(
-        app.post("/v1/notes", &json!({"id": "kept", "text": "survives"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.delete("/v1/notes/n1").await.0,
-        StatusCode::NO_CONTENT,
-        "delete the seeded note"
-    );
+    assert_eq!(app.post("/v1/notes", &json!({"id": "kept", "text": "survives"})).await.0, StatusCode::CREATED);
+    assert_eq!(app.delete("/v1/notes/n1").await.0, StatusCode::NO_CONTENT, "delete the seeded note");
     app.stop().await;
 
     let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
     assert_eq!(app.get("/v1/notes/kept").await.1["text"], "survives");
-    assert_eq!(
-        app.get("/v1/notes/n1").await.0,
-        StatusCode::NOT_FOUND,
-        "seed data is not loaded again"
-    );
+    assert_eq!(app.get("/v1/notes/n1").await.0, StatusCode::NOT_FOUND, "seed data is not loaded again");
     app.stop().await;
 }
 
@@ -38,32 +25,22 @@ async fn data_survives_a_restart_and_seeds_load_only_once() {
 async fn db_json_is_pretty_and_readable() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
-    app.post("/v1/notes", &json!({"id": "b", "text": "two"}))
-        .await;
+    app.post("/v1/notes", &json!({"id": "b", "text": "two"})).await;
     app.post("/v1/tickets", &json!({"title": "t"})).await;
     app.stop().await;
     let text = std::fs::read_to_string(dir.path().join("db.json")).unwrap();
     assert!(
-        text.starts_with(
-            "{\n  \"format\": \"mockgate/1\",\n  \"entities\": {\n    \"notes\": {\n      \"n1\": {"
-        ),
+        text.starts_with("{\n  \"format\": \"mockgate/1\",\n  \"entities\": {\n    \"notes\": {\n      \"n1\": {"),
         "{text}"
     );
     let db: Value = serde_json::from_str(&text).unwrap();
-    let ids: Vec<&String> = db["entities"]["notes"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
+    let ids: Vec<&String> = db["entities"]["notes"].as_object().unwrap().keys().collect();
     assert_eq!(ids, vec!["n1", "b"], "creation order");
     assert_eq!(db["sequences"]["tickets"], 1);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("db.json"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join("db.json")).unwrap().permissions().mode();
         assert_eq!(mode & 0o644, 0o644, "readable like any file");
     }
 }
@@ -75,10 +52,7 @@ async fn a_corrupt_data_file_stops_the_start_and_is_left_untouched() {
     std::fs::write(dir.path().join("db.json"), broken).unwrap();
     let profile = Profile::load(&repo_path(PROFILE)).unwrap();
     let settings = Settings::ephemeral(Some(dir.path().to_owned()), "file");
-    let err = Server::build(&settings, profile)
-        .await
-        .err()
-        .expect("start is refused");
+    let err = Server::build(&settings, profile).await.err().expect("start is refused");
     let chain = mockgate::error::error_chain(&err);
     assert!(chain.contains("db.json is unreadable"), "{chain}");
     assert!(chain.contains("line 3"), "{chain}");
@@ -91,10 +65,7 @@ async fn two_servers_cannot_share_a_data_folder() {
     let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
     let profile = Profile::load(&repo_path(PROFILE)).unwrap();
     let settings = Settings::ephemeral(Some(dir.path().to_owned()), "file");
-    let err = Server::build(&settings, profile)
-        .await
-        .err()
-        .expect("second start is refused");
+    let err = Server::build(&settings, profile).await.err().expect("second start is refused");
     assert!(mockgate::error::error_chain(&err).contains("in use by another mockgate process"));
     app.stop().await;
 }

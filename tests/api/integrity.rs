@@ -9,92 +9,37 @@ const PROFILE: &str = "tests/fixtures/integrity";
 
 async fn constraint_violations_are_all_listed_and_nothing_is_stored(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
-    let (status, body) = app
-        .post(
-            "/users",
-            &json!({"id": "bad", "name": "1", "email": "nope", "age": 200, "plan": "gold"}),
-        )
-        .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
-    let mut paths: Vec<&str> = body["error"]["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["path"].as_str().unwrap())
-        .collect();
+    let (status, body) =
+        app.post("/users", &json!({"id": "bad", "name": "1", "email": "nope", "age": 200, "plan": "gold"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "validation_failed"));
+    let mut paths: Vec<&str> =
+        body["error"]["violations"].as_array().unwrap().iter().map(|v| v["path"].as_str().unwrap()).collect();
     paths.sort_unstable();
-    assert_eq!(
-        paths,
-        vec!["/age", "/email", "/name", "/name", "/plan"],
-        "{body}"
-    );
+    assert_eq!(paths, vec!["/age", "/email", "/name", "/name", "/plan"], "{body}");
     let (status, body) = app.post("/users", &json!({"name": "No Mail"})).await;
-    assert_eq!(
-        body["error"]["violations"],
-        json!([{"path": "/email", "message": "is required"}])
-    );
+    assert_eq!(body["error"]["violations"], json!([{"path": "/email", "message": "is required"}]));
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/users/bad").await.0, StatusCode::NOT_FOUND);
 }
 
 async fn a_unique_field_is_unique_across_creates_and_updates(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
-    let (status, body) = app
-        .post(
-            "/users",
-            &json!({"name": "Copy Cat", "email": "seeded@example.com"}),
-        )
-        .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::CONFLICT, "unique_violation"),
-        "seed data holds its claims"
-    );
-    assert_eq!(
-        body["error"]["message"],
-        "another users already has email \"seeded@example.com\""
-    );
-    let (status, ada) = app
-        .post(
-            "/users",
-            &json!({"id": "ada", "name": "Ada", "email": "ada@example.com"}),
-        )
-        .await;
+    let (status, body) = app.post("/users", &json!({"name": "Copy Cat", "email": "seeded@example.com"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "unique_violation"), "seed data holds its claims");
+    assert_eq!(body["error"]["message"], "another users already has email \"seeded@example.com\"");
+    let (status, ada) = app.post("/users", &json!({"id": "ada", "name": "Ada", "email": "ada@example.com"})).await;
     assert_eq!(status, StatusCode::CREATED, "{ada}");
-    let (status, body) = app
-        .patch("/users/ada", &json!({"email": "seeded@example.com"}))
-        .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::CONFLICT, "unique_violation")
-    );
+    let (status, body) = app.patch("/users/ada", &json!({"email": "seeded@example.com"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "unique_violation"));
     // Changing the email frees the old one; deleting frees the new one.
+    assert_eq!(app.patch("/users/ada", &json!({"email": "ada@new.example"})).await.0, StatusCode::OK);
     assert_eq!(
-        app.patch("/users/ada", &json!({"email": "ada@new.example"}))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.post(
-            "/users",
-            &json!({"id": "b", "name": "Bea", "email": "ada@example.com"})
-        )
-        .await
-        .0,
+        app.post("/users", &json!({"id": "b", "name": "Bea", "email": "ada@example.com"})).await.0,
         StatusCode::CREATED
     );
     assert_eq!(app.delete("/users/ada").await.0, StatusCode::NO_CONTENT);
     assert_eq!(
-        app.post(
-            "/users",
-            &json!({"id": "c", "name": "Cy", "email": "ada@new.example"})
-        )
-        .await
-        .0,
+        app.post("/users", &json!({"id": "c", "name": "Cy", "email": "ada@new.example"})).await.0,
         StatusCode::CREATED
     );
 }
@@ -105,51 +50,23 @@ async fn concurrent_creates_with_one_unique_value_have_exactly_one_winner(backen
     for i in 0..12 {
         let (client, address) = (app.client.clone(), app.address.clone());
         tasks.push(tokio::spawn(async move {
-            let body =
-                json!({"id": format!("racer{i}"), "name": "Racer", "email": "same@example.com"});
-            client
-                .post(format!("{address}/users"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
+            let body = json!({"id": format!("racer{i}"), "name": "Racer", "email": "same@example.com"});
+            client.post(format!("{address}/users")).json(&body).send().await.unwrap().status()
         }));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CREATED)
-            .count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CONFLICT)
-            .count(),
-        11
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 11);
 }
 
 async fn a_reference_must_exist(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
-    let (status, body) = app
-        .post("/users/ghost/posts", &json!({"title": "hi"}))
-        .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
-    assert_eq!(
-        body["error"]["violations"],
-        json!([{"path": "/user_id", "message": "users \"ghost\" does not exist"}])
-    );
+    let (status, body) = app.post("/users/ghost/posts", &json!({"title": "hi"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "validation_failed"));
+    assert_eq!(body["error"]["violations"], json!([{"path": "/user_id", "message": "users \"ghost\" does not exist"}]));
     let (status, post) = app.post("/users/u1/posts", &json!({"title": "hi"})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(post["user_id"], "u1", "the nested route names the parent");
@@ -159,52 +76,22 @@ async fn a_reference_must_exist(backend: Backend) {
 
 async fn deleting_cascades_nullifies_and_restricts(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
-    app.post(
-        "/users",
-        &json!({"id": "w", "name": "Writer", "email": "w@example.com"}),
-    )
-    .await;
-    let (_, p1) = app
-        .post("/users/w/posts", &json!({"id": "p1", "title": "one"}))
-        .await;
-    app.post("/users/w/posts", &json!({"id": "p2", "title": "two"}))
-        .await;
-    app.post(
-        "/comments",
-        &json!({"id": "c1", "post_id": "p1", "text": "nice"}),
-    )
-    .await;
+    app.post("/users", &json!({"id": "w", "name": "Writer", "email": "w@example.com"})).await;
+    let (_, p1) = app.post("/users/w/posts", &json!({"id": "p1", "title": "one"})).await;
+    app.post("/users/w/posts", &json!({"id": "p2", "title": "two"})).await;
+    app.post("/comments", &json!({"id": "c1", "post_id": "p1", "text": "nice"})).await;
     assert_eq!(p1["id"], "p1");
-    app.post("/invoices", &json!({"id": "i1", "customer": "w"}))
-        .await;
+    app.post("/invoices", &json!({"id": "i1", "customer": "w"})).await;
 
     let (status, body) = app.delete("/users/w").await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::CONFLICT, "delete_restricted")
-    );
-    assert_eq!(
-        body["error"]["message"],
-        "users \"w\" is still referenced by 1 invoices entity"
-    );
-    assert_eq!(
-        app.get("/posts/p1").await.0,
-        StatusCode::OK,
-        "a refused delete changes nothing"
-    );
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "delete_restricted"));
+    assert_eq!(body["error"]["message"], "users \"w\" is still referenced by 1 invoices entity");
+    assert_eq!(app.get("/posts/p1").await.0, StatusCode::OK, "a refused delete changes nothing");
 
     assert_eq!(app.delete("/invoices/i1").await.0, StatusCode::NO_CONTENT);
     assert_eq!(app.delete("/users/w").await.0, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get("/posts/p1").await.0,
-        StatusCode::NOT_FOUND,
-        "cascade"
-    );
-    assert_eq!(
-        app.get("/posts/p2").await.0,
-        StatusCode::NOT_FOUND,
-        "cascade"
-    );
+    assert_eq!(app.get("/posts/p1").await.0, StatusCode::NOT_FOUND, "cascade");
+    assert_eq!(app.get("/posts/p2").await.0, StatusCode::NOT_FOUND, "cascade");
     let (status, comment) = app.get("/comments/c1").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(comment["post_id"], Value::Null, "nullify, two levels down");
@@ -212,68 +99,27 @@ async fn deleting_cascades_nullifies_and_restricts(backend: Backend) {
 
 async fn optimistic_locking_versions_every_update(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
-    let res = app
-        .request(Method::GET, "/products/p1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.headers()["etag"],
-        "\"1\"",
-        "seeded entities start at version 1"
-    );
-    let (status, body) = app
-        .put("/products/p1", &json!({"version": 1, "inventory": 4}))
-        .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!({"id": "p1", "version": 2}))
-    );
+    let res = app.request(Method::GET, "/products/p1").send().await.unwrap();
+    assert_eq!(res.headers()["etag"], "\"1\"", "seeded entities start at version 1");
+    let (status, body) = app.put("/products/p1", &json!({"version": 1, "inventory": 4})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"id": "p1", "version": 2})));
 
-    let (status, body) = app
-        .put("/products/p1", &json!({"version": 1, "inventory": 3}))
-        .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::CONFLICT, "version_conflict")
-    );
-    assert_eq!(
-        body["error"]["message"],
-        "products \"p1\" is at version 2, not 1"
-    );
+    let (status, body) = app.put("/products/p1", &json!({"version": 1, "inventory": 3})).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "version_conflict"));
+    assert_eq!(body["error"]["message"], "products \"p1\" is at version 2, not 1");
 
-    let stale = app
-        .request(Method::PUT, "/products/p1")
-        .header("If-Match", "\"1\"")
-        .json(&json!({"inventory": 3}));
+    let stale = app.request(Method::PUT, "/products/p1").header("If-Match", "\"1\"").json(&json!({"inventory": 3}));
     let (status, body) = app.send(stale).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::PRECONDITION_FAILED, "precondition_failed")
-    );
-    let fresh = app
-        .request(Method::PUT, "/products/p1")
-        .header("If-Match", "\"2\"")
-        .json(&json!({"inventory": 3}));
+    assert_eq!((status, code(&body)), (StatusCode::PRECONDITION_FAILED, "precondition_failed"));
+    let fresh = app.request(Method::PUT, "/products/p1").header("If-Match", "\"2\"").json(&json!({"inventory": 3}));
     assert_eq!(app.send(fresh).await.0, StatusCode::OK);
 
     let (status, body) = app.put("/products/p1", &json!({"inventory": -1})).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "validation_failed"));
     let (_, product) = app.get("/products/p1").await;
-    assert_eq!(
-        (product["version"].clone(), product["inventory"].clone()),
-        (json!(3), json!(3))
-    );
+    assert_eq!((product["version"].clone(), product["inventory"].clone()), (json!(3), json!(3)));
 
-    let (_, created) = app
-        .post(
-            "/products",
-            &json!({"id": "p9", "name": "New", "version": 40}),
-        )
-        .await;
+    let (_, created) = app.post("/products", &json!({"id": "p9", "name": "New", "version": 40})).await;
     assert_eq!(created["version"], 1, "the server owns the version");
 }
 

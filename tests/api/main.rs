@@ -1,8 +1,10 @@
 //! The one integration test binary: real servers on free loopback ports, real HTTP.
 
-mod auth;
 #[macro_use]
 mod common;
+
+mod atomic;
+mod auth;
 mod cli;
 mod conformance;
 mod durability;

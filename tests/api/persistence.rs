@@ -5,15 +5,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn persistence_app(backend: Backend) -> TestApp {
-    spawn_app("configs/persistence", backend)
-        .await
-        .with_header("X-API-Key", "demo-api-key-123")
+    spawn_app("configs/persistence", backend).await.with_header("X-API-Key", "demo-api-key-123")
 }
 
 async fn entity_counts(app: &TestApp) -> Value {
-    let rb = app
-        .request(reqwest::Method::GET, "/system/health")
-        .header("X-System-Key", "system-admin-key-123");
+    let rb = app.request(reqwest::Method::GET, "/system/health").header("X-System-Key", "system-admin-key-123");
     app.send(rb).await.1["entities"].clone()
 }
 
@@ -42,57 +38,26 @@ async fn crud_flow_of_seed_001(backend: Backend) {
     assert_eq!(user["created_at"], user["updated_at"]);
 
     // Replace: fields not sent are gone, id and created_at stay.
-    let (status, put) = app
-        .put(
-            &format!("/api/v1/users/{id}"),
-            &json!({"name": "Ada L.", "email": "ada@l.org"}),
-        )
-        .await;
+    let (status, put) = app.put(&format!("/api/v1/users/{id}"), &json!({"name": "Ada L.", "email": "ada@l.org"})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        put["id"],
-        id.as_str(),
-        "`{{user_id}}` is the real path value"
-    );
+    assert_eq!(put["id"], id.as_str(), "`{{user_id}}` is the real path value");
     let (_, user) = app.get(&format!("/api/v1/users/{id}")).await;
     assert_eq!(user["name"], "Ada L.");
     assert_eq!(user["created_at"], created["created_at"]);
 
     // Merge.
-    let (status, merged) = app
-        .patch(
-            &format!("/api/v1/users/{id}"),
-            &json!({"role": "admin", "name": null}),
-        )
-        .await;
+    let (status, merged) = app.patch(&format!("/api/v1/users/{id}"), &json!({"role": "admin", "name": null})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(merged["role"], "admin");
-    assert!(
-        merged.get("name").is_none(),
-        "null removes a field in a merge"
-    );
+    assert!(merged.get("name").is_none(), "null removes a field in a merge");
     assert_eq!(merged["email"], "ada@l.org");
 
     // Delete, then it is gone.
-    assert_eq!(
-        app.delete(&format!("/api/v1/users/{id}")).await,
-        (StatusCode::NO_CONTENT, Value::Null)
-    );
+    assert_eq!(app.delete(&format!("/api/v1/users/{id}")).await, (StatusCode::NO_CONTENT, Value::Null));
     let (status, body) = app.get(&format!("/api/v1/users/{id}")).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::NOT_FOUND, "entity_not_found")
-    );
-    assert_eq!(
-        app.delete(&format!("/api/v1/users/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
-    let (status, _) = app
-        .put(
-            &format!("/api/v1/users/{id}"),
-            &json!({"name": "x", "email": "x@y.z"}),
-        )
-        .await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "entity_not_found"));
+    assert_eq!(app.delete(&format!("/api/v1/users/{id}")).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = app.put(&format!("/api/v1/users/{id}"), &json!({"name": "x", "email": "x@y.z"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -100,139 +65,68 @@ async fn lists_page_with_limit_offset_and_totals(backend: Backend) {
     let app = persistence_app(backend).await;
     for i in 0..23 {
         let (status, _) = app
-            .post(
-                "/api/v1/users",
-                &json!({"name": format!("user {i:02}"), "email": format!("u{i}@example.com")}),
-            )
+            .post("/api/v1/users", &json!({"name": format!("user {i:02}"), "email": format!("u{i}@example.com")}))
             .await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let (_, first) = app.get("/api/v1/users").await;
-    assert_eq!(
-        first["users"].as_array().unwrap().len(),
-        10,
-        "default_limit"
-    );
+    assert_eq!(first["users"].as_array().unwrap().len(), 10, "default_limit");
     assert_eq!(first["total"], 25, "2 seeded + 23 created");
-    assert_eq!(
-        first["pagination"],
-        json!({"limit": 10, "offset": 0, "has_more": true})
-    );
+    assert_eq!(first["pagination"], json!({"limit": 10, "offset": 0, "has_more": true}));
     assert_eq!(first["users"][0]["id"], "user_001", "creation order");
 
     let (_, last) = app.get("/api/v1/users?limit=10&offset=20").await;
-    let names: Vec<&str> = last["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        vec!["user 18", "user 19", "user 20", "user 21", "user 22"]
-    );
+    let names: Vec<&str> = last["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["user 18", "user 19", "user 20", "user 21", "user 22"]);
     assert_eq!(last["pagination"]["has_more"], false);
 
     let (_, all) = app.get("/api/v1/users?limit=1000").await;
     assert_eq!(all["pagination"]["limit"], 100, "clamped to max_limit");
     let (status, body) = app.get("/api/v1/users?offset=-1").await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_query")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_query"));
 }
 
 async fn lists_filter_search_and_sort_by_query(backend: Backend) {
     let app = persistence_app(backend).await;
     for (name, role) in [("Zed", "user"), ("Amy", "admin"), ("Kim", "user")] {
-        app.post(
-            "/api/v1/users",
-            &json!({"name": name, "email": format!("{name}@corp.example"), "role": role}),
-        )
-        .await;
+        app.post("/api/v1/users", &json!({"name": name, "email": format!("{name}@corp.example"), "role": role})).await;
     }
     let names = |body: &Value| -> Vec<String> {
-        body["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["name"].as_str().unwrap().to_owned())
-            .collect()
+        body["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap().to_owned()).collect()
     };
     let (_, admins) = app.get("/api/v1/users?role=admin&sort=name").await;
     assert_eq!(names(&admins), vec!["Admin User", "Amy"]);
     assert_eq!(admins["total"], 2);
-    let (_, found) = app
-        .get("/api/v1/users?search=CORP.example&sort=-name")
-        .await;
+    let (_, found) = app.get("/api/v1/users?search=CORP.example&sort=-name").await;
     assert_eq!(names(&found), vec!["Zed", "Kim", "Amy"]);
     let (_, none) = app.get("/api/v1/users?role=nobody").await;
-    assert_eq!(
-        (
-            none["total"].clone(),
-            none["pagination"]["has_more"].clone()
-        ),
-        (json!(0), json!(false))
-    );
+    assert_eq!((none["total"].clone(), none["pagination"]["has_more"].clone()), (json!(0), json!(false)));
 }
 
 async fn increment_ids_continue_after_seeded_ones(backend: Backend) {
     let app = persistence_app(backend).await;
-    let (status, product) = app
-        .post("/api/v1/products", &json!({"name": "Widget", "price": 5}))
-        .await;
+    let (status, product) = app.post("/api/v1/products", &json!({"name": "Widget", "price": 5})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(product["id"], 2, "seed has product 1");
-    let (_, next) = app
-        .post("/api/v1/products", &json!({"name": "Gadget", "price": 6}))
-        .await;
+    let (_, next) = app.post("/api/v1/products", &json!({"name": "Gadget", "price": 6})).await;
     assert_eq!(next["id"], 3);
     assert_eq!(app.get("/api/v1/products/3").await.1["name"], "Gadget");
 }
 
 async fn a_client_given_id_is_kept_and_a_duplicate_is_409(backend: Backend) {
     let app = spawn_app("tests/fixtures/gateway", backend).await;
-    let (status, note) = app
-        .post("/v1/notes", &json!({"id": "mine", "text": "hi"}))
-        .await;
-    assert_eq!(
-        (status, note["id"].clone()),
-        (StatusCode::CREATED, json!("mine"))
-    );
-    let (status, body) = app
-        .post("/v1/notes", &json!({"id": "mine", "text": "again"}))
-        .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::CONFLICT, "already_exists")
-    );
-    assert_eq!(
-        app.get("/v1/notes/mine").await.1["text"],
-        "hi",
-        "the first write stays"
-    );
+    let (status, note) = app.post("/v1/notes", &json!({"id": "mine", "text": "hi"})).await;
+    assert_eq!((status, note["id"].clone()), (StatusCode::CREATED, json!("mine")));
+    let (status, body) = app.post("/v1/notes", &json!({"id": "mine", "text": "again"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "already_exists"));
+    assert_eq!(app.get("/v1/notes/mine").await.1["text"], "hi", "the first write stays");
 }
 
 async fn conditional_persistence_runs_only_for_the_chosen_response(backend: Backend) {
     let app = persistence_app(backend).await;
-    assert_eq!(
-        app.post("/api/v1/events", &json!({"type": "important"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.post("/api/v1/events", &json!({"type": "chatter"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.post("/api/v1/events", &json!({"type": "chatter"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.post("/api/v1/events", &json!({"type": "important"})).await.0, StatusCode::CREATED);
+    assert_eq!(app.post("/api/v1/events", &json!({"type": "chatter"})).await.0, StatusCode::CREATED);
+    assert_eq!(app.post("/api/v1/events", &json!({"type": "chatter"})).await.0, StatusCode::CREATED);
     let counts = entity_counts(&app).await;
     assert_eq!(counts["important_events"], 1);
     assert_eq!(counts["regular_events"], 2);
@@ -240,20 +134,11 @@ async fn conditional_persistence_runs_only_for_the_chosen_response(backend: Back
 
 async fn an_error_response_stores_nothing(backend: Backend) {
     let app = persistence_app(backend).await;
-    let (status, _) = app
-        .post(
-            "/api/v1/auth/login",
-            &json!({"username": "admin", "password": "wrong"}),
-        )
-        .await;
+    let (status, _) = app.post("/api/v1/auth/login", &json!({"username": "admin", "password": "wrong"})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(entity_counts(&app).await.get("sessions").is_none());
-    let (status, session) = app
-        .post(
-            "/api/v1/auth/login",
-            &json!({"username": "admin", "password": "secret123"}),
-        )
-        .await;
+    let (status, session) =
+        app.post("/api/v1/auth/login", &json!({"username": "admin", "password": "secret123"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(entity_counts(&app).await["sessions"], 1);
     assert!(session["session_id"].is_string());
@@ -261,12 +146,7 @@ async fn an_error_response_stores_nothing(backend: Backend) {
 
 async fn data_templates_shape_what_is_stored(backend: Backend) {
     let app = spawn_app("tests/fixtures/gateway", backend).await;
-    let (status, body) = app
-        .post(
-            "/v1/tickets",
-            &json!({"title": "Printer on fire", "password": "not stored"}),
-        )
-        .await;
+    let (status, body) = app.post("/v1/tickets", &json!({"title": "Printer on fire", "password": "not stored"})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["number"], 1);
     assert_eq!(body["ticket"]["number"], 1);

@@ -3,11 +3,7 @@ use mockgate::Profile;
 
 #[test]
 fn shipped_profiles_load() {
-    for name in [
-        "configs/basic",
-        "configs/persistence",
-        "tests/fixtures/gateway",
-    ] {
+    for name in ["configs/basic", "configs/persistence", "tests/fixtures/gateway"] {
         if let Err(e) = Profile::load(&repo_path(name)) {
             panic!("{e}");
         }
@@ -40,11 +36,20 @@ fn a_broken_profile_reports_every_problem_with_file_and_json_path() {
 fn a_type_error_names_the_json_path() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("api.json"), "{}").unwrap();
-    std::fs::write(dir.path().join("endpoints.json"), r#"{"endpoints": [{"method": "GET", "path": "/a", "responses": [{"response": {"headers": "x"}}]}]}"#).unwrap();
+    std::fs::write(
+        dir.path().join("endpoints.json"),
+        r#"{"endpoints": [{"method": "GET", "path": "/a", "responses": [{"response": {"headers": "x"}}]}]}"#,
+    )
+    .unwrap();
     let err = Profile::load(dir.path()).unwrap_err();
     assert_eq!(err.problems.len(), 1);
     let line = err.problems[0].to_string();
-    assert!(line.starts_with("endpoints.json: endpoints[0].responses[0].response.headers: invalid type: string \"x\", expected a map"), "{line}");
+    assert!(
+        line.starts_with(
+            "endpoints.json: endpoints[0].responses[0].response.headers: invalid type: string \"x\", expected a map"
+        ),
+        "{line}"
+    );
 }
 
 #[test]
@@ -52,10 +57,5 @@ fn a_missing_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("api.json"), "{}").unwrap();
     let err = Profile::load(dir.path()).unwrap_err();
-    assert!(
-        err.problems[0]
-            .to_string()
-            .starts_with("endpoints.json: missing"),
-        "{err}"
-    );
+    assert!(err.problems[0].to_string().starts_with("endpoints.json: missing"), "{err}");
 }

@@ -15,39 +15,15 @@ async fn two_gateway_instances_share_one_redis() {
     }
     let a = spawn_app(PROFILE, Backend::Redis).await;
     let url = a.redis.as_ref().unwrap().url();
-    let b = spawn_with(
-        PROFILE,
-        Backend::Redis,
-        std::path::PathBuf::from("unused-on-redis"),
-        Some(url),
-    )
-    .await;
+    let b = spawn_with(PROFILE, Backend::Redis, std::path::PathBuf::from("unused-on-redis"), Some(url)).await;
 
-    assert_eq!(
-        a.post("/v1/notes", &json!({"id": "shared", "text": "from a"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    assert_eq!(a.post("/v1/notes", &json!({"id": "shared", "text": "from a"})).await.0, StatusCode::CREATED);
     assert_eq!(b.get("/v1/notes/shared").await.1["text"], "from a");
-    assert_eq!(
-        b.patch("/v1/notes/shared", &json!({"text": "from b"}))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(b.patch("/v1/notes/shared", &json!({"text": "from b"})).await.0, StatusCode::OK);
     assert_eq!(a.get("/v1/notes/shared").await.1["text"], "from b");
     let (status, body) = b.post("/v1/notes", &json!({"id": "shared"})).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::CONFLICT, "already_exists"),
-        "uniqueness holds across instances"
-    );
-    assert_eq!(
-        b.get("/v1/notes").await.1["total"],
-        2,
-        "b did not reseed the shared data"
-    );
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "already_exists"), "uniqueness holds across instances");
+    assert_eq!(b.get("/v1/notes").await.1["total"], 2, "b did not reseed the shared data");
 }
 
 #[tokio::test]
@@ -57,13 +33,7 @@ async fn concurrent_updates_through_two_instances_lose_nothing() {
     }
     let a = spawn_app(PROFILE, Backend::Redis).await;
     let url = a.redis.as_ref().unwrap().url();
-    let b = spawn_with(
-        PROFILE,
-        Backend::Redis,
-        std::path::PathBuf::from("unused-on-redis"),
-        Some(url),
-    )
-    .await;
+    let b = spawn_with(PROFILE, Backend::Redis, std::path::PathBuf::from("unused-on-redis"), Some(url)).await;
     a.post("/v1/tickets", &json!({"title": "counter"})).await;
     // Each merge reads the note, adds its own field and writes it back: a lost update
     // would drop another writer's field.
@@ -93,25 +63,13 @@ async fn concurrent_updates_through_two_instances_lose_nothing() {
 
 #[tokio::test]
 async fn an_explicit_redis_that_does_not_answer_fails_the_start_with_its_address() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let profile = Profile::load(&repo_path(PROFILE)).unwrap();
     let mut settings = Settings::ephemeral(None, "redis");
     settings.redis_url = Some(format!("redis://:hunter2@127.0.0.1:{port}"));
-    let err = Server::build(&settings, profile)
-        .await
-        .err()
-        .expect("start fails");
+    let err = Server::build(&settings, profile).await.err().expect("start fails");
     let text = mockgate::error::error_chain(&err);
-    assert!(
-        text.starts_with(&format!(
-            "cannot connect to Redis at redis://127.0.0.1:{port}"
-        )),
-        "{text}"
-    );
+    assert!(text.starts_with(&format!("cannot connect to Redis at redis://127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("hunter2"), "no password in messages: {text}");
 }
 
@@ -129,9 +87,7 @@ async fn a_profile_asking_for_redis_falls_back_to_the_file_store_when_none_is_ar
     assert_eq!(server.started().backend, "file");
     assert_eq!(
         server.started().note.as_deref(),
-        Some(
-            "no Redis configured and none answering at redis://127.0.0.1:6379; using the embedded file store"
-        )
+        Some("no Redis configured and none answering at redis://127.0.0.1:6379; using the embedded file store")
     );
 }
 
@@ -145,34 +101,21 @@ async fn a_redis_outage_is_a_503_and_the_gateway_recovers_by_itself() {
     drop(app.redis.take());
 
     let started = Instant::now();
-    let res = app
-        .request(reqwest::Method::GET, "/v1/notes/n1")
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(reqwest::Method::GET, "/v1/notes/n1").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["retry-after"], "1");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(code(&body), "backend_unavailable");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "fails fast, took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "fails fast, took {:?}", started.elapsed());
 
     app.redis = Some(RedisServer::start_on(port));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (status, _) = app
-            .post("/v1/notes", &json!({"id": "after", "text": "back"}))
-            .await;
+        let (status, _) = app.post("/v1/notes", &json!({"id": "after", "text": "back"})).await;
         if status == StatusCode::CREATED {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "did not recover, last status {status}"
-        );
+        assert!(Instant::now() < deadline, "did not recover, last status {status}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.get("/v1/notes/after").await.1["text"], "back");

@@ -7,23 +7,14 @@ const GATEWAY: &str = "tests/fixtures/gateway";
 #[tokio::test]
 async fn literal_segment_beats_a_parameter_whatever_the_order() {
     let app = spawn_app(GATEWAY, Backend::Memory).await;
-    assert_eq!(
-        app.get("/v1/things/special").await,
-        (StatusCode::OK, json!({"which": "literal"}))
-    );
-    assert_eq!(
-        app.get("/v1/things/42").await,
-        (StatusCode::OK, json!({"which": "param", "id": "42"}))
-    );
+    assert_eq!(app.get("/v1/things/special").await, (StatusCode::OK, json!({"which": "literal"})));
+    assert_eq!(app.get("/v1/things/42").await, (StatusCode::OK, json!({"which": "param", "id": "42"})));
 }
 
 #[tokio::test]
 async fn path_parameters_are_percent_decoded_and_trailing_slashes_ignored() {
     let app = spawn_app(GATEWAY, Backend::Memory).await;
-    assert_eq!(
-        app.get("/v1/things/a%20b/").await,
-        (StatusCode::OK, json!({"which": "param", "id": "a b"}))
-    );
+    assert_eq!(app.get("/v1/things/a%20b/").await, (StatusCode::OK, json!({"which": "param", "id": "a b"})));
 }
 
 #[tokio::test]
@@ -42,11 +33,7 @@ async fn unknown_path_returns_404_with_json_error() {
 #[tokio::test]
 async fn wrong_method_on_a_known_path_returns_405_with_allow() {
     let app = spawn_app(GATEWAY, Backend::Memory).await;
-    let res = app
-        .request(Method::PUT, "/v1/things/1")
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::PUT, "/v1/things/1").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()["allow"], "GET, DELETE");
     let body: serde_json::Value = res.json().await.unwrap();
@@ -56,11 +43,7 @@ async fn wrong_method_on_a_known_path_returns_405_with_allow() {
 #[tokio::test]
 async fn head_is_answered_by_get_endpoints_without_a_body() {
     let app = spawn_app(GATEWAY, Backend::Memory).await;
-    let res = app
-        .request(Method::HEAD, "/v1/things/1")
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::HEAD, "/v1/things/1").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.bytes().await.unwrap().is_empty());
 }
@@ -70,27 +53,10 @@ async fn first_matching_response_wins_and_null_condition_matches_missing_fields(
     let app = spawn_app(GATEWAY, Backend::Memory).await;
     assert_eq!(
         app.post("/v1/echo", &json!({"count": 1})).await,
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"error": "kind is required"})
-        )
+        (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": "kind is required"}))
     );
-    assert_eq!(
-        app.post("/v1/echo", &json!({"kind": ""})).await.0,
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
-    let teapot = app
-        .request(Method::POST, "/v1/echo")
-        .header("X-Mode", "teapot")
-        .json(&json!({"kind": "k"}));
-    assert_eq!(
-        app.send(teapot).await,
-        (StatusCode::IM_A_TEAPOT, json!({"short": "and stout"}))
-    );
-    assert_eq!(
-        app.post("/v1/echo", &json!({"kind": "k", "count": 1}))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(app.post("/v1/echo", &json!({"kind": ""})).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let teapot = app.request(Method::POST, "/v1/echo").header("X-Mode", "teapot").json(&json!({"kind": "k"}));
+    assert_eq!(app.send(teapot).await, (StatusCode::IM_A_TEAPOT, json!({"short": "and stout"})));
+    assert_eq!(app.post("/v1/echo", &json!({"kind": "k", "count": 1})).await.0, StatusCode::OK);
 }

@@ -12,12 +12,8 @@ async fn schema_violations_are_all_listed_with_json_pointers() {
     let (status, body) = app.send(rb).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&body), "validation_failed");
-    let mut paths: Vec<&str> = body["error"]["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["path"].as_str().unwrap())
-        .collect();
+    let mut paths: Vec<&str> =
+        body["error"]["violations"].as_array().unwrap().iter().map(|v| v["path"].as_str().unwrap()).collect();
     paths.sort_unstable();
     assert_eq!(paths, vec!["/", "/email", "/priority", "/quantity"]);
 }
@@ -25,30 +21,18 @@ async fn schema_violations_are_all_listed_with_json_pointers() {
 #[tokio::test]
 async fn malformed_json_is_400_and_stores_nothing() {
     let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
-    let rb = app
-        .request(Method::POST, "/v1/notes")
-        .header("content-type", "application/json")
-        .body("{\"text\": ");
+    let rb = app.request(Method::POST, "/v1/notes").header("content-type", "application/json").body("{\"text\": ");
     let (status, body) = app.send(rb).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "malformed_json")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "malformed_json"));
     assert_eq!(app.get("/v1/notes").await.1["total"], 1);
 }
 
 #[tokio::test]
 async fn a_non_json_body_on_a_json_endpoint_is_415() {
     let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
-    let rb = app
-        .request(Method::POST, "/v1/notes")
-        .header("content-type", "text/plain")
-        .body("hello");
+    let rb = app.request(Method::POST, "/v1/notes").header("content-type", "text/plain").body("hello");
     let (status, body) = app.send(rb).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
 }
 
 #[tokio::test]
@@ -68,38 +52,22 @@ async fn an_oversized_body_is_413() {
     let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
     let big = json!({"text": "x".repeat(4096)});
     let (status, body) = app.post("/v1/notes", &big).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 }
 
 #[tokio::test]
 async fn a_deeply_nested_body_is_refused_without_crashing() {
     let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
     let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
-    let rb = app
-        .request(Method::POST, "/v1/notes")
-        .header("content-type", "application/json")
-        .body(deep);
+    let rb = app.request(Method::POST, "/v1/notes").header("content-type", "application/json").body(deep);
     let (status, body) = app.send(rb).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "malformed_json")
-    );
-    assert_eq!(
-        app.get("/v1/notes/n1").await.0,
-        StatusCode::OK,
-        "the server still answers"
-    );
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "malformed_json"));
+    assert_eq!(app.get("/v1/notes/n1").await.0, StatusCode::OK, "the server still answers");
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_an_object_cannot_be_stored() {
     let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
     let (status, body) = app.post("/v1/notes", &json!([1, 2])).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_body")
-    );
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_body"));
 }

@@ -72,13 +72,7 @@ pub fn init_logs() {
 pub async fn spawn_app(profile: &str, backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let redis = (backend == Backend::Redis).then(RedisServer::start);
-    let mut app = spawn_with(
-        profile,
-        backend,
-        dir.path().to_owned(),
-        redis.as_ref().map(RedisServer::url),
-    )
-    .await;
+    let mut app = spawn_with(profile, backend, dir.path().to_owned(), redis.as_ref().map(RedisServer::url)).await;
     app._dir = Some(dir);
     app.redis = redis;
     app
@@ -90,19 +84,12 @@ pub async fn spawn_in(profile: &str, backend: Backend, data_dir: PathBuf) -> Tes
 }
 
 /// Starts `profile` on `backend` with the given folder and Redis address.
-pub async fn spawn_with(
-    profile: &str,
-    backend: Backend,
-    data_dir: PathBuf,
-    redis_url: Option<String>,
-) -> TestApp {
+pub async fn spawn_with(profile: &str, backend: Backend, data_dir: PathBuf, redis_url: Option<String>) -> TestApp {
     init_logs();
     let profile = Profile::load(&repo_path(profile)).unwrap_or_else(|e| panic!("{e}"));
     let mut settings = Settings::ephemeral(Some(data_dir.clone()), backend.name());
     settings.redis_url = redis_url;
-    let server = Server::build(&settings, profile)
-        .await
-        .expect("server builds");
+    let server = Server::build(&settings, profile).await.expect("server builds");
     let address = format!("http://127.0.0.1:{}", server.port());
     let handle = server.handle();
     let task = tokio::spawn(server.run_until_stopped());
@@ -119,8 +106,7 @@ pub async fn spawn_with(
 
 impl TestApp {
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.default_headers
-            .push((name.to_owned(), value.to_owned()));
+        self.default_headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -128,16 +114,12 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.handle.stop(true).await;
         if let Some(task) = self.task.take() {
-            task.await
-                .expect("server task")
-                .expect("server stops cleanly");
+            task.await.expect("server task").expect("server stops cleanly");
         }
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut rb = self
-            .client
-            .request(method, format!("{}{}", self.address, path));
+        let mut rb = self.client.request(method, format!("{}{}", self.address, path));
         for (k, v) in &self.default_headers {
             rb = rb.header(k, v);
         }
@@ -148,11 +130,8 @@ impl TestApp {
         let res = rb.send().await.expect("request is sent");
         let status = res.status();
         let text = res.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, body)
     }
 
@@ -165,24 +144,19 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(self.request(reqwest::Method::POST, path).json(body))
-            .await
+        self.send(self.request(reqwest::Method::POST, path).json(body)).await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(self.request(reqwest::Method::PUT, path).json(body))
-            .await
+        self.send(self.request(reqwest::Method::PUT, path).json(body)).await
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(self.request(reqwest::Method::PATCH, path).json(body))
-            .await
+        self.send(self.request(reqwest::Method::PATCH, path).json(body)).await
     }
 }
 
 /// The error code of a JSON error body.
 pub fn code(body: &Value) -> &str {
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not an error body: {body}"))
+    body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {body}"))
 }

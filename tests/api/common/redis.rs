@@ -27,10 +27,7 @@ pub fn available() -> bool {
         .is_ok_and(|s| s.success());
     if !found {
         if std::env::var("MOCKGATE_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-            panic!(
-                "redis-server is required (MOCKGATE_REQUIRE_REDIS=1) but `{}` cannot run",
-                binary()
-            );
+            panic!("redis-server is required (MOCKGATE_REQUIRE_REDIS=1) but `{}` cannot run", binary());
         }
         eprintln!("SKIPPED: redis-server not found; install it to run the Redis tests");
     }
@@ -39,11 +36,7 @@ pub fn available() -> bool {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         Self::start_on(port)
     }
 
@@ -69,17 +62,10 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        let server = RedisServer {
-            child,
-            port,
-            _dir: dir,
-        };
+        let server = RedisServer { child, port, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !server.answers() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {port} did not answer PING"
-            );
+            assert!(Instant::now() < deadline, "redis-server on port {port} did not answer PING");
             std::thread::sleep(Duration::from_millis(20));
         }
         server

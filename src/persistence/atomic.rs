@@ -1,0 +1,126 @@
+//! `atomic: true` (or `transaction: true`, or the seed's `batch_operation`) with a list
+//! of operations: every operation is read and computed first, then all of them commit
+//! as one store transaction, so they happen together or not at all, even with other
+//! gateway instances writing the same entities. A missing target, a broken rule or a
+//! conflict fails the whole request and writes nothing. Later operations see earlier
+//! ones' results by entity name (`{{orders.id}}`), `{{generated_id}}` and, in an
+//! update's `data`, the stored values as `{{current.x}}`.
+
+use super::rules::{Plan, PlanError, Role};
+use super::{Action, ActionError, ActionInput, MergeStrategy, Outcome, plan_error};
+use crate::config::{CompileCx, PersistenceDef};
+use crate::store::{Cond, Store, Write};
+use serde_json::{Map, Value};
+
+/// How many times the whole set is recomputed when something it read changed.
+const MAX_ATTEMPTS: usize = 16;
+
+#[derive(Debug)]
+pub struct Atomic {
+    pub ops: Vec<Action>,
+}
+
+impl Atomic {
+    pub fn parse(def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Atomic> {
+        let (list, name) =
+            if def.operations.is_empty() { (&def.entities, "entities") } else { (&def.operations, "operations") };
+        if list.is_empty() {
+            cx.problem(format!("{at}.operations"), "no operations", "at least one {\"entity_name\", \"action\", ...}");
+            return None;
+        }
+        let mut ops = Vec::with_capacity(list.len());
+        let mut ok = true;
+        for (i, op) in list.iter().enumerate() {
+            let here = format!("{at}.{name}[{i}]");
+            if op.atomic.is_some() || op.transaction.is_some() || !op.operations.is_empty() {
+                cx.problem(&here, "a nested atomic block", "create, read, update or delete operations");
+                ok = false;
+                continue;
+            }
+            match Action::parse(op, &here, cx) {
+                Some(Action::List(_)) => {
+                    cx.problem(
+                        format!("{here}.action"),
+                        "list inside an atomic block",
+                        "create, read, update or delete",
+                    );
+                    ok = false;
+                }
+                Some(Action::Update(mut u)) => {
+                    // An operation's `data` names the fields it changes.
+                    if op.merge_strategy.is_none() {
+                        u.strategy = MergeStrategy::Merge;
+                    }
+                    ops.push(Action::Update(u));
+                }
+                Some(a) => ops.push(a),
+                None => ok = false,
+            }
+        }
+        ok.then_some(Atomic { ops })
+    }
+
+    pub fn entity(&self) -> &str {
+        self.ops.first().map_or("", Action::entity)
+    }
+
+    pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut vars = Map::new();
+            let mut plan = Plan::default();
+            let mut results = Map::new();
+            let mut created = false;
+            for op in &self.ops {
+                let (entity, value) = match op {
+                    Action::Create(c) => {
+                        let (key, entity) = c.build(store, input, &mut vars).await?;
+                        c.plan(&mut plan, input, &key, &entity);
+                        created = true;
+                        (&c.entity, entity)
+                    }
+                    Action::Update(u) => {
+                        let id = u.key.resolve(input.request)?;
+                        let current = get(store, &u.entity, &id).await?;
+                        let updated = u.updated(&id, &current, input, &vars)?;
+                        u.plan(&mut plan, input, &id, &current, &updated);
+                        (&u.entity, updated)
+                    }
+                    Action::Delete(d) => {
+                        let id = d.key.resolve(input.request)?;
+                        let current = get(store, &d.entity, &id).await?;
+                        d.plan(&mut plan, store, input, &id, &current).await?;
+                        (&d.entity, current)
+                    }
+                    Action::Read(r) => {
+                        let id = r.key.resolve(input.request)?;
+                        let current = get(store, &r.entity, &id).await?;
+                        // What was read must still hold when everything commits.
+                        let check = Write::Check { entity: r.entity.clone(), id, cond: Cond::Equals(current.clone()) };
+                        plan.push(check, Role::Dependent);
+                        (&r.entity, current)
+                    }
+                    Action::List(_) | Action::Atomic(_) => unreachable!("rejected when the profile loads"),
+                };
+                if !vars.contains_key("stored_entity") {
+                    vars.insert("stored_entity".into(), value.clone());
+                }
+                vars.insert(entity.clone(), value.clone());
+                results.insert(entity.clone(), value);
+            }
+            match plan.commit(store).await {
+                Ok(_) => {
+                    vars.insert("operations".into(), Value::Object(results.clone()));
+                    let status = if created { 201 } else { 200 };
+                    return Ok(Outcome { vars, status, body: Some(Value::Object(results)), headers: Vec::new() });
+                }
+                Err(PlanError::Retry) => continue,
+                Err(e) => return Err(plan_error(e, self.entity(), "")),
+            }
+        }
+        Err(ActionError::WriteConflict { entity: self.entity().to_owned(), id: String::new() })
+    }
+}
+
+async fn get(store: &dyn Store, entity: &str, id: &str) -> Result<Value, ActionError> {
+    store.get(entity, id).await?.ok_or_else(|| ActionError::NotFound { entity: entity.to_owned(), id: id.to_owned() })
+}
