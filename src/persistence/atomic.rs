@@ -12,9 +12,6 @@ use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{Cond, Store, Write};
 use serde_json::{Map, Value};
 
-/// How many times the whole set is recomputed when something it read changed.
-const MAX_ATTEMPTS: usize = 16;
-
 #[derive(Debug)]
 pub struct Atomic {
     pub ops: Vec<Action>,
@@ -65,7 +62,7 @@ impl Atomic {
     }
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..super::MAX_ATTEMPTS {
             let mut vars = Map::new();
             let mut plan = Plan::default();
             let mut results = Map::new();
@@ -113,7 +110,7 @@ impl Atomic {
                     let status = if created { 201 } else { 200 };
                     return Ok(Outcome { vars, status, body: Some(Value::Object(results)), headers: Vec::new() });
                 }
-                Err(PlanError::Retry) => continue,
+                Err(PlanError::Retry) => super::back_off(attempt).await,
                 Err(e) => return Err(plan_error(e, self.entity(), "")),
             }
         }

@@ -5,9 +5,6 @@ use crate::store::{Cond, ListQuery, Store, Ttl, Write, id_key};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
-/// How many times a delete re-reads and retries when its entity or a dependent changed.
-const MAX_ATTEMPTS: usize = 16;
-
 /// Deletes one entity by id; 404 when it does not exist. Entities that reference it
 /// are handled by their relationship's `on_delete` (restrict: 409; cascade: deleted
 /// too; nullify: the field set to null), all in the same atomic commit. The deleted
@@ -25,7 +22,7 @@ impl Delete {
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..super::MAX_ATTEMPTS {
             let current = store
                 .get(&self.entity, &id)
                 .await?
@@ -39,7 +36,7 @@ impl Delete {
                     vars.insert("stored_entity".into(), current);
                     return Ok(Outcome { vars, status: 204, body: None, headers: Vec::new() });
                 }
-                Err(PlanError::Retry) => continue,
+                Err(PlanError::Retry) => super::back_off(attempt).await,
                 Err(e) => return Err(plan_error(e, &self.entity, &id)),
             }
         }

@@ -303,3 +303,17 @@ fn etag(rules: &rules::EntityRules, entity: &serde_json::Value) -> Vec<(String, 
         None => Vec::new(),
     }
 }
+
+/// How many times an action that reads, computes and commits tries again when another
+/// write got in between. Each failed try means another writer succeeded, so even a
+/// hot row drains; the bound only guards against pathological starvation.
+const MAX_ATTEMPTS: u32 = 64;
+
+/// A short random pause before trying again, growing with the attempt, so that
+/// writers contending for one entity spread out instead of colliding in lockstep.
+async fn back_off(attempt: u32) {
+    let ceiling_us = 200u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = (u64::from(nanos) ^ u64::from(attempt).wrapping_mul(0x9E37_79B9)) % ceiling_us;
+    tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
+}

@@ -14,9 +14,6 @@ pub enum MergeStrategy {
     Merge,
 }
 
-/// How many times an update re-reads and retries when another write got in first.
-const MAX_ATTEMPTS: usize = 16;
-
 /// Optimistic locking on an update endpoint.
 #[derive(Debug)]
 pub struct Lock {
@@ -70,7 +67,7 @@ impl Update {
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..super::MAX_ATTEMPTS {
             let current = store
                 .get(&self.entity, &id)
                 .await?
@@ -91,7 +88,7 @@ impl Update {
                     return Ok(Outcome { vars, status: 200, headers: etag(rules, &updated), body: Some(updated) });
                 }
                 // Someone else wrote in between: read again and recompute.
-                Err(PlanError::Retry) => continue,
+                Err(PlanError::Retry) => super::back_off(attempt).await,
                 Err(e) => return Err(plan_error(e, &self.entity, &id)),
             }
         }

@@ -1,12 +1,22 @@
 //! The embedded, file-backed backend: the memory engine plus a data folder.
 //!
-//! `db.json` in the folder is a human-readable snapshot: pretty-printed, entity types
-//! sorted by name, entities in creation order, so it diffs well in git. Writes are
-//! applied in memory and the snapshot is rewritten shortly after (debounced) by one
-//! writer thread, and at shutdown (`flush`). Every snapshot is written atomically:
-//! temp file in the same folder, fsync, rename, fsync of the folder. A snapshot that
-//! cannot be parsed stops the start with its path and the parser's line and column,
-//! and is never overwritten. The folder is locked so two processes cannot share it.
+//! Two files make it durable:
+//! - `journal-<n>.jsonl`: one JSON line per write, appended by a writer thread that
+//!   fsyncs each batch of queued lines at once (group commit). A write is acknowledged
+//!   only once its line is on disk, so it survives `kill -9`. Lines are queued while
+//!   the engine's lock is held, so the journal order is the order writes were applied,
+//!   and the handler's future may be dropped without losing an applied write.
+//! - `db.json`: a human-readable snapshot (pretty-printed, entity types sorted,
+//!   entities in creation order, so it diffs well in git), rewritten at most about
+//!   once a second under writes and at shutdown, atomically (temp file, fsync, rename,
+//!   fsync of the folder). It records the last journal sequence number it contains.
+//!
+//! Compaction: before a snapshot the journal moves to a new segment; once the
+//! snapshot is on disk the older segments are deleted. On start the snapshot is read
+//! and every journal line with a higher sequence number is replayed, so replay is
+//! idempotent. A torn last line (a crash mid-write) is dropped; any other unreadable
+//! line or snapshot stops the start with the file, line and reason, and nothing is
+//! overwritten. The folder is locked so two processes cannot share it.
 
 use super::memory::{Row, State};
 use super::{Clock, Dataset, ListQuery, MemoryStore, Page, Store, StoreError, Transaction};
@@ -15,16 +25,16 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long the writer waits for more writes before rewriting `db.json`.
-const DEBOUNCE: Duration = Duration::from_millis(50);
+/// Shortest pause between snapshots; it grows with the cost of the last snapshot.
+const DEBOUNCE: Duration = Duration::from_millis(1000);
 const FORMAT: &str = "mockgate/1";
 pub const SNAPSHOT_FILE: &str = "db.json";
 
@@ -32,6 +42,9 @@ pub const SNAPSHOT_FILE: &str = "db.json";
 #[derive(Serialize, Deserialize)]
 struct DbFile {
     format: String,
+    /// The last journal line this snapshot contains.
+    #[serde(default)]
+    seq: u64,
     entities: BTreeMap<String, IndexMap<String, Arc<Value>>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     sequences: BTreeMap<String, u64>,
@@ -40,11 +53,42 @@ struct DbFile {
     expires_at: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// One journal line: the effects of one write, as they were applied.
+#[derive(Serialize, Deserialize)]
+struct Line {
+    seq: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ops: Vec<Op>,
+    /// Everything replaced (reset, load, seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reset: Option<BTreeMap<String, IndexMap<String, Arc<Value>>>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Op {
+    Put { e: String, id: String, v: Arc<Value>, x: Option<u64> },
+    Del { e: String, id: String },
+    Seq { e: String, n: u64 },
+}
+
+enum JournalMsg {
+    Line(u64, Vec<u8>),
+    /// Start a new segment; answers with its number.
+    Rotate(SyncSender<u64>),
+}
+
 struct Shared {
     mem: MemoryStore,
     dir: PathBuf,
-    /// Bumped by every write; the writer skips a snapshot when nothing changed.
-    generation: AtomicU64,
+    /// The last journal sequence number handed out (under the engine's lock).
+    seq: AtomicU64,
+    journal: Mutex<Sender<JournalMsg>>,
+    /// The last sequence number on disk, for acknowledgements.
+    durable: tokio::sync::watch::Sender<u64>,
+    /// Set when the journal cannot be written; writes then fail.
+    broken: AtomicBool,
+    /// The snapshot's sequence number; the snapshot writer skips when unchanged.
     written: Mutex<u64>,
     /// The data folder's lock, held until [`Store::close`]; the OS releases it if the
     /// process dies.
@@ -57,55 +101,79 @@ pub struct FileStore {
     wake: SyncSender<()>,
 }
 
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Io { action, path, source }
+}
+
 impl FileStore {
-    /// Opens (creating if needed) the data folder. Returns the store and whether a
-    /// snapshot already existed, so the caller seeds only a fresh folder.
+    /// Opens (creating if needed) the data folder and recovers its state. Returns the
+    /// store and whether any data existed, so the caller seeds only a fresh folder.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(FileStore, bool), StoreError> {
-        fs::create_dir_all(dir).map_err(|source| StoreError::Io { action: "create", path: dir.to_owned(), source })?;
+        fs::create_dir_all(dir).map_err(io("create", dir))?;
         let lock_path = dir.join(".lock");
-        let lock = File::create(&lock_path).map_err(|source| StoreError::Io {
-            action: "create",
-            path: lock_path.clone(),
-            source,
-        })?;
+        let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
         if lock.try_lock().is_err() {
             return Err(StoreError::InUse { path: dir.to_owned() });
         }
         let path = dir.join(SNAPSHOT_FILE);
-        let (state, existed) = match fs::read_to_string(&path) {
-            Ok(text) => (parse(&path, &text)?, true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::default(), false),
-            Err(source) => {
-                return Err(StoreError::Io { action: "read", path, source });
+        let (mut state, mut seq, mut existed) = match fs::read_to_string(&path) {
+            Ok(text) => {
+                let (state, seq) = parse(&path, &text)?;
+                (state, seq, true)
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::default(), 0, false),
+            Err(source) => return Err(StoreError::Io { action: "read", path, source }),
         };
+        let segments = segments(dir)?;
+        existed |= !segments.is_empty();
+        for (i, (_, segment)) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            seq = seq.max(replay(segment, &mut state, seq, last)?);
+        }
+        let next_segment = segments.last().map_or(1, |(n, _)| n + 1);
+        let journal_path = segment_path(dir, next_segment);
+        let journal =
+            OpenOptions::new().create(true).append(true).open(&journal_path).map_err(io("create", &journal_path))?;
+
+        let (journal_tx, journal_rx) = mpsc::channel::<JournalMsg>();
+        let (durable, _) = tokio::sync::watch::channel(seq);
         let shared = Arc::new(Shared {
             mem: MemoryStore::with_state(state, clock),
             dir: dir.to_owned(),
-            generation: AtomicU64::new(0),
-            written: Mutex::new(0),
+            seq: AtomicU64::new(seq),
+            journal: Mutex::new(journal_tx),
+            durable,
+            broken: AtomicBool::new(false),
+            written: Mutex::new(seq),
             lock: Mutex::new(Some(lock)),
         });
-        let (wake, sleep) = mpsc::sync_channel::<()>(1);
         let writer = Arc::clone(&shared);
         std::thread::Builder::new()
-            .name("mockgate-file-writer".into())
+            .name("mockgate-journal".into())
+            .spawn(move || writer.journal_loop(journal, next_segment, journal_rx))
+            .map_err(io("start the journal writer for", dir))?;
+
+        let (wake, sleep) = mpsc::sync_channel::<()>(1);
+        let snapshotter = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("mockgate-snapshot".into())
             .spawn(move || {
-                // Ends when the store is dropped (the sender goes away). The pause
-                // grows with the cost of the last snapshot, so rewriting a large
-                // data set takes at most about a fifth of the time under steady writes.
+                // Ends when the store is dropped. The pause grows with the cost of the
+                // last snapshot, so rewriting a large data set takes at most about a
+                // fifth of the time under steady writes.
                 let mut last_cost = Duration::ZERO;
                 while sleep.recv().is_ok() {
                     std::thread::sleep(DEBOUNCE.max(last_cost * 4));
                     while sleep.try_recv().is_ok() {}
                     let started = std::time::Instant::now();
-                    if let Err(e) = writer.write_snapshot() {
-                        tracing::error!(error = %e, "failed to write the data snapshot; will retry on the next write");
+                    if let Err(e) = snapshotter.write_snapshot() {
+                        tracing::error!(error = %crate::error::error_chain(&e), "failed to write the data snapshot; the journal keeps every write");
                     }
                     last_cost = started.elapsed();
                 }
             })
-            .map_err(|source| StoreError::Io { action: "start writer for", path: dir.to_owned(), source })?;
+            .map_err(io("start the snapshot writer for", dir))?;
         Ok((FileStore { shared, wake }, existed))
     }
 
@@ -117,25 +185,103 @@ impl FileStore {
         if self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             return Err(StoreError::Unavailable("the file store is closed".into()));
         }
+        if self.shared.broken.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the journal cannot be written; see the server log".into()));
+        }
         Ok(())
     }
 
-    fn changed(&self) {
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        // A full channel already means "a snapshot is coming".
+    /// Waits until journal line `seq` is on disk.
+    async fn durable(&self, seq: u64) -> Result<(), StoreError> {
         let _ = self.wake.try_send(());
+        let mut rx = self.shared.durable.subscribe();
+        let broken = &self.shared.broken;
+        let _ = rx.wait_for(|done| *done >= seq || broken.load(Ordering::SeqCst)).await;
+        if *rx.borrow() >= seq {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("the journal cannot be written; see the server log".into()))
+        }
     }
 }
 
 impl Drop for FileStore {
     fn drop(&mut self) {
         if let Err(e) = self.shared.write_snapshot() {
-            tracing::error!(error = %e, "failed to write the final data snapshot");
+            tracing::error!(error = %crate::error::error_chain(&e), "failed to write the final data snapshot");
         }
     }
 }
 
-fn parse(path: &Path, text: &str) -> Result<State, StoreError> {
+fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("journal-{n:06}.jsonl"))
+}
+
+/// Journal segments in order.
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io("list", dir))? {
+        let entry = entry.map_err(io("list", dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(n) =
+            name.strip_prefix("journal-").and_then(|r| r.strip_suffix(".jsonl")).and_then(|n| n.parse().ok())
+        {
+            out.push((n, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Applies a segment's lines above `after`; returns the highest sequence number seen.
+fn replay(path: &Path, state: &mut State, after: u64, last_segment: bool) -> Result<u64, StoreError> {
+    let text = fs::read_to_string(path).map_err(io("read", path))?;
+    let mut top = after;
+    let mut lines = text.split_inclusive('\n').enumerate().peekable();
+    while let Some((i, raw)) = lines.next() {
+        let complete = raw.ends_with('\n');
+        let line: Line = match serde_json::from_str(raw.trim_end()) {
+            Ok(l) => l,
+            // A crash mid-append leaves one torn line at the very end: it was never
+            // acknowledged, so it is dropped.
+            Err(_) if !complete && last_segment && lines.peek().is_none() => break,
+            Err(e) => {
+                return Err(StoreError::Corrupt { path: path.to_owned(), reason: format!("line {}: {e}", i + 1) });
+            }
+        };
+        if line.seq <= after {
+            continue;
+        }
+        top = top.max(line.seq);
+        if let Some(tables) = line.reset {
+            let data: Dataset = tables
+                .into_iter()
+                .map(|(e, rows)| (e, rows.into_iter().map(|(id, v)| (id, Arc::unwrap_or_clone(v))).collect()))
+                .collect();
+            *state = State::from_dataset(data);
+        }
+        for op in line.ops {
+            match op {
+                Op::Put { e, id, v, x } => {
+                    state.note_numeric_id(&e, &id);
+                    state.tables.entry(e).or_default().insert(id, Row { value: v, expires_at: x });
+                }
+                Op::Del { e, id } => {
+                    if let Some(t) = state.tables.get_mut(&e) {
+                        t.shift_remove(&id);
+                    }
+                }
+                Op::Seq { e, n } => {
+                    let s = state.sequences.entry(e).or_insert(0);
+                    *s = (*s).max(n);
+                }
+            }
+        }
+    }
+    Ok(top)
+}
+
+fn parse(path: &Path, text: &str) -> Result<(State, u64), StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { path: path.to_owned(), reason };
     let db: DbFile = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
     if db.format != FORMAT {
@@ -153,23 +299,94 @@ fn parse(path: &Path, text: &str) -> Result<State, StoreError> {
             .collect();
         state.tables.insert(entity, table);
     }
-    Ok(state)
+    Ok((state, db.seq))
 }
 
 impl Shared {
-    /// Writes the current state if it changed since the last snapshot. Serialised by
-    /// the `written` lock so an older snapshot can never be renamed over a newer one.
+    /// Queues a journal line; called with the engine's lock held.
+    fn queue(&self, line: Line) -> u64 {
+        let mut bytes = serde_json::to_vec(&line).expect("JSON values always serialise");
+        bytes.push(b'\n');
+        let sender = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if sender.send(JournalMsg::Line(line.seq, bytes)).is_err() {
+            self.broken.store(true, Ordering::SeqCst);
+        }
+        line.seq
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The journal writer: appends queued lines, fsyncs each batch once, then tells the
+    /// waiting writers (group commit).
+    fn journal_loop(&self, mut file: File, mut segment: u64, rx: mpsc::Receiver<JournalMsg>) {
+        while let Ok(first) = rx.recv() {
+            let mut top = 0;
+            let mut rotations = Vec::new();
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut result = Ok(());
+            for msg in batch {
+                match msg {
+                    JournalMsg::Line(seq, bytes) => {
+                        result = result.and_then(|()| file.write_all(&bytes));
+                        top = top.max(seq);
+                    }
+                    JournalMsg::Rotate(ack) => rotations.push(ack),
+                }
+            }
+            let result = result.and_then(|()| file.sync_data());
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot write the journal; refusing further writes");
+                self.broken.store(true, Ordering::SeqCst);
+                self.durable.send_modify(|_| {});
+                continue;
+            }
+            if top > 0 {
+                self.durable.send_modify(|d| *d = (*d).max(top));
+            }
+            if !rotations.is_empty() {
+                segment += 1;
+                let path = segment_path(&self.dir, segment);
+                match OpenOptions::new().create(true).append(true).open(&path) {
+                    Ok(f) => file = f,
+                    Err(e) => {
+                        tracing::error!(error = %e, path = %path.display(), "cannot start a journal segment");
+                        segment -= 1;
+                    }
+                }
+                for ack in rotations {
+                    let _ = ack.send(segment);
+                }
+            }
+        }
+    }
+
+    /// Writes the current state if it changed since the last snapshot, then drops the
+    /// journal segments it made redundant. Serialised by the `written` lock so an
+    /// older snapshot can never be renamed over a newer one.
     fn write_snapshot(&self) -> Result<(), StoreError> {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        let generation = self.generation.load(Ordering::SeqCst);
-        if generation == *written {
+        if self.seq.load(Ordering::SeqCst) == *written {
             return Ok(());
         }
+        // Everything journaled so far lands in segments older than `current`.
+        let (ack, answer) = mpsc::sync_channel(1);
+        let sent = self.journal.lock().unwrap_or_else(|p| p.into_inner()).send(JournalMsg::Rotate(ack)).is_ok();
+        let current = if sent { answer.recv().ok() } else { None };
         let now = self.mem.now();
-        let mut state = self.mem.lock().clone();
+        let (mut state, seq) = {
+            let guard = self.mem.lock();
+            // Read under the engine's lock: every line up to `seq` is applied in this copy.
+            (guard.clone(), self.seq.load(Ordering::SeqCst))
+        };
         state.purge_expired(now);
         let mut db = DbFile {
             format: FORMAT.to_owned(),
+            seq,
             entities: BTreeMap::new(),
             sequences: state.sequences,
             expires_at: BTreeMap::new(),
@@ -191,7 +408,14 @@ impl Shared {
         let mut bytes = serde_json::to_vec_pretty(&db).expect("JSON values always serialise");
         bytes.push(b'\n');
         write_atomically(&self.dir, SNAPSHOT_FILE, &bytes)?;
-        *written = generation;
+        *written = seq;
+        if let Some(current) = current {
+            for (n, path) in segments(&self.dir)? {
+                if n < current {
+                    fs::remove_file(&path).map_err(io("remove", &path))?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -199,24 +423,28 @@ impl Shared {
 /// Temp file in the same folder, fsync, rename over the target, fsync the folder.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     let target = dir.join(name);
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| StoreError::Io { action, path, source }
-    };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
     tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
     // tempfile creates files private to the owner; a data file is an ordinary file.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(io("set permissions on", tmp.path()))?;
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644)).map_err(io("set permissions on", &target))?;
     }
     tmp.as_file().sync_all().map_err(io("sync", &target))?;
     tmp.persist(&target).map_err(|e| StoreError::Io { action: "replace", path: target.clone(), source: e.error })?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
     Ok(())
+}
+
+fn ops_for(state: &State, touched: &[(String, String)]) -> Vec<Op> {
+    touched
+        .iter()
+        .map(|(e, id)| match state.tables.get(e).and_then(|t| t.get(id)) {
+            Some(row) => Op::Put { e: e.clone(), id: id.clone(), v: Arc::clone(&row.value), x: row.expires_at },
+            None => Op::Del { e: e.clone(), id: id.clone() },
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -235,15 +463,23 @@ impl Store for FileStore {
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
         self.ensure_open()?;
-        let previous = self.shared.mem.commit_sync(tx)?;
-        self.changed();
+        let shared = &self.shared;
+        let (previous, seq) = shared.mem.commit_then(tx, |state, touched| {
+            let line = Line { seq: shared.next_seq(), ops: ops_for(state, touched), reset: None };
+            shared.queue(line)
+        })?;
+        self.durable(seq).await?;
         Ok(previous)
     }
 
     async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {
         self.ensure_open()?;
-        let id = self.shared.mem.next_id_sync(entity);
-        self.changed();
+        let shared = &self.shared;
+        let (id, seq) = shared.mem.next_id_then(entity, |n| {
+            let line = Line { seq: shared.next_seq(), ops: vec![Op::Seq { e: entity.to_owned(), n }], reset: None };
+            shared.queue(line)
+        });
+        self.durable(seq).await?;
         Ok(id)
     }
 
@@ -257,9 +493,16 @@ impl Store for FileStore {
 
     async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
         self.ensure_open()?;
-        self.shared.mem.replace_sync(data);
-        self.changed();
-        Ok(())
+        let shared = &self.shared;
+        let seq = shared.mem.replace_then(data, |state| {
+            let tables = state
+                .tables
+                .iter()
+                .map(|(e, rows)| (e.clone(), rows.iter().map(|(id, r)| (id.clone(), Arc::clone(&r.value))).collect()))
+                .collect();
+            shared.queue(Line { seq: shared.next_seq(), ops: Vec::new(), reset: Some(tables) })
+        });
+        self.durable(seq).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -77,7 +77,7 @@ impl State {
         self.tables.get(entity)?.get(id).filter(|r| r.live(now))
     }
 
-    fn note_numeric_id(&mut self, entity: &str, id: &str) {
+    pub fn note_numeric_id(&mut self, entity: &str, id: &str) {
         if let Ok(n) = id.parse::<u64>() {
             let seq = self.sequences.entry(entity.to_owned()).or_insert(0);
             *seq = (*seq).max(n);
@@ -173,19 +173,43 @@ impl MemoryStore {
     }
 
     pub(super) fn commit_sync(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        self.commit_then(tx, |_, _| ()).map(|(previous, ())| previous)
+    }
+
+    /// Commits, then runs `after` while still holding the lock, with the `(entity, id)`
+    /// pairs written, so the file store journals writes in exactly the order applied.
+    pub(super) fn commit_then<R>(
+        &self,
+        tx: Transaction,
+        after: impl FnOnce(&State, &[(String, String)]) -> R,
+    ) -> Result<(Vec<Option<Value>>, R), StoreError> {
         let now = self.now();
         let mut state = self.lock();
         for (i, w) in tx.writes.iter().enumerate() {
             state.check(i, w, now)?;
         }
-        Ok(tx.writes.into_iter().map(|w| state.apply(w, now)).collect())
+        let touched: Vec<(String, String)> = tx
+            .writes
+            .iter()
+            .filter(|w| !matches!(w, Write::Check { .. }))
+            .map(|w| (w.entity().to_owned(), w.id().to_owned()))
+            .collect();
+        let previous = tx.writes.into_iter().map(|w| state.apply(w, now)).collect();
+        let r = after(&state, &touched);
+        Ok((previous, r))
     }
 
     pub(super) fn next_id_sync(&self, entity: &str) -> u64 {
+        self.next_id_then(entity, |_| ()).0
+    }
+
+    /// Like [`MemoryStore::commit_then`], for the id counter.
+    pub(super) fn next_id_then<R>(&self, entity: &str, after: impl FnOnce(u64) -> R) -> (u64, R) {
         let mut state = self.lock();
         let seq = state.sequences.entry(entity.to_owned()).or_insert(0);
         *seq += 1;
-        *seq
+        let n = *seq;
+        (n, after(n))
     }
 
     pub(super) fn dump_sync(&self) -> Dataset {
@@ -202,8 +226,15 @@ impl MemoryStore {
     }
 
     pub(super) fn replace_sync(&self, data: Dataset) {
+        self.replace_then(data, |_| ());
+    }
+
+    /// Like [`MemoryStore::commit_then`], for replacing everything.
+    pub(super) fn replace_then<R>(&self, data: Dataset, after: impl FnOnce(&State) -> R) -> R {
         let fresh = State::from_dataset(data);
-        *self.lock() = fresh;
+        let mut state = self.lock();
+        *state = fresh;
+        after(&state)
     }
 }
 

@@ -86,3 +86,56 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
     let db = std::fs::read_to_string(data.path().join("db.json")).unwrap();
     assert!(db.contains("cli@example.com"), "flushed on shutdown");
 }
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = |data: &std::path::Path| {
+        mockctl()
+            .args(["start", "tests/fixtures/gateway", "--port", &port.to_string(), "--data-dir"])
+            .arg(data)
+            .env("MOCKGATE_BACKEND", "file")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut child = start(data.path());
+    wait_until_up(&client, &format!("{base}/v1/notes")).await;
+    for i in 0..50 {
+        let res = client
+            .post(format!("{base}/v1/notes"))
+            .json(&serde_json::json!({"id": format!("k{i}"), "n": i}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let res =
+        client.patch(format!("{base}/v1/notes/k7")).json(&serde_json::json!({"n": "patched"})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // No graceful shutdown: SIGKILL right after the last acknowledgement.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = start(data.path());
+    wait_until_up(&client, &format!("{base}/v1/notes")).await;
+    let list: serde_json::Value =
+        client.get(format!("{base}/v1/notes?limit=1000")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["total"], 51, "50 created plus the seeded note");
+    let k7: serde_json::Value = client.get(format!("{base}/v1/notes/k7")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(k7["n"], "patched");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+async fn wait_until_up(client: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(Instant::now() < deadline, "{url} did not answer in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

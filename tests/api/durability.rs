@@ -29,10 +29,8 @@ async fn db_json_is_pretty_and_readable() {
     app.post("/v1/tickets", &json!({"title": "t"})).await;
     app.stop().await;
     let text = std::fs::read_to_string(dir.path().join("db.json")).unwrap();
-    assert!(
-        text.starts_with("{\n  \"format\": \"mockgate/1\",\n  \"entities\": {\n    \"notes\": {\n      \"n1\": {"),
-        "{text}"
-    );
+    assert!(text.starts_with("{\n  \"format\": \"mockgate/1\",\n  \"seq\": "), "{text}");
+    assert!(text.contains("\n  \"entities\": {\n    \"notes\": {\n      \"n1\": {"), "{text}");
     let db: Value = serde_json::from_str(&text).unwrap();
     let ids: Vec<&String> = db["entities"]["notes"].as_object().unwrap().keys().collect();
     assert_eq!(ids, vec!["n1", "b"], "creation order");
@@ -68,4 +66,41 @@ async fn two_servers_cannot_share_a_data_folder() {
     let err = Server::build(&settings, profile).await.err().expect("second start is refused");
     assert!(mockgate::error::error_chain(&err).contains("in use by another mockgate process"));
     app.stop().await;
+}
+
+/// A journal written by a process that died: lines as the file store writes them.
+fn journal_line(seq: u64, id: &str, text: &str) -> String {
+    format!(
+        "{{\"seq\":{seq},\"ops\":[{{\"put\":{{\"e\":\"notes\",\"id\":\"{id}\",\"v\":{{\"id\":\"{id}\",\"text\":\"{text}\"}},\"x\":null}}}}]}}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_torn_last_journal_line_is_dropped_and_the_rest_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal =
+        format!("{}{}{{\"seq\":3,\"ops\":[{{\"put\":", journal_line(1, "a", "first"), journal_line(2, "b", "second"));
+    std::fs::write(dir.path().join("journal-000001.jsonl"), journal).unwrap();
+    let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
+    assert_eq!(app.get("/v1/notes/a").await.1["text"], "first");
+    assert_eq!(app.get("/v1/notes/b").await.1["text"], "second");
+    assert_eq!(
+        app.get("/v1/notes/n1").await.0,
+        StatusCode::NOT_FOUND,
+        "a folder with a journal is not fresh: no reseed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_journal_line_stops_the_start_with_its_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = format!("{}not json\n{}", journal_line(1, "a", "first"), journal_line(3, "c", "third"));
+    std::fs::write(dir.path().join("journal-000001.jsonl"), &journal).unwrap();
+    let profile = Profile::load(&repo_path(PROFILE)).unwrap();
+    let settings = Settings::ephemeral(Some(dir.path().to_owned()), "file");
+    let err = Server::build(&settings, profile).await.err().expect("start is refused");
+    let chain = mockgate::error::error_chain(&err);
+    assert!(chain.contains("journal-000001.jsonl is unreadable: line 2:"), "{chain}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("journal-000001.jsonl")).unwrap(), journal, "left untouched");
 }
