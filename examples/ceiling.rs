@@ -49,7 +49,10 @@ async fn main() -> std::io::Result<()> {
     HttpServer::new(move || {
         App::new()
             .app_data(conn.clone())
-            .route("/static", web::get().to(|| async { HttpResponse::Ok().content_type("application/json").body(BODY) }))
+            .route(
+                "/static",
+                web::get().to(|| async { HttpResponse::Ok().content_type("application/json").body(BODY) }),
+            )
             .route("/redis/items", web::post().to(set))
             .route("/redis/items/{id}", web::get().to(get))
     })

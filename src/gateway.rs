@@ -2,10 +2,10 @@
 //! parse and validate the body, choose a response rule, run its persistence action,
 //! render. The HTTP layer ([`crate::server`]) only converts at the edges.
 
-use crate::auth::Credentials;
+use crate::auth::{AuthOutcome, Credentials};
 use crate::config::{Endpoint, Profile, ResponseRule, StatusSpec};
 use crate::error::{ApiError, Violation};
-use crate::persistence::{Action, ActionInput, Outcome};
+use crate::persistence::{Action, ActionError, ActionInput, Outcome};
 use crate::routing::{Inputs, RouteMatch, Router};
 use crate::store::Store;
 use crate::template::{RenderCtx, RequestData};
@@ -81,7 +81,7 @@ impl Gateway {
         };
         let ep = &self.profile.endpoints[index];
         tracing::Span::current().record("endpoint", ep.at.as_str());
-        ep.auth.check(&req)?;
+        let session = self.authenticate(ep, &req).await?;
         let body = parse_body(&req, ep)?;
         if let Some(schema) = &ep.schema {
             validate(schema, &body)?;
@@ -92,6 +92,7 @@ impl Gateway {
             query: parse_query(&req.query),
             headers: Value::Object(req.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
             params: Value::Object(params),
+            session,
         };
         let inputs = Inputs { body: &data.body, query: &data.query, headers: &data.headers, path: &data.params };
         let rule = ep.responses.iter().find(|r| r.conditions.matches(&inputs));
@@ -111,6 +112,19 @@ impl Gateway {
             }
         }
         render(rule, outcome, &data, now, &self.profile)
+    }
+
+    /// Runs the endpoint's checks; a presented session id must name a live session.
+    async fn authenticate(&self, ep: &Endpoint, req: &RequestCtx) -> Result<Value, ApiError> {
+        match ep.auth.check_all(req)? {
+            AuthOutcome::Pass => Ok(Value::Null),
+            AuthOutcome::Session { entity, id, otherwise } => {
+                match self.store.get(&entity, &id).await.map_err(ActionError::from)? {
+                    Some(session) => Ok(session),
+                    None => Err(otherwise.into()),
+                }
+            }
+        }
     }
 
     async fn run(&self, action: &Action, input: &ActionInput<'_>, before: Outcome) -> Result<Outcome, ApiError> {

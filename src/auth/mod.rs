@@ -32,6 +32,35 @@ pub enum AuthMethod {
     Bearer {
         tokens: HashMap<String, Vec<String>>,
     },
+    /// A session id that must name a live entity of `entity` (created by a login
+    /// endpoint, usually with a TTL); checked against the store by the gateway.
+    Session {
+        entity: String,
+        name: String,
+        location: SessionLocation,
+    },
+}
+
+/// Where a session id travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLocation {
+    Header,
+    Query,
+    Cookie,
+    /// `Authorization: Bearer <session id>`.
+    Bearer,
+}
+
+/// The outcome of the credential checks that need no store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    Pass,
+    /// Passes if this session exists; otherwise the error stands.
+    Session {
+        entity: String,
+        id: String,
+        otherwise: AuthError,
+    },
 }
 
 /// The request parts authentication reads.
@@ -77,6 +106,8 @@ impl AuthError {
 enum Verdict {
     Pass,
     Absent,
+    /// A session id to look up.
+    Session(String, String),
     Wrong,
     MissingScopes(Vec<String>),
 }
@@ -84,6 +115,20 @@ enum Verdict {
 impl AuthMethod {
     fn check(&self, req: &dyn Credentials, required_scopes: &[String]) -> Verdict {
         match self {
+            AuthMethod::Session { entity, name, location } => {
+                let given = match location {
+                    SessionLocation::Header => req.header(&name.to_ascii_lowercase()),
+                    SessionLocation::Query => req.query_param(name),
+                    SessionLocation::Bearer => scheme_value(req.header("authorization"), "bearer").map(str::trim),
+                    SessionLocation::Cookie => req.header("cookie").and_then(|c| {
+                        c.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| k == name).map(|(_, v)| v)
+                    }),
+                };
+                match given {
+                    None | Some("") => Verdict::Absent,
+                    Some(id) => Verdict::Session(entity.clone(), id.to_owned()),
+                }
+            }
             AuthMethod::ApiKey { name, location, keys } => {
                 let given = match location {
                     KeyLocation::Header => req.header(&name.to_ascii_lowercase()),
@@ -126,6 +171,7 @@ impl AuthMethod {
 
     fn challenge(&self, required_scopes: &[String]) -> String {
         match self {
+            AuthMethod::Session { name, .. } => format!("Session realm=\"mockgate\", name=\"{name}\""),
             AuthMethod::ApiKey { name, location: KeyLocation::Header, .. } => {
                 format!("ApiKey realm=\"mockgate\", header=\"{name}\"")
             }
@@ -140,6 +186,13 @@ impl AuthMethod {
 
     fn what(&self) -> String {
         match self {
+            AuthMethod::Session { name, location: SessionLocation::Cookie, .. } => {
+                format!("a session id in the {name} cookie")
+            }
+            AuthMethod::Session { location: SessionLocation::Bearer, .. } => {
+                "a session id as a bearer token".to_owned()
+            }
+            AuthMethod::Session { name, .. } => format!("a session id in {name}"),
             AuthMethod::ApiKey { name, location: KeyLocation::Header, .. } => {
                 format!("an API key in the {name} header")
             }
@@ -169,20 +222,34 @@ impl EndpointAuth {
     }
 
     pub fn check(&self, req: &dyn Credentials) -> Result<(), AuthError> {
+        match self.check_all(req)? {
+            AuthOutcome::Pass => Ok(()),
+            AuthOutcome::Session { otherwise, .. } => Err(otherwise),
+        }
+    }
+
+    /// Every check that needs no store; a presented session id is left to the caller.
+    pub fn check_all(&self, req: &dyn Credentials) -> Result<AuthOutcome, AuthError> {
         if self.methods.is_empty() {
-            return Ok(());
+            return Ok(AuthOutcome::Pass);
         }
         let mut wrong = false;
         let mut scopes: Option<Vec<String>> = None;
+        let mut session = None;
         for (_, m) in &self.methods {
             match m.check(req, &self.required_scopes) {
-                Verdict::Pass => return Ok(()),
+                Verdict::Pass => return Ok(AuthOutcome::Pass),
+                Verdict::Session(entity, id) => session = Some((entity, id)),
                 Verdict::Absent => {}
                 Verdict::Wrong => wrong = true,
                 Verdict::MissingScopes(missing) => scopes = Some(missing),
             }
         }
-        let challenges = self.methods.iter().map(|(_, m)| m.challenge(&self.required_scopes)).collect();
+        let challenges: Vec<String> = self.methods.iter().map(|(_, m)| m.challenge(&self.required_scopes)).collect();
+        if let Some((entity, id)) = session {
+            let otherwise = AuthError::Invalid { challenges };
+            return Ok(AuthOutcome::Session { entity, id, otherwise });
+        }
         Err(match (scopes, wrong) {
             (Some(missing), _) => AuthError::InsufficientScope {
                 missing,

@@ -80,6 +80,8 @@ pub struct AuthMethodDef {
     pub valid_credentials: Vec<CredentialDef>,
     #[serde(default)]
     pub valid_tokens: Vec<TokenDef>,
+    /// For `session`: the entity type holding sessions (default `sessions`).
+    pub entity_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

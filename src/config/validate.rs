@@ -2,7 +2,7 @@
 //! problem with its file and JSON path.
 
 use super::*;
-use crate::auth::{AuthMethod, KeyLocation};
+use crate::auth::{AuthMethod, KeyLocation, SessionLocation};
 use crate::persistence::Action;
 use crate::routing::{Conditions, PathTemplate};
 use crate::store::id_key;
@@ -302,10 +302,31 @@ fn auth_methods(auth: &AuthFileDef, problems: &mut Vec<ConfigError>) -> HashMap<
                     .collect();
                 AuthMethod::Bearer { tokens }
             }
+            "session" => {
+                let location = match def.location.as_deref() {
+                    None | Some("header") => SessionLocation::Header,
+                    Some("query") => SessionLocation::Query,
+                    Some("cookie") => SessionLocation::Cookie,
+                    Some("bearer") => SessionLocation::Bearer,
+                    Some(other) => {
+                        problem(
+                            format!("{at}.location"),
+                            format!("unknown location {other:?}"),
+                            "\"header\", \"query\", \"cookie\" or \"bearer\"",
+                        );
+                        continue;
+                    }
+                };
+                AuthMethod::Session {
+                    entity: def.entity_name.clone().unwrap_or_else(|| "sessions".into()),
+                    name: def.name.clone().unwrap_or_else(|| "X-Session-Id".into()),
+                    location,
+                }
+            }
             other => {
                 let found =
                     if other.is_empty() { "missing type".to_owned() } else { format!("unknown type {other:?}") };
-                problem(format!("{at}.type"), found, "one of api_key, http_basic, oidc");
+                problem(format!("{at}.type"), found, "one of api_key, http_basic, oidc, session");
                 continue;
             }
         };

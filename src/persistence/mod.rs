@@ -183,8 +183,14 @@ impl KeySource {
     }
 
     fn resolve(&self, req: &RequestData) -> Result<String, ActionError> {
-        let v =
-            req.params.get(&self.field).or_else(|| req.query.get(&self.field)).or_else(|| req.body.get(&self.field));
+        // A logout names no id: `session_id` is the authenticated session's own.
+        let own_session = || (self.field == "session_id").then(|| req.session.get(ID_FIELD)).flatten();
+        let v = req
+            .params
+            .get(&self.field)
+            .or_else(|| req.query.get(&self.field))
+            .or_else(|| req.body.get(&self.field))
+            .or_else(own_session);
         v.and_then(id_key).ok_or_else(|| ActionError::MissingId { field: self.field.clone() })
     }
 }

@@ -240,6 +240,8 @@ pub struct RequestData {
     pub headers: Value,
     /// Path parameters (strings).
     pub params: Value,
+    /// The authenticated session entity (`{{session_data.x}}`), or `null`.
+    pub session: Value,
 }
 
 impl Default for RequestData {
@@ -250,6 +252,7 @@ impl Default for RequestData {
             query: Value::Object(Map::new()),
             headers: Value::Object(Map::new()),
             params: Value::Object(Map::new()),
+            session: Value::Null,
         }
     }
 }
@@ -294,7 +297,9 @@ impl<'a> RenderCtx<'a> {
             Base::RequestHeaders => Some(&r.headers),
             Base::RequestPath => Some(&r.params),
             Base::RequestMethod => Some(&r.method),
-            Base::Var(name) => self.vars.get(name.as_str()),
+            Base::Var(name) => {
+                self.vars.get(name.as_str()).or_else(|| (name == "session_data").then_some(&self.request.session))
+            }
         };
         let mut cur = match base {
             Some(v) => v,
@@ -353,6 +358,7 @@ impl<'a> RenderCtx<'a> {
         request.insert("method".into(), r.method.clone());
         let mut root = self.vars.clone();
         root.insert("request".into(), Value::Object(request));
+        root.entry("session_data").or_insert_with(|| r.session.clone());
         root.insert(NOW_KEY.into(), Value::from(self.now.timestamp_millis()));
         Value::Object(root)
     }
@@ -471,6 +477,7 @@ mod tests {
             query: json!({"limit": "10", "name": "from-query"}),
             headers: json!({"x-request-id": "r-1"}),
             params: json!({"user_id": "u42"}),
+            session: json!({"id": "s1", "user_id": "ada"}),
         }
     }
 

@@ -13,5 +13,6 @@ mod persistence;
 mod profiles;
 mod redis_backend;
 mod routing;
+mod sessions;
 mod templates;
 mod validation;
