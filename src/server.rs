@@ -192,8 +192,8 @@ async fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, St
 
 fn open_file(settings: &Settings, profile: &Profile, note: Option<String>) -> Result<Opened, StartError> {
     let dir = settings.data_dir_for(profile);
-    let (store, existed) =
-        FileStore::open(&dir, Arc::new(SystemClock)).map_err(|source| StartError::Store { backend: "file", source })?;
+    let (store, existed) = FileStore::open_with(&dir, Arc::new(SystemClock), profile.rules.transient())
+        .map_err(|source| StartError::Store { backend: "file", source })?;
     Ok(Opened { store: Arc::new(store), fresh: !existed, storage: format!("data in {}", dir.display()), note })
 }
 

@@ -172,6 +172,9 @@ pub struct PersistenceDef {
     pub transaction: Option<bool>,
     #[serde(default)]
     pub operations: Vec<PersistenceDef>,
+    /// `false`: the entity type lives in memory only (the embedded store never writes
+    /// it to disk).
+    pub persistent: Option<bool>,
     /// The seed's batch form: `batch_operation: true` with `entities: [...]`.
     pub batch_operation: Option<bool>,
     #[serde(default)]

@@ -202,6 +202,9 @@ pub const UPDATED_AT: &str = "updated_at";
 
 /// Records what a `persistence` block says about its entity type as a whole.
 fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut CompileCx<'_>) {
+    if def.persistent == Some(false) {
+        cx.rules.entry(entity).transient = true;
+    }
     if let Some(v) = &def.validation {
         let mut constraints = Vec::new();
         for (field, c) in &v.field_constraints {

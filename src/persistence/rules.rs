@@ -54,6 +54,8 @@ pub struct EntityRules {
     pub references: Vec<Reference>,
     /// `(referencing type, reference)` pairs pointing at this type.
     pub referenced_by: Vec<(String, Reference)>,
+    /// `persistent: false`: kept in memory only by the embedded store.
+    pub transient: bool,
 }
 
 /// Every entity type's rules.
@@ -65,6 +67,16 @@ pub struct Rules {
 static NONE: std::sync::LazyLock<EntityRules> = std::sync::LazyLock::new(EntityRules::default);
 
 impl Rules {
+    /// Entity types kept in memory only, with their unique-claim tables.
+    pub fn transient(&self) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        for (name, r) in self.entities.iter().filter(|(_, r)| r.transient) {
+            out.insert(name.clone());
+            out.extend(r.unique.iter().map(|f| claim_entity(name, f)));
+        }
+        out
+    }
+
     pub fn of(&self, entity: &str) -> &EntityRules {
         self.entities.get(entity).unwrap_or(&NONE)
     }

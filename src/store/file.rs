@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -93,6 +93,8 @@ struct Shared {
     /// The data folder's lock, held until [`Store::close`]; the OS releases it if the
     /// process dies.
     lock: Mutex<Option<File>>,
+    /// Entity types that never reach the disk (`persistent: false`).
+    transient: HashSet<String>,
 }
 
 /// The `file` backend.
@@ -110,6 +112,15 @@ impl FileStore {
     /// Opens (creating if needed) the data folder and recovers its state. Returns the
     /// store and whether any data existed, so the caller seeds only a fresh folder.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(FileStore, bool), StoreError> {
+        Self::open_with(dir, clock, HashSet::new())
+    }
+
+    /// [`FileStore::open`], keeping the `transient` entity types in memory only.
+    pub fn open_with(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        transient: HashSet<String>,
+    ) -> Result<(FileStore, bool), StoreError> {
         fs::create_dir_all(dir).map_err(io("create", dir))?;
         let lock_path = dir.join(".lock");
         let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
@@ -147,6 +158,7 @@ impl FileStore {
             broken: AtomicBool::new(false),
             written: Mutex::new(seq),
             lock: Mutex::new(Some(lock)),
+            transient,
         });
         let writer = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -392,6 +404,9 @@ impl Shared {
             expires_at: BTreeMap::new(),
         };
         for (entity, rows) in state.tables {
+            if self.transient.contains(&entity) {
+                continue;
+            }
             let mut expiry = BTreeMap::new();
             let mut values = IndexMap::with_capacity(rows.len());
             for (id, row) in rows {
@@ -437,9 +452,10 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Stor
     Ok(())
 }
 
-fn ops_for(state: &State, touched: &[(String, String)]) -> Vec<Op> {
+fn ops_for(state: &State, touched: &[(String, String)], transient: &HashSet<String>) -> Vec<Op> {
     touched
         .iter()
+        .filter(|(e, _)| !transient.contains(e))
         .map(|(e, id)| match state.tables.get(e).and_then(|t| t.get(id)) {
             Some(row) => Op::Put { e: e.clone(), id: id.clone(), v: Arc::clone(&row.value), x: row.expires_at },
             None => Op::Del { e: e.clone(), id: id.clone() },
@@ -465,7 +481,7 @@ impl Store for FileStore {
         self.ensure_open()?;
         let shared = &self.shared;
         let (previous, seq) = shared.mem.commit_then(tx, |state, touched| {
-            let line = Line { seq: shared.next_seq(), ops: ops_for(state, touched), reset: None };
+            let line = Line { seq: shared.next_seq(), ops: ops_for(state, touched, &shared.transient), reset: None };
             shared.queue(line)
         })?;
         self.durable(seq).await?;
@@ -498,6 +514,7 @@ impl Store for FileStore {
             let tables = state
                 .tables
                 .iter()
+                .filter(|(e, _)| !shared.transient.contains(*e))
                 .map(|(e, rows)| (e.clone(), rows.iter().map(|(id, r)| (id.clone(), Arc::clone(&r.value))).collect()))
                 .collect();
             shared.queue(Line { seq: shared.next_seq(), ops: Vec::new(), reset: Some(tables) })

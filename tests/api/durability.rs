@@ -104,3 +104,19 @@ async fn a_corrupt_journal_line_stops_the_start_with_its_line_number() {
     assert!(chain.contains("journal-000001.jsonl is unreadable: line 2:"), "{chain}");
     assert_eq!(std::fs::read_to_string(dir.path().join("journal-000001.jsonl")).unwrap(), journal, "left untouched");
 }
+
+#[tokio::test]
+async fn a_non_persistent_entity_type_never_reaches_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
+    let (status, _) = app.post("/v1/sessions", &json!({"user": "ada"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.post("/v1/notes", &json!({"id": "kept", "text": "on disk"})).await;
+    app.stop().await;
+    let on_disk = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(on_disk.contains("on disk"));
+    assert!(!on_disk.contains("ada"), "no journal line or snapshot holds the session");
+}
