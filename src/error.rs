@@ -67,6 +67,7 @@ impl ApiError {
             ApiError::Action(a) => match a {
                 ActionError::NotFound { .. } => (404, "entity_not_found"),
                 ActionError::Invalid { .. } => (400, "validation_failed"),
+                ActionError::Unprocessable { .. } => (422, "validation_failed"),
                 ActionError::UniqueViolation { .. } => (409, "unique_violation"),
                 ActionError::VersionConflict { .. } => (409, "version_conflict"),
                 ActionError::PreconditionFailed { .. } => (412, "precondition_failed"),
@@ -88,7 +89,11 @@ impl ApiError {
     fn body(&self, status: u16, code: &str) -> Value {
         let message = if status == 500 { "internal error; see the server log".to_owned() } else { self.to_string() };
         let mut error = json!({"code": code, "message": message});
-        if let ApiError::Validation(v) | ApiError::Action(ActionError::Invalid { violations: v, .. }) = self {
+        if let ApiError::Validation(v)
+        | ApiError::Action(
+            ActionError::Invalid { violations: v, .. } | ActionError::Unprocessable { violations: v, .. },
+        ) = self
+        {
             error["violations"] = json!(v);
         }
         if let ApiError::MethodNotAllowed { allowed, .. } = self {

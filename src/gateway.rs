@@ -5,7 +5,7 @@
 use crate::auth::{AuthOutcome, Credentials};
 use crate::config::{Endpoint, Profile, ResponseRule, StatusSpec};
 use crate::error::{ApiError, Violation};
-use crate::persistence::{Action, ActionError, ActionInput, Outcome};
+use crate::persistence::{Action, ActionError, ActionInput, Outcome, Persist, Recovery};
 use crate::routing::{Inputs, RouteMatch, Router};
 use crate::store::Store;
 use crate::template::{RenderCtx, RequestData};
@@ -107,8 +107,8 @@ impl Gateway {
         let mut outcome = Outcome { status: 200, ..Outcome::default() };
         if !is_error {
             let actions = ep.persistence.iter().chain(rule.and_then(|r| r.persistence.as_ref()));
-            for action in actions {
-                outcome = self.run(action, &input, outcome).await?;
+            for persist in actions {
+                outcome = self.run(persist, &input, outcome).await?;
             }
         }
         render(rule, outcome, &data, now, &self.profile)
@@ -127,8 +127,15 @@ impl Gateway {
         }
     }
 
-    async fn run(&self, action: &Action, input: &ActionInput<'_>, before: Outcome) -> Result<Outcome, ApiError> {
-        let mut next = action.apply(self.store.as_ref(), input).await?;
+    async fn run(&self, persist: &Persist, input: &ActionInput<'_>, before: Outcome) -> Result<Outcome, ApiError> {
+        let mut next = match persist.action.apply(self.store.as_ref(), input).await {
+            Ok(next) => next,
+            Err(e) => match persist.on_error.recover(e) {
+                Recovery::Fail(e) => return Err(e.into()),
+                // The profile asked for its response even without the results.
+                Recovery::Fallback => return Ok(before),
+            },
+        };
         // Variables of an earlier action stay visible unless the later one sets them.
         for (k, v) in before.vars {
             next.vars.entry(k).or_insert(v);
@@ -197,7 +204,7 @@ fn parse_body(req: &RequestCtx, ep: &Endpoint) -> Result<Value, ApiError> {
 
 fn reads_body(ep: &Endpoint) -> bool {
     ep.schema.is_some()
-        || matches!(ep.persistence, Some(Action::Create(_) | Action::Update(_)))
+        || matches!(ep.persistence.as_ref().map(|p| &p.action), Some(Action::Create(_) | Action::Update(_)))
         || ep.responses.iter().any(|r| !r.conditions.body.is_empty())
 }
 

@@ -172,6 +172,8 @@ pub struct PersistenceDef {
     pub transaction: Option<bool>,
     #[serde(default)]
     pub operations: Vec<PersistenceDef>,
+    /// What to do when the store fails, the entity is missing, or validation fails.
+    pub error_handling: Option<ErrorHandlingDef>,
     /// `false`: the entity type lives in memory only (the embedded store never writes
     /// it to disk).
     pub persistent: Option<bool>,
@@ -237,4 +239,14 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorHandlingDef {
+    /// `return_503` (default) or `fallback_response`.
+    pub on_connection_failure: Option<String>,
+    /// `return_404` (default) or `fallback_response`.
+    pub on_data_not_found: Option<String>,
+    /// `return_400` (default) or `return_422`.
+    pub on_validation_error: Option<String>,
 }

@@ -14,7 +14,7 @@ pub use def::*;
 pub use validate::CompileCx;
 
 use crate::auth::{EndpointAuth, SystemGuard};
-use crate::persistence::Action;
+use crate::persistence::Persist;
 use crate::routing::{Conditions, PathTemplate};
 use crate::store::Dataset;
 use crate::template::{Body, Template, TemplateEngine};
@@ -127,7 +127,7 @@ pub struct Endpoint {
     pub tag: Option<String>,
     pub auth: EndpointAuth,
     pub schema: Option<jsonschema::Validator>,
-    pub persistence: Option<Action>,
+    pub persistence: Option<Persist>,
     pub responses: Vec<ResponseRule>,
     /// Where the endpoint is defined, e.g. `endpoints[3]`, for logs and errors.
     pub at: String,
@@ -138,7 +138,7 @@ pub struct Endpoint {
 pub struct ResponseRule {
     pub conditions: Conditions,
     /// Runs only when this rule is chosen (after the endpoint's own action).
-    pub persistence: Option<Action>,
+    pub persistence: Option<Persist>,
     pub status: StatusSpec,
     pub headers: Vec<(String, Template)>,
     pub body: Option<Body>,

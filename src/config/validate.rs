@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::auth::{AuthMethod, KeyLocation, SessionLocation};
-use crate::persistence::Action;
+use crate::persistence::Persist;
 use crate::routing::{Conditions, PathTemplate};
 use crate::store::id_key;
 use indexmap::IndexMap;
@@ -436,7 +436,7 @@ fn endpoint(
     let persistence = match &def.persistence {
         None => None,
         Some(p) => {
-            let a = Action::parse(p, &format!("{at}.persistence"), cx);
+            let a = Persist::parse(p, &format!("{at}.persistence"), cx);
             ok &= a.is_some();
             a
         }
@@ -499,7 +499,7 @@ fn response(def: &ResponseRuleDef, at: &str, cx: &mut CompileCx<'_>) -> Option<R
     let persistence = match &def.persistence {
         None => None,
         Some(p) => {
-            let a = Action::parse(p, &format!("{at}.persistence"), cx);
+            let a = Persist::parse(p, &format!("{at}.persistence"), cx);
             ok &= a.is_some();
             a
         }

@@ -70,6 +70,8 @@ pub enum ActionError {
     #[error("{entity} {id:?} not found")]
     NotFound { entity: String, id: String },
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
+    Unprocessable { entity: String, violations: Vec<Violation> },
+    #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
     Invalid { entity: String, violations: Vec<Violation> },
     #[error("another {entity} already has {field} {value:?}")]
     UniqueViolation { entity: String, field: String, value: String },
@@ -100,6 +102,13 @@ pub enum ActionError {
 impl Action {
     /// Checks and compiles a `persistence` block found at JSON path `at`.
     pub fn parse(def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Action> {
+        if def.error_handling.is_some() && (at.contains(".operations[") || at.contains(".entities[")) {
+            cx.problem(
+                format!("{at}.error_handling"),
+                "error_handling on one operation",
+                "error_handling on the atomic block",
+            );
+        }
         if def.atomic == Some(true) || def.transaction == Some(true) || def.batch_operation == Some(true) {
             return Atomic::parse(def, at, cx).map(Action::Atomic);
         }
@@ -325,4 +334,94 @@ async fn back_off(attempt: u32) {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let jitter = (u64::from(nanos) ^ u64::from(attempt).wrapping_mul(0x9E37_79B9)) % ceiling_us;
     tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
+}
+
+/// A persistence action with its `error_handling`.
+#[derive(Debug)]
+pub struct Persist {
+    pub action: Action,
+    pub on_error: ErrorHandling,
+}
+
+/// What a failure of the action turns into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorHandling {
+    /// Store unavailable: render the chosen response anyway (without results)
+    /// instead of answering 503.
+    pub fallback_on_connection_failure: bool,
+    /// Entity missing: render the chosen response anyway instead of answering 404.
+    pub fallback_on_not_found: bool,
+    /// Validation failures answer 422 instead of 400.
+    pub validation_status_422: bool,
+}
+
+/// What the gateway does with a failed action.
+pub enum Recovery {
+    /// Answer with this error.
+    Fail(ActionError),
+    /// Go on to render the response without the action's results.
+    Fallback,
+}
+
+impl Persist {
+    pub fn parse(def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Persist> {
+        let on_error = ErrorHandling::parse(def.error_handling.as_ref(), &format!("{at}.error_handling"), cx)?;
+        Some(Persist { action: Action::parse(def, at, cx)?, on_error })
+    }
+}
+
+impl ErrorHandling {
+    fn parse(def: Option<&crate::config::ErrorHandlingDef>, at: &str, cx: &mut CompileCx<'_>) -> Option<ErrorHandling> {
+        let Some(def) = def else { return Some(ErrorHandling::default()) };
+        let mut ok = true;
+        let mut pick = |field: &str, value: Option<&str>, default: &str, other: &str| -> bool {
+            match value {
+                None => false,
+                Some(v) if v == default => false,
+                Some(v) if v == other => true,
+                Some(v) => {
+                    cx.problem(
+                        format!("{at}.{field}"),
+                        format!("unknown choice {v:?}"),
+                        format!("\"{default}\" or \"{other}\""),
+                    );
+                    ok = false;
+                    false
+                }
+            }
+        };
+        let handling = ErrorHandling {
+            fallback_on_connection_failure: pick(
+                "on_connection_failure",
+                def.on_connection_failure.as_deref(),
+                "return_503",
+                "fallback_response",
+            ),
+            fallback_on_not_found: pick(
+                "on_data_not_found",
+                def.on_data_not_found.as_deref(),
+                "return_404",
+                "fallback_response",
+            ),
+            validation_status_422: pick(
+                "on_validation_error",
+                def.on_validation_error.as_deref(),
+                "return_400",
+                "return_422",
+            ),
+        };
+        ok.then_some(handling)
+    }
+
+    /// Decides what a failure becomes.
+    pub fn recover(&self, e: ActionError) -> Recovery {
+        match e {
+            ActionError::Store(StoreError::Unavailable(_)) if self.fallback_on_connection_failure => Recovery::Fallback,
+            ActionError::NotFound { .. } if self.fallback_on_not_found => Recovery::Fallback,
+            ActionError::Invalid { entity, violations } if self.validation_status_422 => {
+                Recovery::Fail(ActionError::Unprocessable { entity, violations })
+            }
+            e => Recovery::Fail(e),
+        }
+    }
 }

@@ -160,7 +160,19 @@ async fn data_templates_shape_what_is_stored(backend: Backend) {
     assert_eq!(ticket["reopen_count"], 0);
 }
 
+async fn error_handling_can_fall_back_or_change_the_status(backend: Backend) {
+    let app = spawn_app("tests/fixtures/gateway", backend).await;
+    assert_eq!(
+        app.get("/v1/maybe/n1").await.1,
+        json!({"note": {"id": "n1", "text": "seeded", "tags": ["a"]}, "served": true})
+    );
+    assert_eq!(app.get("/v1/maybe/nope").await, (StatusCode::OK, json!({"note": null, "served": true})));
+    let (status, body) = app.post("/v1/strict-notes", &json!({"id": "x"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+}
+
 on_every_backend!(
+    error_handling_can_fall_back_or_change_the_status,
     crud_flow_of_seed_001,
     lists_page_with_limit_offset_and_totals,
     lists_filter_search_and_sort_by_query,

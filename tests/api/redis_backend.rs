@@ -107,6 +107,12 @@ async fn a_redis_outage_is_a_503_and_the_gateway_recovers_by_itself() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(code(&body), "backend_unavailable");
     assert!(started.elapsed() < Duration::from_secs(5), "fails fast, took {:?}", started.elapsed());
+    let (status, body) = app.get("/v1/maybe/n1").await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"note": null, "served": true})),
+        "on_connection_failure: fallback_response"
+    );
 
     app.redis = Some(RedisServer::start_on(port));
     let deadline = Instant::now() + Duration::from_secs(15);
