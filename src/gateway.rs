@@ -5,6 +5,7 @@
 use crate::auth::{AuthOutcome, Credentials};
 use crate::config::{Endpoint, Profile, ResponseRule, StatusSpec};
 use crate::error::{ApiError, Violation};
+use crate::persistence::cache::ReadCache;
 use crate::persistence::{Action, ActionError, ActionInput, Outcome, Persist, Recovery};
 use crate::routing::{Inputs, RouteMatch, Router};
 use crate::store::Store;
@@ -52,12 +53,13 @@ pub struct Gateway {
     profile: Arc<Profile>,
     store: Arc<dyn Store>,
     router: Router,
+    cache: ReadCache,
 }
 
 impl Gateway {
     pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>) -> Self {
         let router = Router::new(profile.endpoints.iter().map(|e| (e.method.clone(), e.path.clone())).collect());
-        Gateway { profile, store, router }
+        Gateway { profile, store, router, cache: ReadCache::default() }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -66,6 +68,11 @@ impl Gateway {
 
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// This instance's read cache.
+    pub fn cache(&self) -> &ReadCache {
+        &self.cache
     }
 
     #[tracing::instrument(name = "gateway", skip_all, fields(endpoint))]
@@ -101,7 +108,13 @@ impl Gateway {
         }
 
         let now = Utc::now();
-        let input = ActionInput { request: &data, now, engine: &self.profile.engine, rules: &self.profile.rules };
+        let input = ActionInput {
+            request: &data,
+            now,
+            engine: &self.profile.engine,
+            rules: &self.profile.rules,
+            cache: &self.cache,
+        };
         // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
         let is_error = matches!(rule.map(|r| &r.status), Some(StatusSpec::Fixed(s)) if *s >= 400);
         let mut outcome = Outcome { status: 200, ..Outcome::default() };

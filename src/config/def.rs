@@ -172,6 +172,8 @@ pub struct PersistenceDef {
     pub transaction: Option<bool>,
     #[serde(default)]
     pub operations: Vec<PersistenceDef>,
+    /// Read cache: `{"enabled": true, "ttl": 300}` (seconds).
+    pub cache: Option<CacheDef>,
     /// What to do when the store fails, the entity is missing, or validation fails.
     pub error_handling: Option<ErrorHandlingDef>,
     /// `false`: the entity type lives in memory only (the embedded store never writes
@@ -249,4 +251,13 @@ pub struct ErrorHandlingDef {
     pub on_data_not_found: Option<String>,
     /// `return_400` (default) or `return_422`.
     pub on_validation_error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CacheDef {
+    pub enabled: Option<bool>,
+    /// Seconds an entry is served from the cache (default 60).
+    pub ttl: Option<u64>,
+    /// Accepted for Mock-and-Roll profiles; cache keys are internal.
+    pub key_prefix: Option<String>,
 }

@@ -7,6 +7,7 @@
 //! default status and body.
 
 mod atomic;
+pub mod cache;
 mod create;
 mod delete;
 mod list;
@@ -50,6 +51,8 @@ pub struct ActionInput<'a> {
     pub engine: &'a TemplateEngine,
     /// Every entity type's rules.
     pub rules: &'a Rules,
+    /// This instance's read cache.
+    pub cache: &'a cache::ReadCache,
 }
 
 /// What an action gives the response.
@@ -140,14 +143,25 @@ impl Action {
     }
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
-        match self {
+        let result = match self {
             Action::Create(a) => a.apply(store, input).await,
             Action::Read(a) => a.apply(store, input).await,
             Action::Update(a) => a.apply(store, input).await,
             Action::Delete(a) => a.apply(store, input).await,
             Action::List(a) => a.apply(store, input).await,
             Action::Atomic(a) => a.apply(store, input).await,
+        };
+        // This instance's own writes are never hidden by its read cache.
+        match self {
+            Action::Read(_) | Action::List(_) => {}
+            Action::Atomic(a) => a.ops.iter().for_each(|op| {
+                input.cache.invalidate(Some(op.entity()));
+            }),
+            write => {
+                input.cache.invalidate(Some(write.entity()));
+            }
         }
+        result
     }
 
     pub fn entity(&self) -> &str {

@@ -126,3 +126,19 @@ async fn a_redis_outage_is_a_503_and_the_gateway_recovers_by_itself() {
     }
     assert_eq!(app.get("/v1/notes/after").await.1["text"], "back");
 }
+
+#[tokio::test]
+async fn a_read_cache_serves_this_instance_until_its_ttl_or_its_own_write() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let a = spawn_app(PROFILE, Backend::Redis).await;
+    let url = a.redis.as_ref().unwrap().url();
+    let b = spawn_with(PROFILE, Backend::Redis, std::path::PathBuf::from("unused-on-redis"), Some(url)).await;
+    assert_eq!(a.get("/v1/cached-notes/n1").await.1["text"], "seeded");
+    assert_eq!(b.patch("/v1/notes/n1", &json!({"text": "changed by b"})).await.0, StatusCode::OK);
+    assert_eq!(a.get("/v1/cached-notes/n1").await.1["text"], "seeded", "served from a's cache");
+    assert_eq!(a.get("/v1/notes/n1").await.1["text"], "changed by b", "uncached reads see it at once");
+    assert_eq!(a.patch("/v1/notes/n1", &json!({"text": "changed by a"})).await.0, StatusCode::OK);
+    assert_eq!(a.get("/v1/cached-notes/n1").await.1["text"], "changed by a", "a's own write dropped its cache");
+}

@@ -1,0 +1,67 @@
+//! The read cache (`cache: {"enabled": true, "ttl": 300}` on a read action): entities
+//! this gateway instance read recently, served without a store round trip until
+//! their cache TTL passes. This instance's own writes to an entity type drop that
+//! type's cached entries; writes by other instances become visible when the TTL ends,
+//! which is what opting into a cache means. `/system/cache` clears it.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// id → (entity, valid until).
+type Table = HashMap<String, (Value, Instant)>;
+
+#[derive(Debug, Default)]
+pub struct ReadCache {
+    /// entity type → id → (entity, valid until). A std mutex: never held across `.await`.
+    entries: Mutex<HashMap<String, Table>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Counters for `/system/cache/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    pub entries: usize,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl ReadCache {
+    pub fn get(&self, entity: &str, id: &str) -> Option<Value> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let found = entries
+            .get(entity)
+            .and_then(|t| t.get(id))
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(v, _)| v.clone());
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn put(&self, entity: &str, id: &str, value: Value, ttl: Duration) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.entry(entity.to_owned()).or_default().insert(id.to_owned(), (value, Instant::now() + ttl));
+    }
+
+    /// Drops an entity type's entries (after a write), or everything with `None`.
+    pub fn invalidate(&self, entity: Option<&str>) -> usize {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entity {
+            Some(e) => entries.remove(e).map_or(0, |t| t.len()),
+            None => entries.drain().map(|(_, t)| t.len()).sum(),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        CacheStats {
+            entries: entries.values().map(HashMap::len).sum(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+}
