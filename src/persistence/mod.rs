@@ -80,7 +80,7 @@ pub enum ActionError {
     UniqueViolation { entity: String, field: String, value: String },
     #[error("{entity} {id:?} is at version {actual}, not {expected}")]
     VersionConflict { entity: String, id: String, expected: u64, actual: u64 },
-    #[error("If-Match {expected:?} does not match the current version {actual} of {entity} {id:?}")]
+    #[error("If-Match {expected} does not match the current version {actual} of {entity} {id:?}")]
     PreconditionFailed { entity: String, id: String, expected: String, actual: u64 },
     #[error("{entity} {id:?} is still referenced by {count} {by} entit{}", if *.count == 1 { "y" } else { "ies" })]
     Restricted { entity: String, id: String, by: String, count: usize },

@@ -215,6 +215,22 @@ async fn concurrent_compare_and_set_loses_no_update(s: Subject) {
     assert_eq!(s.store.get("users", "counter").await.unwrap(), Some(json!({"n": 200})));
 }
 
+async fn a_check_writes_nothing_but_its_condition_must_hold(s: Subject) {
+    create(s.store.as_ref(), "parent", json!({"id": "parent"})).await;
+    let check = |id: &str| Write::Check { entity: "users".into(), id: id.into(), cond: Cond::Present };
+    let child = || put("posts", "c1", json!({"parent": "x"}), Cond::Absent);
+    let err = s.store.commit(Transaction { writes: vec![child(), check("ghost")] }).await.unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { index: 1, found: Found::Missing, .. }));
+    assert_eq!(s.store.get("posts", "c1").await.unwrap(), None);
+    s.store.commit(Transaction { writes: vec![child(), check("parent")] }).await.unwrap();
+    assert_eq!(s.store.get("posts", "c1").await.unwrap(), Some(json!({"parent": "x"})));
+    assert_eq!(
+        s.store.counts().await.unwrap(),
+        vec![("posts".into(), 1), ("users".into(), 1)],
+        "a check creates nothing"
+    );
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -245,4 +261,5 @@ conformance!(
     next_id_never_reuses_a_numeric_id,
     replace_all_then_dump_round_trips,
     concurrent_compare_and_set_loses_no_update,
+    a_check_writes_nothing_but_its_condition_must_hold,
 );
