@@ -151,8 +151,10 @@ async fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, St
         Some("memory") => BackendChoice::Memory,
         Some("file") => BackendChoice::File,
         Some("redis") => match &profile.backend {
-            BackendChoice::Redis { url, prefix } => BackendChoice::Redis { url: url.clone(), prefix: prefix.clone() },
-            _ => BackendChoice::Redis { url: None, prefix: None },
+            BackendChoice::Redis { url, prefix, cluster } => {
+                BackendChoice::Redis { url: url.clone(), prefix: prefix.clone(), cluster: *cluster }
+            }
+            _ => BackendChoice::Redis { url: None, prefix: None, cluster: false },
         },
         _ => profile.backend.clone(),
     };
@@ -164,14 +166,18 @@ async fn open_store(settings: &Settings, profile: &Profile) -> Result<Opened, St
             note: None,
         }),
         BackendChoice::File | BackendChoice::Unspecified => open_file(settings, profile, None),
-        BackendChoice::Redis { url, prefix } => {
+        BackendChoice::Redis { url, prefix, cluster } => {
+            let cluster = cluster || settings.redis_cluster;
             let prefix = settings.redis_prefix_for(profile, prefix.as_deref());
             match settings.redis_url.clone().or(url) {
                 // An address someone gave must answer.
                 Some(url) => {
-                    let store = RedisStore::connect(&url, &prefix, Duration::from_secs(2))
-                        .await
-                        .map_err(|source| StartError::Redis { address: redacted(&url), source })?;
+                    let connected = if cluster {
+                        RedisStore::connect_cluster(&url, &prefix, Duration::from_secs(2)).await
+                    } else {
+                        RedisStore::connect(&url, &prefix, Duration::from_secs(2)).await
+                    };
+                    let store = connected.map_err(|source| StartError::Redis { address: redacted(&url), source })?;
                     redis_opened(store, prefix).await
                 }
                 // Nothing configured: use a local Redis if one answers, else the file store.

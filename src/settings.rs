@@ -27,6 +27,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Key prefix in Redis; default `mockgate:{<profile>}` (the braces are the hash tag).
     pub redis_prefix: Option<String>,
+    /// `redis_url` lists Redis Cluster seed nodes (comma-separated).
+    #[serde(default)]
+    pub redis_cluster: bool,
 }
 
 /// Flags given on the command line; `None` leaves the lower layers in charge.
@@ -39,6 +42,7 @@ pub struct Overrides {
     pub workers: Option<usize>,
     pub reset: bool,
     pub redis_url: Option<String>,
+    pub redis_cluster: bool,
 }
 
 pub const DEFAULT_PORT: u16 = 8000;
@@ -49,6 +53,7 @@ impl Settings {
             .set_default("host", "127.0.0.1")?
             .set_default("port", DEFAULT_PORT)?
             .set_default("reset", false)?
+            .set_default("redis_cluster", false)?
             .set_override_option("host", profile.host.clone())?
             .set_override_option("port", profile.port)?
             .add_source(config::Environment::with_prefix("MOCKGATE").prefix_separator("_").try_parsing(true))
@@ -60,6 +65,7 @@ impl Settings {
             .set_default("redis_url", redis_url_from_env())?
             .set_override_option("redis_url", cli.redis_url)?;
         let builder = if cli.reset { builder.set_override("reset", true)? } else { builder };
+        let builder = if cli.redis_cluster { builder.set_override("redis_cluster", true)? } else { builder };
         builder.build()?.try_deserialize()
     }
 
@@ -75,6 +81,7 @@ impl Settings {
             system_key: None,
             redis_url: None,
             redis_prefix: None,
+            redis_cluster: false,
         }
     }
 

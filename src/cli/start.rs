@@ -31,6 +31,9 @@ pub struct StartArgs {
     /// Use this Redis (e.g. redis://127.0.0.1:6379/0); it must answer.
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// The Redis URL lists Redis Cluster seed nodes, comma-separated.
+    #[arg(long)]
+    pub redis_cluster: bool,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         workers: args.workers,
         reset: args.reset,
         redis_url: args.redis_url,
+        redis_cluster: args.redis_cluster,
     };
     let settings = Settings::load(&profile, overrides).context("invalid settings")?;
     actix_web::rt::System::new().block_on(serve(settings, profile))

@@ -83,6 +83,8 @@ pub enum BackendChoice {
     Redis {
         url: Option<String>,
         prefix: Option<String>,
+        /// `url` lists Redis Cluster seed nodes.
+        cluster: bool,
     },
 }
 

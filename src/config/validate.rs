@@ -158,6 +158,7 @@ fn api_info(api: &ApiDef, name: &str, problems: &mut Vec<ConfigError>) -> ApiInf
 
 fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice {
     const EXPECTED: &str = "\"memory\", \"file\", \"redis\" or an object with \"backend\"";
+    let cluster = v.and_then(|v| v.get("cluster")).and_then(Value::as_bool).unwrap_or(false);
     let (kind, url, prefix) = match v {
         None | Some(Value::Null) => return BackendChoice::Unspecified,
         Some(Value::Bool(false)) => return BackendChoice::Memory,
@@ -175,7 +176,7 @@ fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice 
     match kind {
         "memory" | "none" => BackendChoice::Memory,
         "file" | "embedded" => BackendChoice::File,
-        "redis" => BackendChoice::Redis { url, prefix },
+        "redis" => BackendChoice::Redis { url, prefix, cluster },
         other => {
             api_problem(problems, "persistence", format!("unknown backend {other:?}"), EXPECTED);
             BackendChoice::Unspecified

@@ -105,10 +105,47 @@ end
 return out
 "#;
 
+/// One shared connection: a self-reconnecting multiplexed connection to one server, or
+/// a cluster connection that routes each command to the node owning its slot (every
+/// key here shares one hash tag, so each script and pipeline stays on one node).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// The `redis` backend. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     commit: Script,
     address: String,
@@ -119,7 +156,7 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects, failing within `connect_timeout` when nothing answers.
+    /// Connects to one server, failing within `connect_timeout` when nothing answers.
     pub async fn connect(url: &str, prefix: &str, connect_timeout: Duration) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
@@ -128,14 +165,31 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let mut conn = tokio::time::timeout(connect_timeout * 2, client.get_connection_manager_with_config(config))
-            .await
-            .map_err(|_| {
-                StoreError::Unavailable(format!("no answer from {} within {connect_timeout:?}", redacted(url)).into())
-            })?
+        let conn = within(connect_timeout, url, client.get_connection_manager_with_config(config)).await?;
+        Self::ready(Conn::Single(conn), prefix, redacted(url)).await
+    }
+
+    /// Connects to a Redis Cluster through its seed nodes (comma-separated URLs).
+    pub async fn connect_cluster(
+        urls: &str,
+        prefix: &str,
+        connect_timeout: Duration,
+    ) -> Result<RedisStore, StoreError> {
+        let nodes: Vec<&str> = urls.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        let client = redis::cluster::ClusterClient::builder(nodes.clone())
+            .connection_timeout(connect_timeout)
+            .response_timeout(Duration::from_secs(5))
+            .retries(2)
+            .build()
             .map_err(unavailable)?;
+        let conn = within(connect_timeout, urls, client.get_async_connection()).await?;
+        let address = nodes.iter().map(|u| redacted(u)).collect::<Vec<_>>().join(",");
+        Self::ready(Conn::Cluster(conn), prefix, format!("cluster {address}")).await
+    }
+
+    async fn ready(mut conn: Conn, prefix: &str, address: String) -> Result<RedisStore, StoreError> {
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(RedisStore { conn, keys: Keys::new(prefix), commit: Script::new(COMMIT), address: redacted(url) })
+        Ok(RedisStore { conn, keys: Keys::new(prefix), commit: Script::new(COMMIT), address })
     }
 
     /// The address, without any password.
@@ -143,7 +197,7 @@ impl RedisStore {
         &self.address
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
@@ -356,6 +410,18 @@ impl Store for RedisStore {
         // Durability is Redis's own (RDB/AOF); acknowledged writes are already there.
         Ok(())
     }
+}
+
+/// Awaits a connection attempt for at most twice the connect timeout.
+async fn within<T>(
+    timeout: Duration,
+    url: &str,
+    attempt: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout * 2, attempt)
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("no answer from {} within {timeout:?}", redacted(url)).into()))?
+        .map_err(unavailable)
 }
 
 #[cfg(test)]

@@ -45,6 +45,14 @@ pub async fn file_store() -> Subject {
     Subject { store: Arc::new(store), clock: Some(clock), _dir: Some(dir), _redis: None }
 }
 
+/// A store on a shared Redis Cluster, under its own hash tag.
+pub async fn cluster_store(urls: &str, case: &str) -> Subject {
+    let store = RedisStore::connect_cluster(urls, &format!("test:{{{case}}}"), std::time::Duration::from_secs(2))
+        .await
+        .unwrap();
+    Subject { store: Arc::new(store), clock: None, _dir: None, _redis: None }
+}
+
 pub async fn redis_store() -> Subject {
     let server = RedisServer::start();
     let store =
@@ -233,6 +241,14 @@ async fn a_check_writes_nothing_but_its_condition_must_hold(s: Subject) {
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
+        /// Runs every case in turn, each on a fresh store from `make(case name)`.
+        pub async fn run_all<F, Fut>(make: F)
+        where
+            F: Fn(&'static str) -> Fut,
+            Fut: std::future::Future<Output = Subject>,
+        {
+            $( $case(make(stringify!($case)).await).await; )*
+        }
         mod memory {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(super::memory_store().await).await })*
         }

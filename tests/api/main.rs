@@ -6,6 +6,7 @@ mod common;
 mod atomic;
 mod auth;
 mod cli;
+mod cluster;
 mod conformance;
 mod durability;
 mod integrity;

@@ -1,6 +1,7 @@
 //! `spawn_app`: builds the real server on port 0 with its own data folder, serves it
 //! on the test's runtime, and gives helpers that return `(StatusCode, Value)`.
 
+pub mod cluster;
 pub mod redis;
 
 /// Runs each named `async fn case(Backend)` as a test on memory, file and redis.

@@ -1,0 +1,39 @@
+//! The same code on a real Redis Cluster: every key of an action shares one hash tag.
+
+use crate::common::cluster::RedisCluster;
+use crate::common::repo_path;
+use mockgate::{Profile, Server, Settings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_conformance_suite_and_an_atomic_order_pass_on_redis_cluster() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let cluster = RedisCluster::start();
+    let urls = cluster.urls();
+    // Each case has its own hash tag, so the cases land on different nodes.
+    crate::conformance::run_all(|case| crate::conformance::cluster_store(&urls, case)).await;
+
+    let profile = Profile::load(&repo_path("configs/persistence")).unwrap();
+    let mut settings = Settings::ephemeral(None, "redis");
+    settings.redis_url = Some(urls.clone());
+    settings.redis_cluster = true;
+    let server = Server::build(&settings, profile).await.expect("starts on the cluster");
+    assert!(server.started().storage.starts_with("data in cluster redis://127.0.0.1:"), "{}", server.started().storage);
+    let base = format!("http://127.0.0.1:{}/api/v1", server.port());
+    let handle = server.handle();
+    tokio::spawn(server.run_until_stopped());
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client.post(format!("{base}{path}")).header("X-API-Key", "demo-api-key-123").json(&body).send()
+    };
+    let res = post("/orders", json!({"user_id": "user_001", "product_id": 1, "quantity": 4})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["inventory_left"], 96);
+    let res = post("/users", json!({"name": "Dup", "email": "admin@example.com"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT, "unique claims work on the cluster");
+    handle.stop(false).await;
+}
