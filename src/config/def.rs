@@ -172,6 +172,15 @@ pub struct PersistenceDef {
     pub transaction: Option<bool>,
     #[serde(default)]
     pub operations: Vec<PersistenceDef>,
+    /// Where the id sits in a key, e.g. `myapi:users:{user_id}`: the placeholder names
+    /// the key field when `key_field` is absent.
+    pub key_pattern: Option<String>,
+    /// Secondary lookups by a field, e.g. `{"by_email": "myapi:users:email:{email}"}`.
+    #[serde(default)]
+    pub index_patterns: IndexMap<String, String>,
+    /// On a read: find the entity through this index instead of by id.
+    #[serde(alias = "lookup")]
+    pub index: Option<String>,
     /// Read cache: `{"enabled": true, "ttl": 300}` (seconds).
     pub cache: Option<CacheDef>,
     /// What to do when the store fails, the entity is missing, or validation fails.

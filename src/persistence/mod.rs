@@ -131,7 +131,7 @@ impl Action {
         register_rules(def, &entity, at, cx);
         match action {
             "create" => Create::parse(def, entity, at, cx).map(Action::Create),
-            "read" | "get" | "retrieve" => Some(Action::Read(Read::parse(def, entity, cx))),
+            "read" | "get" | "retrieve" => Read::parse(def, entity, at, cx).map(Action::Read),
             "update" => Update::parse(def, entity, at, cx).map(Action::Update),
             "delete" => Some(Action::Delete(Delete::parse(def, entity, cx))),
             "list" => List::parse(def, entity, at, cx).map(Action::List),
@@ -201,8 +201,18 @@ pub struct KeySource {
 impl KeySource {
     /// `key_field` if given; otherwise the endpoint's last path parameter, or `id`.
     fn from_def(def: &PersistenceDef, cx: &CompileCx<'_>) -> KeySource {
-        let field = def.key_field.clone().or_else(|| cx.params.last().cloned()).unwrap_or_else(|| "id".to_owned());
+        let field = def
+            .key_field
+            .clone()
+            .or_else(|| def.key_pattern.as_deref().and_then(placeholder))
+            .or_else(|| cx.params.last().cloned())
+            .unwrap_or_else(|| "id".to_owned());
         KeySource { field }
+    }
+
+    /// The value of `field` in the request (path, query, then body).
+    fn value_of(field: &str, req: &RequestData) -> Option<Value> {
+        req.params.get(field).or_else(|| req.query.get(field)).or_else(|| req.body.get(field)).cloned()
     }
 
     fn resolve(&self, req: &RequestData) -> Result<String, ActionError> {
@@ -438,4 +448,12 @@ impl ErrorHandling {
             e => Recovery::Fail(e),
         }
     }
+}
+
+/// The last `{name}` of a key or index pattern.
+pub fn placeholder(pattern: &str) -> Option<String> {
+    let start = pattern.rfind('{')?;
+    let end = start + pattern[start..].find('}')?;
+    let name = &pattern[start + 1..end];
+    (!name.is_empty()).then(|| name.to_owned())
 }

@@ -130,7 +130,7 @@ impl Rules {
     }
 }
 
-fn claim_entity(entity: &str, field: &str) -> String {
+pub fn claim_entity(entity: &str, field: &str) -> String {
     format!("__unique.{entity}.{field}")
 }
 

@@ -150,7 +150,25 @@ async fn concurrent_locked_increments_lose_nothing(backend: Backend) {
     assert_eq!(p["version"], 1 + 40);
 }
 
+async fn index_patterns_find_entities_by_another_field(backend: Backend) {
+    let app = spawn_app(PROFILE, backend).await;
+    app.post("/users", &json!({"id": "z", "name": "Zoe", "email": "zoe@example.com", "plan": "pro"})).await;
+    let (status, user) = app.get("/users/by-email/zoe@example.com").await;
+    assert_eq!((status, user["id"].clone()), (StatusCode::OK, json!("z")));
+    assert_eq!(app.get("/users/by-plan/pro").await.1["name"], "Zoe");
+    let (status, body) = app.get("/users/by-email/nobody@example.com").await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "entity_not_found"));
+    app.patch("/users/z", &json!({"email": "zoe@new.example"})).await;
+    assert_eq!(
+        app.get("/users/by-email/zoe@example.com").await.0,
+        StatusCode::NOT_FOUND,
+        "the old value no longer leads here"
+    );
+    assert_eq!(app.get("/users/by-email/zoe@new.example").await.1["id"], "z");
+}
+
 on_every_backend!(
+    index_patterns_find_entities_by_another_field,
     constraint_violations_are_all_listed_and_nothing_is_stored,
     a_unique_field_is_unique_across_creates_and_updates,
     concurrent_creates_with_one_unique_value_have_exactly_one_winner,
