@@ -1,7 +1,7 @@
 //! Entity-type rules on every backend: constraints, unique fields, relationships,
 //! optimistic locking.
 
-use crate::common::{Backend, code, spawn_app};
+use crate::common::{Backend, TestApp, code, spawn_app, spawn_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -177,3 +177,81 @@ on_every_backend!(
     optimistic_locking_versions_every_update,
     concurrent_locked_increments_lose_nothing,
 );
+
+/// `clients` tasks, each making `each` successful read-modify-write increments with
+/// optimistic locking (retrying on 409), spread over the given gateways.
+async fn locked_increments(apps: &[&TestApp], clients: usize, each: usize) -> usize {
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let app = apps[c % apps.len()];
+        let (client, address) = (app.client.clone(), app.address.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut done, mut conflicts) = (0, 0);
+            while done < each {
+                let p: Value = client.get(format!("{address}/products/p1")).send().await.unwrap().json().await.unwrap();
+                let body = json!({"version": p["version"], "inventory": p["inventory"].as_i64().unwrap() + 1});
+                match client.put(format!("{address}/products/p1")).json(&body).send().await.unwrap().status() {
+                    StatusCode::OK => done += 1,
+                    StatusCode::CONFLICT => conflicts += 1,
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            conflicts
+        }));
+    }
+    let mut conflicts = 0;
+    for t in tasks {
+        conflicts += t.await.unwrap();
+    }
+    conflicts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_clients_on_two_instances_lose_no_locked_increment() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let a = spawn_app(PROFILE, Backend::Redis).await;
+    let url = a.redis.as_ref().unwrap().url();
+    let b = spawn_with(PROFILE, Backend::Redis, "unused-on-redis".into(), Some(url)).await;
+    let conflicts = locked_increments(&[&a, &b], 16, 20).await;
+    let (_, p) = b.get("/products/p1").await;
+    assert_eq!(
+        p["inventory"],
+        5 + 320,
+        "every acknowledged increment counted ({conflicts} stale attempts were refused)"
+    );
+    assert_eq!(p["version"], 1 + 320);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_clients_lose_no_locked_increment_on_the_file_store() {
+    let app = spawn_app(PROFILE, Backend::File).await;
+    let conflicts = locked_increments(&[&app], 16, 20).await;
+    let (_, p) = app.get("/products/p1").await;
+    assert_eq!(p["inventory"], 5 + 320, "{conflicts} stale attempts were refused");
+    assert_eq!(p["version"], 1 + 320);
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_unique_value_on_two_instances_have_one_winner() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let a = spawn_app(PROFILE, Backend::Redis).await;
+    let url = a.redis.as_ref().unwrap().url();
+    let b = spawn_with(PROFILE, Backend::Redis, "unused-on-redis".into(), Some(url)).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let req = app
+            .request(Method::POST, "/users")
+            .json(&json!({"id": format!("r{i}"), "name": "Racer", "email": "one@example.com"}));
+        tasks.push(tokio::spawn(async move { req.send().await.unwrap().status() }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        created += usize::from(t.await.unwrap() == StatusCode::CREATED);
+    }
+    assert_eq!(created, 1);
+}
