@@ -19,7 +19,7 @@ fn free_port() -> u16 {
 fn validate_config_accepts_a_good_profile_by_name() {
     let out = mockctl().args(["validate-config", "persistence"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 20 endpoint(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 22 endpoint(s)"));
 }
 
 #[test]
@@ -78,7 +78,7 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
     assert!(exit.success(), "exit {exit:?}: {log}");
     assert!(
         log.contains(&format!(
-            "serving profile persistence (20 endpoints) at http://127.0.0.1:{port} on the file backend"
+            "serving profile persistence (22 endpoints) at http://127.0.0.1:{port} on the file backend"
         )),
         "{log}"
     );
