@@ -45,6 +45,8 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
     let mut child = mockctl()
         .args(["start", "persistence", "--foreground", "--port", &port.to_string(), "--data-dir"])
         .arg(data.path())
+        // The profile asks for Redis; keep this test off any Redis the machine runs.
+        .env("MOCKGATE_BACKEND", "file")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
