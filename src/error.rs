@@ -45,6 +45,8 @@ pub enum ApiError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -82,6 +84,7 @@ impl ApiError {
                 ActionError::Store(s) => store_status(s),
             },
             ApiError::Render(r) => render_status(r),
+            ApiError::BadRequest(_) => (400, "bad_request"),
             ApiError::Internal(_) => (500, "internal_error"),
         }
     }

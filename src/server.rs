@@ -31,6 +31,8 @@ pub enum StartError {
         #[source]
         source: StoreError,
     },
+    #[error("cannot start from snapshot {name:?}: {reason}")]
+    Snapshot { name: String, reason: String },
     #[error("cannot connect to Redis at {address}")]
     Redis {
         address: String,
@@ -76,6 +78,11 @@ impl Server {
                 .await
                 .map_err(|source| StartError::Store { backend: store.backend(), source })?;
         }
+        if let Some(name) = &settings.snapshot {
+            crate::system::restore(store.as_ref(), name)
+                .await
+                .map_err(|e| StartError::Snapshot { name: name.clone(), reason: e.to_string() })?;
+        }
         let mut profile = profile;
         if let Some(key) = settings.system_key.clone().filter(|k| !k.is_empty()) {
             profile.system.keys.push(key);
@@ -93,6 +100,14 @@ impl Server {
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| ApiError::BadRequest(format!("bad query string: {e}")).into()),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()),
+                )
                 .wrap(from_fn(access_log))
                 .configure(crate::system::routes)
                 .default_service(web::to(gateway))

@@ -30,6 +30,8 @@ pub struct Settings {
     /// `redis_url` lists Redis Cluster seed nodes (comma-separated).
     #[serde(default)]
     pub redis_cluster: bool,
+    /// Start from this snapshot's data.
+    pub snapshot: Option<String>,
 }
 
 /// Flags given on the command line; `None` leaves the lower layers in charge.
@@ -43,6 +45,7 @@ pub struct Overrides {
     pub reset: bool,
     pub redis_url: Option<String>,
     pub redis_cluster: bool,
+    pub snapshot: Option<String>,
 }
 
 pub const DEFAULT_PORT: u16 = 8000;
@@ -63,7 +66,8 @@ impl Settings {
             .set_override_option("backend", cli.backend)?
             .set_override_option("workers", cli.workers.map(|w| w as u64))?
             .set_default("redis_url", redis_url_from_env())?
-            .set_override_option("redis_url", cli.redis_url)?;
+            .set_override_option("redis_url", cli.redis_url)?
+            .set_override_option("snapshot", cli.snapshot)?;
         let builder = if cli.reset { builder.set_override("reset", true)? } else { builder };
         let builder = if cli.redis_cluster { builder.set_override("redis_cluster", true)? } else { builder };
         builder.build()?.try_deserialize()
@@ -82,6 +86,7 @@ impl Settings {
             redis_url: None,
             redis_prefix: None,
             redis_cluster: false,
+            snapshot: None,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct StartArgs {
     /// The Redis URL lists Redis Cluster seed nodes, comma-separated.
     #[arg(long)]
     pub redis_cluster: bool,
+    /// Start from this snapshot (see /system/snapshots).
+    #[arg(long)]
+    pub snapshot: Option<String>,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -53,6 +56,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         reset: args.reset,
         redis_url: args.redis_url,
         redis_cluster: args.redis_cluster,
+        snapshot: args.snapshot,
     };
     let settings = Settings::load(&profile, overrides).context("invalid settings")?;
     actix_web::rt::System::new().block_on(serve(settings, profile))

@@ -56,6 +56,24 @@ impl ReadCache {
         }
     }
 
+    /// Drops one cached entity; whether it was cached.
+    pub fn invalidate_one(&self, entity: &str, id: &str) -> bool {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get_mut(entity).is_some_and(|t| t.remove(id).is_some())
+    }
+
+    /// Cached ids of an entity type that are still valid.
+    pub fn ids(&self, entity: &str) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut ids: Vec<String> = entries
+            .get(entity)
+            .map(|t| t.iter().filter(|(_, (_, u))| *u > now).map(|(id, _)| id.clone()).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
     pub fn stats(&self) -> CacheStats {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         CacheStats {

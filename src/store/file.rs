@@ -529,6 +529,56 @@ impl Store for FileStore {
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?
     }
 
+    async fn info(&self) -> Result<Value, StoreError> {
+        Ok(serde_json::json!({"data_dir": self.shared.dir.display().to_string()}))
+    }
+
+    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
+        let dir = self.shared.dir.join("snapshots");
+        fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let mut bytes = serde_json::to_vec_pretty(&snapshot).expect("JSON values always serialise");
+        bytes.push(b'\n');
+        let name = format!("{name}.json");
+        tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes))
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?
+    }
+
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        let path = self.shared.dir.join("snapshots").join(format!("{name}.json"));
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Corrupt { path, reason: e.to_string() })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { action: "read", path, source }),
+        }
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
+        let dir = self.shared.dir.join("snapshots");
+        let Ok(entries) = fs::read_dir(&dir) else { return Ok(Vec::new()) };
+        let mut names: Vec<String> =
+            entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned)).collect();
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(s) = self.get_snapshot(&name).await? {
+                out.push(super::snapshot_meta(&s));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {
+        let path = self.shared.dir.join("snapshots").join(format!("{name}.json"));
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StoreError::Io { action: "remove", path, source }),
+        }
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.flush().await?;
         // Dropping the file releases the lock for the next process.

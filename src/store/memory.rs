@@ -145,6 +145,7 @@ impl State {
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     clock: Arc<dyn Clock>,
+    snapshots: Arc<Mutex<BTreeMap<String, Value>>>,
 }
 
 impl Default for MemoryStore {
@@ -155,11 +156,11 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        MemoryStore { state: Arc::default(), clock }
+        MemoryStore { state: Arc::default(), clock, snapshots: Arc::default() }
     }
 
     pub(super) fn with_state(state: State, clock: Arc<dyn Clock>) -> Self {
-        MemoryStore { state: Arc::new(Mutex::new(state)), clock }
+        MemoryStore { state: Arc::new(Mutex::new(state)), clock, snapshots: Arc::default() }
     }
 
     pub(super) fn now(&self) -> u64 {
@@ -287,5 +288,22 @@ impl Store for MemoryStore {
 
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
+        self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), snapshot);
+        Ok(())
+    }
+
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned())
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
+        Ok(self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).values().map(super::snapshot_meta).collect())
+    }
+
+    async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).remove(name).is_some())
     }
 }

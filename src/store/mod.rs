@@ -174,6 +174,24 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every acknowledged write durable now (`/system/save`).
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Backend details for `/system/health` (for Redis: version, memory, PING latency).
+    /// An error means the backend is down.
+    async fn info(&self) -> Result<Value, StoreError> {
+        Ok(Value::Object(serde_json::Map::new()))
+    }
+
+    /// Stores a named snapshot (`{name, description, created_at, counts, data}`),
+    /// replacing one of the same name. Every instance sharing the backend sees it.
+    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError>;
+
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Every snapshot without its data, by name.
+    async fn snapshots(&self) -> Result<Vec<Value>, StoreError>;
+
+    /// Whether a snapshot of that name existed.
+    async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError>;
+
     /// Flushes and lets go of external resources (the data folder's lock); later
     /// writes fail with [`StoreError::Unavailable`]. Called once at shutdown.
     async fn close(&self) -> Result<(), StoreError> {
@@ -188,4 +206,13 @@ pub fn id_key(id: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// A snapshot's listing: everything but its data.
+pub fn snapshot_meta(snapshot: &Value) -> Value {
+    let mut meta = snapshot.clone();
+    if let Value::Object(m) = &mut meta {
+        m.shift_remove("data");
+    }
+    meta
 }

@@ -55,6 +55,14 @@ impl Keys {
     fn entities(&self) -> String {
         format!("{}:entities", self.prefix)
     }
+
+    fn snapshot(&self, name: &str) -> String {
+        format!("{}:snap:{name}", self.prefix)
+    }
+
+    fn snapshots(&self) -> String {
+        format!("{}:snaps", self.prefix)
+    }
 }
 
 /// Checks every condition, then applies every write; returns `{"ok", prev...}` or
@@ -409,6 +417,68 @@ impl Store for RedisStore {
     async fn flush(&self) -> Result<(), StoreError> {
         // Durability is Redis's own (RDB/AOF); acknowledged writes are already there.
         Ok(())
+    }
+
+    async fn info(&self) -> Result<Value, StoreError> {
+        let mut conn = self.conn();
+        let started = std::time::Instant::now();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let info: String =
+            redis::cmd("INFO").arg("server").arg("memory").query_async(&mut conn).await.map_err(unavailable)?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+                .map(|v| v.trim().to_owned())
+        };
+        Ok(serde_json::json!({
+            "connected": true,
+            "address": self.address,
+            "version": field("redis_version"),
+            "used_memory": field("used_memory_human"),
+            "ping_ms": (latency_ms * 1000.0).round() / 1000.0,
+        }))
+    }
+
+    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
+        redis::pipe()
+            .atomic()
+            .set(self.keys.snapshot(name), snapshot.to_string())
+            .ignore()
+            .sadd(self.keys.snapshots(), name)
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        let key = self.keys.snapshot(name);
+        let text: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        text.map(|t| self.decode(&key, &t)).transpose()
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
+        let mut names: Vec<String> = self.conn().smembers(self.keys.snapshots()).await.map_err(unavailable)?;
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(s) = self.get_snapshot(&name).await? {
+                out.push(super::snapshot_meta(&s));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {
+        let (deleted, _): (u64, u64) = redis::pipe()
+            .atomic()
+            .del(self.keys.snapshot(name))
+            .srem(self.keys.snapshots(), name)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted > 0)
     }
 }
 

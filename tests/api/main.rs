@@ -15,5 +15,6 @@ mod profiles;
 mod redis_backend;
 mod routing;
 mod sessions;
+mod system;
 mod templates;
 mod validation;
