@@ -31,6 +31,8 @@ pub enum StartError {
         #[source]
         source: StoreError,
     },
+    #[error("cannot load the seed file {}: {reason}", file.display())]
+    Seed { file: std::path::PathBuf, reason: String },
     #[error("cannot start from snapshot {name:?}: {reason}")]
     Snapshot { name: String, reason: String },
     #[error("cannot connect to Redis at {address}")]
@@ -82,6 +84,24 @@ impl Server {
             crate::system::restore(store.as_ref(), name)
                 .await
                 .map_err(|e| StartError::Snapshot { name: name.clone(), reason: e.to_string() })?;
+        }
+        if let Some(file) = &settings.seed_file {
+            let fail = |reason: String| StartError::Seed { file: file.clone(), reason };
+            let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
+            let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+            let entities =
+                json.get("entities").unwrap_or(&json).as_object().cloned().ok_or_else(|| {
+                    fail("expected {\"entities\": {\"<entity>\": [records]}} or the map itself".into())
+                })?;
+            crate::system::apply_seed(store.as_ref(), &profile.rules, &entities).await.map_err(|e| {
+                let detail = match &e {
+                    ApiError::Validation(v) => {
+                        v.iter().map(|v| format!("{}: {}", v.path, v.message)).collect::<Vec<_>>().join("; ")
+                    }
+                    other => other.to_string(),
+                };
+                fail(detail)
+            })?;
         }
         let mut profile = profile;
         if let Some(key) = settings.system_key.clone().filter(|k| !k.is_empty()) {

@@ -32,6 +32,8 @@ pub struct Settings {
     pub redis_cluster: bool,
     /// Start from this snapshot's data.
     pub snapshot: Option<String>,
+    /// A JSON seed file (`{"entities": {"users": [...]}}` or just the map) loaded at start.
+    pub seed_file: Option<PathBuf>,
 }
 
 /// Flags given on the command line; `None` leaves the lower layers in charge.
@@ -46,6 +48,7 @@ pub struct Overrides {
     pub redis_url: Option<String>,
     pub redis_cluster: bool,
     pub snapshot: Option<String>,
+    pub seed_file: Option<PathBuf>,
 }
 
 pub const DEFAULT_PORT: u16 = 8000;
@@ -67,7 +70,8 @@ impl Settings {
             .set_override_option("workers", cli.workers.map(|w| w as u64))?
             .set_default("redis_url", redis_url_from_env())?
             .set_override_option("redis_url", cli.redis_url)?
-            .set_override_option("snapshot", cli.snapshot)?;
+            .set_override_option("snapshot", cli.snapshot)?
+            .set_override_option("seed_file", cli.seed_file.map(|p| p.to_string_lossy().into_owned()))?;
         let builder = if cli.reset { builder.set_override("reset", true)? } else { builder };
         let builder = if cli.redis_cluster { builder.set_override("redis_cluster", true)? } else { builder };
         builder.build()?.try_deserialize()
@@ -87,6 +91,7 @@ impl Settings {
             redis_prefix: None,
             redis_cluster: false,
             snapshot: None,
+            seed_file: None,
         }
     }
 

@@ -275,6 +275,8 @@ pub struct SystemGuard {
     pub keys: Vec<String>,
     /// A second header that may carry the key (Mock-and-Roll sends `X-API-Key`).
     pub alt_header: Option<String>,
+    /// The profile opened it on purpose (`system.protect_endpoints: false`).
+    pub opened: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -364,7 +366,12 @@ mod tests {
 
     #[test]
     fn system_guard_distinguishes_missing_from_wrong() {
-        let g = SystemGuard { protected: true, keys: vec!["sys".into()], alt_header: Some("X-API-Key".into()) };
+        let g = SystemGuard {
+            protected: true,
+            keys: vec!["sys".into()],
+            alt_header: Some("X-API-Key".into()),
+            opened: false,
+        };
         assert_eq!(g.check(&Req(vec![], vec![])), Err(SystemAuthError::Missing));
         assert_eq!(g.check(&Req(vec![("x-system-key", "bad".into())], vec![])), Err(SystemAuthError::Wrong));
         assert_eq!(g.check(&Req(vec![("x-system-key", "sys".into())], vec![])), Ok(()));

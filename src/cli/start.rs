@@ -37,6 +37,9 @@ pub struct StartArgs {
     /// Start from this snapshot (see /system/snapshots).
     #[arg(long)]
     pub snapshot: Option<String>,
+    /// Load this JSON seed file at start (checked like /system/seed).
+    #[arg(long = "seed", value_name = "FILE")]
+    pub seed_file: Option<PathBuf>,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -57,6 +60,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         redis_url: args.redis_url,
         redis_cluster: args.redis_cluster,
         snapshot: args.snapshot,
+        seed_file: args.seed_file,
     };
     let settings = Settings::load(&profile, overrides).context("invalid settings")?;
     actix_web::rt::System::new().block_on(serve(settings, profile))
@@ -66,6 +70,7 @@ async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
     let name = profile.name.clone();
     let endpoints = profile.endpoints.len();
     let unprotected = !profile.system.protected && settings.system_key.is_none();
+    let opened = profile.system.opened;
     let server = Server::build(&settings, profile).await.context("cannot start")?;
     let s = server.started();
     if let Some(note) = &s.note {
@@ -79,7 +84,9 @@ async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
         s.backend,
         if s.seeded { ", seeded" } else { "" }
     );
-    if unprotected {
+    if opened && settings.system_key.is_none() {
+        tracing::warn!("the /system API is open: system.protect_endpoints is false in api.json");
+    } else if unprotected {
         tracing::warn!("the /system API is open: no system key is configured (set MOCKGATE_SYSTEM_KEY)");
     }
     server.run_until_stopped().await.context("server failed")

@@ -358,7 +358,7 @@ fn system_guard(api: &ApiDef, auth: &AuthFileDef, problems: &mut Vec<ConfigError
         None => {}
     }
     let protect = system.and_then(|s| s.protect_endpoints).unwrap_or(true);
-    SystemGuard { protected: protect && !keys.is_empty(), keys, alt_header }
+    SystemGuard { protected: protect && !keys.is_empty(), keys, alt_header, opened: !protect }
 }
 
 fn endpoint(

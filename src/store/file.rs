@@ -529,6 +529,19 @@ impl Store for FileStore {
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?
     }
 
+    async fn load(&self) -> Result<bool, StoreError> {
+        let path = self.shared.dir.join(SNAPSHOT_FILE);
+        let text = fs::read_to_string(&path).map_err(io("read", &path))?;
+        let (state, _) = parse(&path, &text)?;
+        let data: Dataset = state
+            .tables
+            .into_iter()
+            .map(|(e, rows)| (e, rows.into_iter().map(|(id, r)| (id, Arc::unwrap_or_clone(r.value))).collect()))
+            .collect();
+        self.replace_all(data).await?;
+        Ok(true)
+    }
+
     async fn info(&self) -> Result<Value, StoreError> {
         Ok(serde_json::json!({"data_dir": self.shared.dir.display().to_string()}))
     }

@@ -174,6 +174,12 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every acknowledged write durable now (`/system/save`).
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Replaces the data with what the backend's data file holds now (the embedded
+    /// store's `db.json`, say after a hand edit). `false`: this backend has no file.
+    async fn load(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Backend details for `/system/health` (for Redis: version, memory, PING latency).
     /// An error means the backend is down.
     async fn info(&self) -> Result<Value, StoreError> {

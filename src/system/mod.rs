@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/reseed", web::post().to(reset))
             .route("/reset", web::post().to(reset))
             .route("/save", web::post().to(save))
+            .route("/load", web::post().to(load))
             .route("/snapshots", web::post().to(snapshot_create))
             .route("/snapshots", web::get().to(snapshot_list))
             .route("/snapshots/restore", web::post().to(snapshot_restore))
@@ -222,10 +223,22 @@ struct SeedBody {
 async fn seed(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Reply {
     guard(&req, &state)?;
     let body: SeedBody = serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let rules = &state.gateway.profile().rules;
+    let added = apply_seed(state.gateway.store(), &state.gateway.profile().rules, &body.entities).await?;
+    state.gateway.cache().invalidate(None);
+    Ok(HttpResponse::Ok().json(json!({"seeded": added, "entities": counts(&state).await?})))
+}
+
+/// Merges `{"users": [{...}], ...}` into the stored data after checking every record
+/// (an id, the entity type's constraints, unique values); all or nothing. Also used
+/// by `mockctl start --seed FILE`. Returns how many records each type received.
+pub async fn apply_seed(
+    store: &dyn crate::store::Store,
+    rules: &crate::persistence::rules::Rules,
+    entities: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
     let mut violations = Vec::new();
     let mut incoming = Dataset::new();
-    for (entity, records) in &body.entities {
+    for (entity, records) in entities {
         let at = format!("/entities/{entity}");
         if !crate::persistence::valid_entity_name(entity) || !is_user_entity(entity) {
             violations.push(Violation { path: at, message: "is not a valid entity name".into() });
@@ -251,7 +264,6 @@ async fn seed(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) ->
     if !violations.is_empty() {
         return Err(ApiError::Validation(violations));
     }
-    let store = state.gateway.store();
     let mut data: Dataset =
         store.dump().await.map_err(store_error)?.into_iter().filter(|(e, _)| is_user_entity(e)).collect();
     let mut added = Map::new();
@@ -264,8 +276,7 @@ async fn seed(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) ->
         return Err(ApiError::Validation(duplicates));
     }
     store.replace_all(rules.prepare_seed(data)).await.map_err(store_error)?;
-    state.gateway.cache().invalidate(None);
-    Ok(HttpResponse::Ok().json(json!({"seeded": added, "entities": counts(&state).await?})))
+    Ok(added)
 }
 
 /// Unique fields that two records would share.
@@ -302,6 +313,20 @@ async fn save(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     let store = state.gateway.store();
     store.flush().await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(json!({"saved": true, "backend": store.backend()})))
+}
+
+/// Reloads the data from the embedded store's `db.json` (after editing it by hand).
+async fn load(req: HttpRequest, state: web::Data<AppState>) -> Reply {
+    guard(&req, &state)?;
+    let store = state.gateway.store();
+    if !store.load().await.map_err(store_error)? {
+        return Err(ApiError::BadRequest(format!(
+            "the {} backend has no data file to load; use snapshots to restore a saved state",
+            store.backend()
+        )));
+    }
+    state.gateway.cache().invalidate(None);
+    Ok(HttpResponse::Ok().json(json!({"loaded": true, "entities": counts(&state).await?})))
 }
 
 /// Letters, digits, `-`, `_` and `.`, not starting with `.`: no path tricks.

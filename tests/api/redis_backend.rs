@@ -107,6 +107,11 @@ async fn a_redis_outage_is_a_503_and_the_gateway_recovers_by_itself() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(code(&body), "backend_unavailable");
     assert!(started.elapsed() < Duration::from_secs(5), "fails fast, took {:?}", started.elapsed());
+    let (status, health) = app.get("/system/health").await;
+    assert_eq!(
+        (status, health["status"].clone(), health["redis"]["connected"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("unhealthy"), json!(false))
+    );
     let (status, body) = app.get("/v1/maybe/n1").await;
     assert_eq!(
         (status, body),

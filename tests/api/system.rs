@@ -164,3 +164,65 @@ async fn a_start_can_begin_from_a_snapshot() {
     let err = mockgate::Server::build(&settings, profile).await.err().expect("an unknown snapshot stops the start");
     assert!(err.to_string().starts_with("cannot start from snapshot \"missing\""), "{err}");
 }
+
+#[tokio::test]
+async fn load_rereads_a_hand_edited_db_json() {
+    let app = admin(Backend::File).await;
+    assert_eq!(post(&app, "/system/save", None).await.1["saved"], true);
+    let (_, health) = app.get("/system/health").await;
+    let db = std::path::Path::new(health["file"]["data_dir"].as_str().unwrap()).join("db.json");
+    let mut data: Value = serde_json::from_str(&std::fs::read_to_string(&db).unwrap()).unwrap();
+    data["entities"]["users"]["hand"] = json!({"id": "hand", "name": "Edited", "email": "hand@example.com"});
+    std::fs::write(&db, serde_json::to_string_pretty(&data).unwrap()).unwrap();
+    let (status, body) = post(&app, "/system/load", None).await;
+    assert_eq!((status, body["entities"]["users"].clone()), (StatusCode::OK, json!(3)));
+    assert_eq!(app.get("/system/data/users/hand").await.1["name"], "Edited");
+
+    let memory = admin(Backend::Memory).await;
+    let (status, body) = post(&memory, "/system/load", None).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"));
+}
+
+#[tokio::test]
+async fn a_seed_file_loads_at_start_and_a_bad_one_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, r#"{"entities": {"tags": [{"id": "from-file"}]}}"#).unwrap();
+    let profile = mockgate::Profile::load(&crate::common::repo_path("configs/persistence")).unwrap();
+    let mut settings = mockgate::Settings::ephemeral(None, "memory");
+    settings.seed_file = Some(seed.clone());
+    let server = mockgate::Server::build(&settings, profile).await.unwrap();
+    let port = server.port();
+    tokio::spawn(server.run_until_stopped());
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/system/data/tags/from-file"))
+        .header("X-System-Key", "system-admin-key-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    std::fs::write(&seed, r#"{"users": [{"name": "no id"}]}"#).unwrap();
+    let profile = mockgate::Profile::load(&crate::common::repo_path("configs/persistence")).unwrap();
+    let err = mockgate::Server::build(&settings, profile).await.err().expect("refused");
+    assert!(err.to_string().ends_with("/entities/users/0: must be an object with a string or number id"), "{err}");
+}
+
+#[tokio::test]
+async fn protect_endpoints_false_opens_the_system_api() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.json"), r#"{"system": {"protect_endpoints": false, "api_keys": ["k"]}}"#)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("endpoints.json"),
+        r#"{"endpoints": [{"method": "GET", "path": "/x", "responses": [{"response": {"status_code": 200}}]}]}"#,
+    )
+    .unwrap();
+    let profile = mockgate::Profile::load(dir.path()).unwrap();
+    assert!(profile.system.opened);
+    let server = mockgate::Server::build(&mockgate::Settings::ephemeral(None, "memory"), profile).await.unwrap();
+    let port = server.port();
+    tokio::spawn(server.run_until_stopped());
+    let res = reqwest::get(format!("http://127.0.0.1:{port}/system/health")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
