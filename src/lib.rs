@@ -31,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod generate;
 pub mod persistence;
 pub mod routing;
 pub mod server;

@@ -76,7 +76,7 @@ impl Server {
         let seeded = fresh || settings.reset;
         if seeded {
             store
-                .replace_all(profile.rules.prepare_seed(profile.seed.clone()))
+                .replace_all(profile.initial_data())
                 .await
                 .map_err(|source| StartError::Store { backend: store.backend(), source })?;
         }

@@ -27,6 +27,8 @@ pub struct ApiDef {
     pub data_seeding: Option<SeedingDef>,
     /// Pretendo's form: `{"users": [..]}`.
     pub data: Option<IndexMap<String, Vec<Value>>>,
+    /// Generated data: `{"seed", "counts", "entities": {entity: {field: generator}}}`.
+    pub generate_data: Option<Value>,
     pub server: Option<ServerDef>,
 }
 

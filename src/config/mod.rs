@@ -113,6 +113,8 @@ pub struct Profile {
     pub endpoints: Vec<Endpoint>,
     /// Data loaded on first start and on reset.
     pub seed: Dataset,
+    /// Generated data added to the seed data.
+    pub generator: Option<crate::generate::Generator>,
     pub engine: TemplateEngine,
     /// Entity-type rules: constraints, unique fields, versions, relationships.
     pub rules: crate::persistence::rules::Rules,
@@ -158,6 +160,18 @@ pub enum StatusSpec {
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 impl Profile {
+    /// The data a fresh or reset store starts with: seed data plus generated data,
+    /// with the bookkeeping the entity rules need (versions, unique claims).
+    pub fn initial_data(&self) -> Dataset {
+        let mut data = self.seed.clone();
+        if let Some(g) = &self.generator {
+            for (entity, rows) in g.generate(&self.seed) {
+                data.entry(entity).or_default().extend(rows);
+            }
+        }
+        self.rules.prepare_seed(data)
+    }
+
     /// Loads and compiles the profile in `dir`.
     pub fn load(dir: &Path) -> Result<Profile, ProfileError> {
         let fail = |problems| ProfileError { dir: dir.to_owned(), problems };

@@ -81,6 +81,21 @@ pub fn compile(
     let backend = backend(api.persistence.as_ref(), &mut problems);
     let seed = seed(&api, &mut problems);
     let methods = auth_methods(&auth, &mut problems);
+    let seeded: Vec<String> = seed.keys().cloned().collect();
+    let generator = match &api.generate_data {
+        None | Some(Value::Null) => None,
+        Some(def) => {
+            let mut cx = CompileCx {
+                file: "api.json",
+                problems: &mut problems,
+                engine: &mut engine,
+                params: Vec::new(),
+                credential_params: Vec::new(),
+                rules: &mut rules,
+            };
+            crate::generate::Generator::parse(def, &seeded, &mut cx)
+        }
+    };
     let system = system_guard(&api, &auth, &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
@@ -123,6 +138,7 @@ pub fn compile(
         system,
         endpoints: compiled,
         seed,
+        generator,
         engine,
         rules,
     })

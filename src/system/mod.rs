@@ -303,7 +303,7 @@ fn unique_duplicates(rules: &crate::persistence::rules::Rules, data: &Dataset) -
 async fn reset(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
     let profile = state.gateway.profile();
-    state.gateway.store().replace_all(profile.rules.prepare_seed(profile.seed.clone())).await.map_err(store_error)?;
+    state.gateway.store().replace_all(profile.initial_data()).await.map_err(store_error)?;
     state.gateway.cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"reset": true, "entities": counts(&state).await?})))
 }

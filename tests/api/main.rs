@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod conformance;
 mod durability;
+mod generated;
 mod integrity;
 mod persistence;
 mod profiles;
