@@ -18,10 +18,14 @@
 //! - [`routing`]: compiled path templates and request conditions.
 //! - [`template`]: templates compiled at load; typed, one-pass rendering.
 //! - [`auth`]: api key, HTTP basic and bearer-token checks; the system key guard.
-//! - [`persistence`]: create/read/update/delete/list, written once over `&dyn Store`.
-//! - [`store`]: the storage interface and its backends (`memory`, `file`).
+//! - [`persistence`]: create/read/update/delete/list and atomic operations, written once
+//!   over `&dyn Store`; entity-type rules (constraints, unique fields, versions,
+//!   relationships) as conditions of the same store transaction; the read cache.
+//! - [`store`]: the storage interface and its backends (`memory`, `file` with its
+//!   journal, `redis` single node or cluster).
+//! - [`generate`]: deterministic generated data sets.
 //! - [`gateway`]: one request through the steps above, with no actix types.
-//! - [`system`]: the `/system` admin API.
+//! - [`system`]: the `/system` admin API: health, cache, data, seeding, snapshots.
 //! - [`server`]: binds, serves, shuts down and flushes the store.
 //! - [`settings`]: runtime settings layered from profile, environment and CLI flags.
 //! - [`cli`]: the `mockctl` command line.
