@@ -1,7 +1,7 @@
 //! Profiles: what users write (`def`) and what the engine runs (`Profile`).
 //!
 //! [`Profile::load`] reads the three files, deserialises them with the JSON path of
-//! any type error, then [`validate`] checks and compiles everything (path templates,
+//! any type error, then `validate` checks and compiles everything (path templates,
 //! templates, JSON Schemas, persistence actions, auth methods), collecting every
 //! problem with its file and JSON path instead of stopping at the first. Nothing is
 //! parsed or checked again at request time. `mockctl validate-config` and a failed
