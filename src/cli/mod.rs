@@ -1,7 +1,10 @@
 //! `mockctl`: the command line. One file per subcommand; this file parses and
 //! dispatches.
 
+mod list;
 mod start;
+pub mod state;
+mod stop;
 mod validate_config;
 
 use clap::{Parser, Subcommand};
@@ -17,8 +20,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start a server for a profile (a name under ./configs/ or a folder path).
+    /// Start a server for a profile (a name under ./configs/ or a folder path); in the
+    /// background unless --foreground.
     Start(start::StartArgs),
+    /// Stop running servers gracefully (SIGTERM; SIGKILL only with --force).
+    Stop(stop::StopArgs),
+    /// List running servers.
+    List(list::ListArgs),
+    /// List running servers and check that each answers.
+    Status(list::ListArgs),
     /// Check a profile without starting anything; exits non-zero on problems.
     ValidateConfig(validate_config::ValidateArgs),
     /// Print the version.
@@ -28,6 +38,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Start(args) => start::run(args),
+        Command::Stop(args) => stop::run(args),
+        Command::List(args) => list::run(args),
+        Command::Status(args) => list::status(args),
         Command::ValidateConfig(args) => validate_config::run(args),
         Command::Version => {
             println!("mockctl {}", env!("CARGO_PKG_VERSION"));

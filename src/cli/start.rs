@@ -1,11 +1,14 @@
+use super::state::{self, ServerRecord};
 use crate::config::Profile;
 use crate::server::Server;
 use crate::settings::{Overrides, Settings};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct StartArgs {
     /// Profile name (under ./configs/) or folder.
     pub profile: String,
@@ -16,7 +19,7 @@ pub struct StartArgs {
     /// Folder of the embedded store (default: data/<profile>/).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Stay in the foreground (the only mode for now; containers use it).
+    /// Stay in the foreground instead of returning once the server answers (containers).
     #[arg(long)]
     pub foreground: bool,
     /// Discard stored data and start from the profile's seed data.
@@ -43,6 +46,10 @@ pub struct StartArgs {
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
+    if args.foreground { foreground(args) } else { background(args) }
+}
+
+fn foreground(args: StartArgs) -> anyhow::Result<()> {
     crate::telemetry::init("info");
     let dir = super::resolve_profile(&args.profile)?;
     let profile = Profile::load(&dir).map_err(anyhow::Error::new).context("cannot start")?;
@@ -63,25 +70,25 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         seed_file: args.seed_file,
     };
     let settings = Settings::load(&profile, overrides).context("invalid settings")?;
-    actix_web::rt::System::new().block_on(serve(settings, profile))
+    actix_web::rt::System::new().block_on(serve(settings, profile, dir))
 }
 
-async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
+async fn serve(settings: Settings, profile: Profile, dir: PathBuf) -> anyhow::Result<()> {
     let name = profile.name.clone();
     let endpoints = profile.endpoints.len();
     let unprotected = !profile.system.protected && settings.system_key.is_none();
     let opened = profile.system.opened;
     let server = Server::build(&settings, profile).await.context("cannot start")?;
-    let s = server.started();
+    let s = server.started().clone();
     if let Some(note) = &s.note {
         tracing::warn!("{note}");
     }
-    let data = &s.storage;
     tracing::info!(
-        "mockgate {} serving profile {name} ({endpoints} endpoints) at {} on the {} backend, {data}{}",
+        "mockgate {} serving profile {name} ({endpoints} endpoints) at {} on the {} backend, {}{}",
         env!("CARGO_PKG_VERSION"),
         s.url,
         s.backend,
+        s.storage,
         if s.seeded { ", seeded" } else { "" }
     );
     if opened && settings.system_key.is_none() {
@@ -89,5 +96,101 @@ async fn serve(settings: Settings, profile: Profile) -> anyhow::Result<()> {
     } else if unprotected {
         tracing::warn!("the /system API is open: no system key is configured (set MOCKGATE_SYSTEM_KEY)");
     }
-    server.run_until_stopped().await.context("server failed")
+    let record = ServerRecord {
+        pid: std::process::id(),
+        port: server.port(),
+        url: s.url.clone(),
+        profile: name.clone(),
+        profile_dir: dir.display().to_string(),
+        backend: s.backend.to_owned(),
+        log: std::env::var("MOCKGATE_LOG_FILE").ok(),
+        started_at: crate::template::iso(chrono::Utc::now()),
+    };
+    // A server that cannot record itself still serves; `mockctl list` just won't see it.
+    if let Err(e) = state::write(&record) {
+        tracing::warn!("{e:#}");
+    }
+    let result = server.run_until_stopped().await.context("server failed");
+    state::remove(record.port, record.pid);
+    result
+}
+
+/// Starts the same command with `--foreground` as a detached child writing to a log
+/// file, and returns once that server has recorded itself, or reports why it failed.
+fn background(args: StartArgs) -> anyhow::Result<()> {
+    let name = super::resolve_profile(&args.profile)?
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| args.profile.clone());
+    let log = state::log_path(&name);
+    std::fs::create_dir_all(log.parent().expect("a log path has a folder"))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("Failed to open the log file {}", log.display()))?;
+    let started_at = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let exe = std::env::current_exe().context("Failed to find the mockctl binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("start").arg(&args.profile).arg("--foreground");
+    forward(&mut cmd, &args);
+    use std::os::unix::process::CommandExt;
+    let mut child = cmd
+        .env("MOCKGATE_LOG_FILE", &log)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        // Its own process group: a Ctrl-C in this terminal does not reach it.
+        .process_group(0)
+        .spawn()
+        .context("Failed to start the server process")?;
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(r) = state::all().into_iter().map(|(r, _)| r).find(|r| r.pid == pid) {
+            println!("mockgate is serving profile {} at {}", r.profile, r.url);
+            println!("  pid {}, {} backend, log {}", r.pid, r.backend, log.display());
+            println!("  stop it with: mockctl stop --port {}", r.port);
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: String = text
+                .get(started_at as usize..)
+                .unwrap_or(&text)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join("\n");
+            anyhow::bail!("the server exited ({status}):\n{tail}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            anyhow::bail!("the server did not start within 60 s; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn forward(cmd: &mut Command, a: &StartArgs) {
+    let mut opt = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            cmd.arg(flag).arg(v);
+        }
+    };
+    opt("--port", a.port.map(|p| p.to_string()));
+    opt("--host", a.host.clone());
+    opt("--data-dir", a.data_dir.as_ref().map(|p| p.display().to_string()));
+    opt("--workers", a.workers.map(|w| w.to_string()));
+    opt("--redis-url", a.redis_url.clone());
+    opt("--snapshot", a.snapshot.clone());
+    opt("--seed", a.seed_file.as_ref().map(|p| p.display().to_string()));
+    for (on, flag) in
+        [(a.reset, "--reset"), (a.no_persistence, "--no-persistence"), (a.redis_cluster, "--redis-cluster")]
+    {
+        if on {
+            cmd.arg(flag);
+        }
+    }
 }

@@ -17,7 +17,7 @@ mod memory;
 pub mod query;
 mod redis;
 
-pub use file::FileStore;
+pub use file::{FileStore, write_atomically};
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
 pub use query::{ListQuery, Page, Sort};
 pub use redis::{Keys, RedisStore, redacted};

@@ -43,6 +43,7 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = mockctl()
+        .env("MOCKGATE_STATE_DIR", data.path().join("state"))
         .args(["start", "persistence", "--foreground", "--port", &port.to_string(), "--data-dir"])
         .arg(data.path())
         // The profile asks for Redis; keep this test off any Redis the machine runs.
@@ -95,8 +96,9 @@ async fn acknowledged_writes_survive_kill_9() {
     let port = free_port();
     let start = |data: &std::path::Path| {
         mockctl()
-            .args(["start", "tests/fixtures/gateway", "--port", &port.to_string(), "--data-dir"])
+            .args(["start", "tests/fixtures/gateway", "--foreground", "--port", &port.to_string(), "--data-dir"])
             .arg(data)
+            .env("MOCKGATE_STATE_DIR", data.join("state"))
             .env("MOCKGATE_BACKEND", "file")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -140,4 +142,58 @@ async fn wait_until_up(client: &reqwest::Client, url: &str) {
         assert!(Instant::now() < deadline, "{url} did not answer in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[test]
+fn background_start_list_status_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run = |args: &[&str]| {
+        mockctl()
+            .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+            .env("MOCKGATE_BACKEND", "file")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let data = dir.path().join("data");
+    let out = run(&["start", "tests/fixtures/gateway", "--port", &port, "--data-dir", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("at http://127.0.0.1:{port}")), "{stdout}");
+    assert!(stdout.contains("file backend, log "), "{stdout}");
+
+    let listed: serde_json::Value = serde_json::from_slice(&run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        (listed[0]["port"].to_string(), listed[0]["status"].clone()),
+        (port.clone(), serde_json::json!("running"))
+    );
+    let pid = listed[0]["pid"].as_u64().unwrap() as u32;
+    let status = run(&["status"]);
+    assert!(status.status.success());
+    assert!(String::from_utf8_lossy(&status.stdout).contains("answering (GET /system/health: 200)"));
+
+    let stopped = run(&["stop", "--port", &port]);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    assert!(String::from_utf8_lossy(&stopped.stdout).contains(&format!("stopped gateway on port {port}")));
+    assert!(!mockgate::cli::state::alive(pid), "the server process is gone");
+    let listed: serde_json::Value = serde_json::from_slice(&run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+    assert!(data.join("db.json").exists(), "a graceful stop flushed the store");
+}
+
+#[test]
+fn background_start_reports_why_the_server_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = mockctl()
+        .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+        .args(["start", "tests/fixtures/gateway", "--no-persistence", "--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
 }
