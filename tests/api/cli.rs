@@ -197,3 +197,57 @@ fn background_start_reports_why_the_server_failed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
 }
+
+/// The command line the Docker image runs (its `CMD`), with the environment
+/// docker-compose gives it, against a real Redis.
+#[tokio::test]
+async fn the_container_command_line_serves_the_persistence_profile_on_redis() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
+    let cmd_line = dockerfile.lines().find_map(|l| l.strip_prefix("CMD ")).expect("the Dockerfile has a CMD");
+    let argv: Vec<String> = serde_json::from_str(cmd_line).expect("CMD is in JSON form");
+    assert_eq!(argv[0], "mockctl");
+    let compose = std::fs::read_to_string(repo_path("docker-compose.yml")).unwrap();
+    assert!(
+        compose.contains("REDIS_HOST: redis") && compose.contains("\"8000:8000\""),
+        "compose wires Redis and port 8000"
+    );
+
+    let redis = crate::common::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = mockctl()
+        .args(&argv[1..])
+        .env("REDIS_HOST", "127.0.0.1")
+        .env("REDIS_PORT", redis.port.to_string())
+        // The image listens on 8000; a test takes a free port instead.
+        .env("MOCKGATE_PORT", port.to_string())
+        .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+        .env_remove("MOCKGATE_BACKEND")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health: serde_json::Value = loop {
+        let res =
+            client.get(format!("{base}/system/health")).header("X-System-Key", "system-admin-key-123").send().await;
+        if let Ok(r) = res
+            && r.status().is_success()
+        {
+            break r.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the container command did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(health["backend"], "redis");
+    assert_eq!(health["redis"]["address"], format!("redis://127.0.0.1:{}/0", redis.port));
+    let status = mockctl().arg("status").env("MOCKGATE_STATE_DIR", dir.path().join("state")).output().unwrap();
+    assert!(status.status.success(), "the image's HEALTHCHECK command passes");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}

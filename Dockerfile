@@ -1,0 +1,22 @@
+# mockgate: build in the Rust image, run on slim Debian as a non-root user.
+#   docker build -t mockgate .
+#   docker run -p 8000:8000 mockgate          # the persistence profile, embedded store
+#   docker-compose up                         # the same, with Redis
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY examples ./examples
+RUN cargo build --release --locked --bin mockctl
+
+FROM debian:bookworm-slim
+RUN useradd --system --create-home --home-dir /app --shell /usr/sbin/nologin mockgate
+WORKDIR /app
+COPY --from=build /src/target/release/mockctl /usr/local/bin/mockctl
+COPY configs ./configs
+RUN mkdir -p data && chown -R mockgate:mockgate /app
+USER mockgate
+EXPOSE 8000
+# `mockctl status` succeeds when every server recorded in /app/.mockgate answers HTTP.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["mockctl", "status"]
+CMD ["mockctl", "start", "persistence", "--foreground", "--host", "0.0.0.0"]
