@@ -16,6 +16,7 @@ mod profiles;
 mod redis_backend;
 mod routing;
 mod sessions;
+mod shop;
 mod system;
 mod templates;
 mod validation;

@@ -3,7 +3,7 @@ use mockgate::Profile;
 
 #[test]
 fn shipped_profiles_load() {
-    for name in ["configs/basic", "configs/persistence", "tests/fixtures/gateway"] {
+    for name in ["configs/basic", "configs/persistence", "configs/shop", "tests/fixtures/gateway"] {
         if let Err(e) = Profile::load(&repo_path(name)) {
             panic!("{e}");
         }
