@@ -301,12 +301,28 @@ async fn access_log(
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let res = next.call(req).await?;
+    // The caller's X-Request-Id when it sends a sane one, else a new time-ordered id.
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let mut res = next.call(req).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
+    }
     let micros = start.elapsed().as_micros();
+    let status = res.status().as_u16();
+    let latency_ms = micros as f64 / 1000.0;
     tracing::info!(
         target: "mockgate::access",
-        "{method} {path} {} {}.{:03}ms",
-        res.status().as_u16(),
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status,
+        latency_ms,
+        "{method} {path} {status} {}.{:03}ms",
         micros / 1000,
         micros % 1000
     );

@@ -2,6 +2,7 @@
 //! dispatches.
 
 mod list;
+mod logs;
 mod start;
 pub mod state;
 mod stop;
@@ -29,6 +30,10 @@ pub enum Command {
     List(list::ListArgs),
     /// List running servers and check that each answers.
     Status(list::ListArgs),
+    /// Show (and with -f follow) the background servers' logs.
+    Logs(logs::LogsArgs),
+    /// Search the logs: a pattern, optionally --since "10m ago", --status 5xx, --path /users.
+    Search(logs::SearchArgs),
     /// Check a profile without starting anything; exits non-zero on problems.
     ValidateConfig(validate_config::ValidateArgs),
     /// Print the version.
@@ -41,6 +46,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stop(args) => stop::run(args),
         Command::List(args) => list::run(args),
         Command::Status(args) => list::status(args),
+        Command::Logs(args) => logs::logs(args),
+        Command::Search(args) => logs::search(args),
         Command::ValidateConfig(args) => validate_config::run(args),
         Command::Version => {
             println!("mockctl {}", env!("CARGO_PKG_VERSION"));

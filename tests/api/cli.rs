@@ -172,6 +172,29 @@ fn background_start_list_status_and_stop() {
     let pid = listed[0]["pid"].as_u64().unwrap() as u32;
     let status = run(&["status"]);
     assert!(status.status.success());
+
+    // Request ids are echoed, and every request is a structured, searchable log line.
+    let head = raw_get(&port, "/v1/things/special", Some("req-abc-123"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_lowercase().contains("x-request-id: req-abc-123"), "{head}");
+    let head = raw_get(&port, "/v1/nothing", None);
+    assert!(head.starts_with("HTTP/1.1 404") && head.to_lowercase().contains("x-request-id: "), "{head}");
+    let found = run(&["search", "req-abc-123", "--since", "10m ago"]);
+    let text = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert!(
+        found.status.success() && text.contains("GET /v1/things/special 200") && text.contains("[req-abc-123]"),
+        "{text}"
+    );
+    let errors = run(&["search", "GET", "--status", "4xx", "--json", "--profile", "gateway"]);
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&errors.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (line["status"].clone(), line["path"].clone()),
+        (serde_json::json!(404), serde_json::json!("/v1/nothing"))
+    );
+    assert_eq!(run(&["search", "GET", "--status", "5xx"]).status.code(), Some(1), "nothing failed");
+    let logs = run(&["logs", "gateway", "-n", "3"]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("GET /v1/nothing 404"));
     assert!(String::from_utf8_lossy(&status.stdout).contains("answering (GET /system/health: 200)"));
 
     let stopped = run(&["stop", "--port", &port]);
@@ -250,4 +273,15 @@ async fn the_container_command_line_serves_the_persistence_profile_on_redis() {
     assert!(status.status.success(), "the image's HEALTHCHECK command passes");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// A GET over a plain socket; returns the response head.
+fn raw_get(port: &str, path: &str, request_id: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    let id = request_id.map(|id| format!("X-Request-Id: {id}\r\n")).unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{id}Connection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split("\r\n\r\n").next().unwrap_or("").to_owned()
 }
