@@ -217,10 +217,6 @@ pub fn secret_eq(expected: &str, given: &str) -> bool {
 }
 
 impl EndpointAuth {
-    pub fn is_open(&self) -> bool {
-        self.methods.is_empty()
-    }
-
     pub fn check(&self, req: &dyn Credentials) -> Result<(), AuthError> {
         match self.check_all(req)? {
             AuthOutcome::Pass => Ok(()),

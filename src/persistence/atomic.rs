@@ -7,7 +7,7 @@
 //! update's `data`, the stored values as `{{current.x}}`.
 
 use super::rules::{Plan, PlanError, Role};
-use super::{Action, ActionError, ActionInput, MergeStrategy, Outcome, plan_error};
+use super::{Action, ActionError, ActionInput, MergeStrategy, Outcome, existing, plan_error};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{Cond, Store, Write};
 use serde_json::{Map, Value};
@@ -77,20 +77,20 @@ impl Atomic {
                     }
                     Action::Update(u) => {
                         let id = u.key.resolve(input.request)?;
-                        let current = get(store, &u.entity, &id).await?;
+                        let current = existing(store, &u.entity, &id).await?;
                         let updated = u.updated(&id, &current, input, &vars)?;
                         u.plan(&mut plan, input, &id, &current, &updated);
                         (&u.entity, updated)
                     }
                     Action::Delete(d) => {
                         let id = d.key.resolve(input.request)?;
-                        let current = get(store, &d.entity, &id).await?;
+                        let current = existing(store, &d.entity, &id).await?;
                         d.plan(&mut plan, store, input, &id, &current).await?;
                         (&d.entity, current)
                     }
                     Action::Read(r) => {
                         let id = r.key.resolve(input.request)?;
-                        let current = get(store, &r.entity, &id).await?;
+                        let current = existing(store, &r.entity, &id).await?;
                         // What was read must still hold when everything commits.
                         let check = Write::Check { entity: r.entity.clone(), id, cond: Cond::Equals(current.clone()) };
                         plan.push(check, Role::Dependent);
@@ -116,8 +116,4 @@ impl Atomic {
         }
         Err(ActionError::WriteConflict { entity: self.entity().to_owned(), id: String::new() })
     }
-}
-
-async fn get(store: &dyn Store, entity: &str, id: &str) -> Result<Value, ActionError> {
-    store.get(entity, id).await?.ok_or_else(|| ActionError::NotFound { entity: entity.to_owned(), id: id.to_owned() })
 }

@@ -174,17 +174,6 @@ impl Action {
             Action::Atomic(a) => a.entity(),
         }
     }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::Create(_) => "create",
-            Action::Read(_) => "read",
-            Action::Update(_) => "update",
-            Action::Delete(_) => "delete",
-            Action::List(_) => "list",
-            Action::Atomic(_) => "atomic",
-        }
-    }
 }
 
 pub fn valid_entity_name(name: &str) -> bool {
@@ -456,4 +445,9 @@ pub fn placeholder(pattern: &str) -> Option<String> {
     let end = start + pattern[start..].find('}')?;
     let name = &pattern[start + 1..end];
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// The stored entity, or `NotFound`: what every action that changes one starts with.
+async fn existing(store: &dyn Store, entity: &str, id: &str) -> Result<Value, ActionError> {
+    store.get(entity, id).await?.ok_or_else(|| ActionError::NotFound { entity: entity.to_owned(), id: id.to_owned() })
 }

@@ -12,7 +12,7 @@
 use crate::error::Violation;
 use crate::store::{Cond, Store, StoreError, Transaction, Ttl, Write, id_key};
 use regex::Regex;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// What to do with referencing entities when the referenced one is deleted.
@@ -333,9 +333,4 @@ pub fn set_field(entity: &mut Value, field: &str, v: Value) {
     if let Value::Object(m) = entity {
         m.insert(field.to_owned(), v);
     }
-}
-
-/// A mutable view, for callers that build entities field by field.
-pub fn object(v: &mut Value) -> Option<&mut Map<String, Value>> {
-    v.as_object_mut()
 }

@@ -68,10 +68,7 @@ impl Update {
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
         for attempt in 0..super::MAX_ATTEMPTS {
-            let current = store
-                .get(&self.entity, &id)
-                .await?
-                .ok_or_else(|| ActionError::NotFound { entity: self.entity.clone(), id: id.clone() })?;
+            let current = super::existing(store, &self.entity, &id).await?;
             let updated = self.updated(&id, &current, input, &Map::new())?;
             let mut plan = Plan::default();
             self.plan(&mut plan, input, &id, &current, &updated);

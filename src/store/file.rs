@@ -189,10 +189,6 @@ impl FileStore {
         Ok((FileStore { shared, wake }, existed))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.shared.dir
-    }
-
     fn ensure_open(&self) -> Result<(), StoreError> {
         if self.shared.lock.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             return Err(StoreError::Unavailable("the file store is closed".into()));
@@ -571,16 +567,9 @@ impl Store for FileStore {
     async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
         let dir = self.shared.dir.join("snapshots");
         let Ok(entries) = fs::read_dir(&dir) else { return Ok(Vec::new()) };
-        let mut names: Vec<String> =
+        let names: Vec<String> =
             entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned)).collect();
-        names.sort();
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            if let Some(s) = self.get_snapshot(&name).await? {
-                out.push(super::snapshot_meta(&s));
-            }
-        }
-        Ok(out)
+        super::snapshot_listing(self, names).await
     }
 
     async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {

@@ -222,3 +222,16 @@ pub fn snapshot_meta(snapshot: &Value) -> Value {
     }
     meta
 }
+
+/// The listing of the named snapshots, sorted by name (backends differ only in how
+/// they find the names).
+async fn snapshot_listing(store: &dyn Store, mut names: Vec<String>) -> Result<Vec<Value>, StoreError> {
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        if let Some(s) = store.get_snapshot(&name).await? {
+            out.push(snapshot_meta(&s));
+        }
+    }
+    Ok(out)
+}

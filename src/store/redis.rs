@@ -459,15 +459,8 @@ impl Store for RedisStore {
     }
 
     async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
-        let mut names: Vec<String> = self.conn().smembers(self.keys.snapshots()).await.map_err(unavailable)?;
-        names.sort();
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            if let Some(s) = self.get_snapshot(&name).await? {
-                out.push(super::snapshot_meta(&s));
-            }
-        }
-        Ok(out)
+        let names: Vec<String> = self.conn().smembers(self.keys.snapshots()).await.map_err(unavailable)?;
+        super::snapshot_listing(self, names).await
     }
 
     async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {

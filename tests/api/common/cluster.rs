@@ -3,7 +3,7 @@
 //! them; the nodes are killed and reaped on drop.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub struct RedisCluster {
@@ -35,22 +35,15 @@ impl RedisCluster {
                 p = free_pair(u64::from(p) + 1);
             }
             let dir = tempfile::tempdir().unwrap();
-            let child = Command::new(std::env::var("MOCKGATE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into()))
-                .args(["--port", &p.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes"])
+            let child = super::redis::command(p, dir.path())
                 .args([
+                    "--cluster-enabled",
+                    "yes",
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
                     "2000",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
                 ])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server starts");
             ports.push(p);

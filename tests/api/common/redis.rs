@@ -17,6 +17,28 @@ fn binary() -> String {
     std::env::var("MOCKGATE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
 }
 
+/// A loopback `redis-server` on `port` with no persistence, its files in `dir`.
+pub fn command(port: u16, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ])
+    .arg("--dir")
+    .arg(dir)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    cmd
+}
+
 /// Whether Redis tests can run here; panics when CI requires them and they cannot.
 pub fn available() -> bool {
     let found = Command::new(binary())
@@ -43,25 +65,7 @@ impl RedisServer {
     /// Starts on a given port (restart tests reuse the port).
     pub fn start_on(port: u16) -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(binary())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
+        let child = command(port, dir.path()).spawn().expect("redis-server starts");
         let server = RedisServer { child, port, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !server.answers() {
