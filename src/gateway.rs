@@ -48,6 +48,17 @@ pub struct Reply {
     pub body: Option<Value>,
 }
 
+/// What the access log and the metrics learn about a request the gateway handled.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// The matched endpoint's path template; `None` when no endpoint matched.
+    pub route: Option<Arc<str>>,
+    /// The persistence action that ran last, e.g. `create users`.
+    pub action: Option<Arc<str>>,
+    /// Time spent in persistence actions (store round trips included).
+    pub persistence: std::time::Duration,
+}
+
 /// The profile's endpoints over a store. Shared by every worker.
 pub struct Gateway {
     profile: Arc<Profile>,
@@ -75,8 +86,8 @@ impl Gateway {
         &self.cache
     }
 
-    #[tracing::instrument(name = "gateway", skip_all, fields(endpoint))]
-    pub async fn handle(&self, req: RequestCtx) -> Result<Reply, ApiError> {
+    /// Answers one request; `trace` says what happened, error or not.
+    pub async fn handle(&self, req: RequestCtx, trace: &mut Trace) -> Result<Reply, ApiError> {
         let (index, params) = match self.router.find(&req.method, &req.path) {
             RouteMatch::Found(i, params) => (i, params),
             RouteMatch::MethodNotAllowed(allowed) => {
@@ -87,7 +98,7 @@ impl Gateway {
             }
         };
         let ep = &self.profile.endpoints[index];
-        tracing::Span::current().record("endpoint", ep.at.as_str());
+        trace.route = Some(Arc::clone(&ep.route));
         let session = self.authenticate(ep, &req).await?;
         let body = parse_body(&req, ep)?;
         if let Some(schema) = &ep.schema {
@@ -121,7 +132,11 @@ impl Gateway {
         if !is_error {
             let actions = ep.persistence.iter().chain(rule.and_then(|r| r.persistence.as_ref()));
             for persist in actions {
-                outcome = self.run(persist, &input, outcome).await?;
+                trace.action = Some(Arc::clone(&persist.label));
+                let start = std::time::Instant::now();
+                let result = self.run(persist, &input, outcome).await;
+                trace.persistence += start.elapsed();
+                outcome = result?;
             }
         }
         render(rule, outcome, &data, now, &self.profile)

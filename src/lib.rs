@@ -36,6 +36,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod generate;
+pub mod metrics;
 pub mod persistence;
 pub mod routing;
 pub mod server;

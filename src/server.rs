@@ -3,7 +3,8 @@
 
 use crate::config::{BackendChoice, Profile};
 use crate::error::ApiError;
-use crate::gateway::{Gateway, RequestCtx};
+use crate::gateway::{Gateway, RequestCtx, Trace};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::settings::Settings;
 use crate::store::{FileStore, MemoryStore, RedisStore, Store, StoreError, SystemClock, redacted};
 use actix_web::body::MessageBody;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone)]
 pub struct AppState {
     pub gateway: Arc<Gateway>,
+    pub metrics: Arc<Metrics>,
     pub started: Instant,
     pub max_body_bytes: usize,
 }
@@ -73,6 +75,9 @@ impl Server {
     /// server; nothing is served until [`Server::run_until_stopped`].
     pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
         let Opened { store, fresh, storage, note } = open_store(settings, &profile).await?;
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, &metrics));
+        spawn_upkeep(&metrics);
         let seeded = fresh || settings.reset;
         if seeded {
             store
@@ -114,8 +119,11 @@ impl Server {
         let state = AppState {
             max_body_bytes: profile.max_body_bytes,
             gateway: Arc::new(Gateway::new(Arc::new(profile), Arc::clone(&store))),
+            metrics,
             started: Instant::now(),
         };
+        // A profile may define its own `/metrics`; then only `/system/metrics` has ours.
+        let metrics_alias = !state.gateway.profile().endpoints.iter().any(|e| e.path.as_str() == "/metrics");
         let data = web::Data::new(state);
         let mut http = HttpServer::new(move || {
             App::new()
@@ -130,6 +138,11 @@ impl Server {
                 )
                 .wrap(from_fn(access_log))
                 .configure(crate::system::routes)
+                .configure(|cfg| {
+                    if metrics_alias {
+                        cfg.route("/metrics", web::get().to(crate::system::metrics));
+                    }
+                })
                 .default_service(web::to(gateway))
         });
         if let Some(w) = settings.workers {
@@ -244,21 +257,44 @@ async fn redis_opened(store: RedisStore, prefix: String) -> Result<Opened, Start
     Ok(Opened { store: Arc::new(store), fresh, storage, note: None })
 }
 
+/// Drains histogram samples every few seconds while the server's metrics live.
+fn spawn_upkeep(metrics: &Arc<Metrics>) {
+    let weak = Arc::downgrade(metrics);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            match weak.upgrade() {
+                Some(m) => m.upkeep(),
+                None => break,
+            }
+        }
+    });
+}
+
 /// The catch-all handler: every request that is not `/system` goes to the gateway.
-async fn gateway(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let mut ctx = credentials(&req);
-    ctx.body = body;
-    let head = req.method() == actix_web::http::Method::HEAD;
-    let mut reply = state.gateway.handle(ctx).await?;
-    if head {
-        reply.body = None;
-    }
-    Ok(reply.into())
+/// The response carries the gateway's [`Trace`] for the access log and the metrics.
+async fn gateway(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let mut trace = Trace::default();
+    let answered = match read_body(&req, payload, state.max_body_bytes).await {
+        Ok(body) => {
+            let mut ctx = credentials(&req);
+            ctx.body = body;
+            state.gateway.handle(ctx, &mut trace).await
+        }
+        Err(e) => Err(e),
+    };
+    let mut res = match answered {
+        Ok(mut reply) => {
+            if req.method() == actix_web::http::Method::HEAD {
+                reply.body = None;
+            }
+            HttpResponse::from(reply)
+        }
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    };
+    res.extensions_mut().insert(trace);
+    res
 }
 
 /// The request without its body, as the gateway and the guards see it.
@@ -293,7 +329,8 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     Ok(buf.freeze())
 }
 
-/// One line per request: method, path, status, latency.
+/// One line per request (request id, method, path, route, status, latency, and the
+/// persistence action with its time), and the request metrics.
 async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -312,19 +349,43 @@ async fn access_log(
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
     }
-    let micros = start.elapsed().as_micros();
+    let elapsed = start.elapsed();
     let status = res.status().as_u16();
+    let trace = res.response().extensions().get::<Trace>().cloned();
+    // The gateway's endpoint, or the matched `/system` resource; never the raw path.
+    let pattern = if trace.is_none() { res.request().match_pattern() } else { None };
+    let route = match &trace {
+        Some(t) => t.route.as_deref(),
+        None => pattern.as_deref(),
+    }
+    .unwrap_or(crate::metrics::UNMATCHED);
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        state.metrics.observe_request(method.as_str(), route, status, elapsed);
+    }
+    let micros = elapsed.as_micros();
     let latency_ms = micros as f64 / 1000.0;
+    let (action, persistence_ms) = match &trace {
+        Some(Trace { action: Some(a), persistence, .. }) => {
+            (Some(a.as_ref()), Some(persistence.as_secs_f64() * 1000.0))
+        }
+        _ => (None, None),
+    };
     tracing::info!(
         target: "mockgate::access",
         request_id = %request_id,
         method = %method,
         path = %path,
+        route = %route,
         status,
         latency_ms,
-        "{method} {path} {status} {}.{:03}ms",
+        action,
+        persistence_ms,
+        "{method} {path} {status} {}.{:03}ms{}{}{}",
         micros / 1000,
-        micros % 1000
+        micros % 1000,
+        if action.is_some() { " (" } else { "" },
+        action.unwrap_or(""),
+        if action.is_some() { ")" } else { "" },
     );
     Ok(res)
 }

@@ -290,7 +290,8 @@ impl SystemGuard {
         }
         let given = req
             .header("x-system-key")
-            .or_else(|| self.alt_header.as_deref().and_then(|h| req.header(&h.to_ascii_lowercase())));
+            .or_else(|| self.alt_header.as_deref().and_then(|h| req.header(&h.to_ascii_lowercase())))
+            .or_else(|| req.header("authorization").and_then(|v| v.strip_prefix("Bearer ")));
         match given {
             None | Some("") => Err(SystemAuthError::Missing),
             Some(k) if self.keys.iter().fold(false, |acc, v| acc | secret_eq(v, k)) => Ok(()),

@@ -127,6 +127,8 @@ pub struct Endpoint {
     pub method: String,
     /// The full path, `root_path` included.
     pub path: PathTemplate,
+    /// The path template's text, the `route` of logs and metrics.
+    pub route: std::sync::Arc<str>,
     pub name: Option<String>,
     pub tag: Option<String>,
     pub auth: EndpointAuth,

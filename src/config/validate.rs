@@ -474,6 +474,7 @@ fn endpoint(
     let path = path?;
     ok.then(|| Endpoint {
         method,
+        route: path.as_str().into(),
         path,
         name: def.name.clone().or_else(|| def.summary.clone()),
         tag: def.tag.clone(),

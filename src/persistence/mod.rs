@@ -354,6 +354,8 @@ async fn back_off(attempt: u32) {
 pub struct Persist {
     pub action: Action,
     pub on_error: ErrorHandling,
+    /// `create users`, `atomic (3 operations)`: for access logs.
+    pub label: std::sync::Arc<str>,
 }
 
 /// What a failure of the action turns into.
@@ -379,7 +381,26 @@ pub enum Recovery {
 impl Persist {
     pub fn parse(def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Persist> {
         let on_error = ErrorHandling::parse(def.error_handling.as_ref(), &format!("{at}.error_handling"), cx)?;
-        Some(Persist { action: Action::parse(def, at, cx)?, on_error })
+        let action = Action::parse(def, at, cx)?;
+        let label = action.label().into();
+        Some(Persist { action, on_error, label })
+    }
+}
+
+impl Action {
+    /// The action and its entity type, e.g. `update products`.
+    pub fn label(&self) -> String {
+        match self {
+            Action::Create(a) => format!("create {}", a.entity),
+            Action::Read(a) => format!("read {}", a.entity),
+            Action::Update(a) => format!("update {}", a.entity),
+            Action::Delete(a) => format!("delete {}", a.entity),
+            Action::List(a) => format!("list {}", a.entity),
+            Action::Atomic(a) => {
+                let ops: Vec<String> = a.ops.iter().map(Action::label).collect();
+                format!("atomic [{}]", ops.join(", "))
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/system")
             .route("/health", web::get().to(health))
+            .route("/metrics", web::get().to(metrics))
             .route("/cache", web::delete().to(clear_cache))
             .route("/cache/flush", web::delete().to(clear_cache))
             .route("/cache/stats", web::get().to(cache_stats))
@@ -104,6 +105,15 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> Reply {
             Ok(HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "1")).json(body))
         }
     }
+}
+
+/// Prometheus text. Also served at `/metrics` (same guard; Prometheus sends the key
+/// as `Authorization: Bearer <key>` with `authorization: {credentials: <key>}`).
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Reply {
+    guard(&req, &state)?;
+    let counts = state.gateway.store().counts().await.ok();
+    let text = state.metrics.render(counts.as_deref());
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
 }
 
 async fn clear_cache(req: HttpRequest, state: web::Data<AppState>) -> Reply {

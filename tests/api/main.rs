@@ -11,6 +11,7 @@ mod conformance;
 mod durability;
 mod generated;
 mod integrity;
+mod metrics;
 mod persistence;
 mod profiles;
 mod redis_backend;

@@ -1,0 +1,450 @@
+//! Prometheus metrics, one registry per server (not the process-global recorder, so
+//! several servers in one process — the tests — keep their numbers apart).
+//!
+//! - `mockgate_http_requests_total` and `mockgate_http_request_duration_seconds`
+//!   by method, route (the path template, never the raw path) and status;
+//! - `mockgate_store_operations_total` (by backend, operation, outcome),
+//!   `mockgate_store_operation_duration_seconds` and `mockgate_store_in_flight`,
+//!   recorded by [`MeteredStore`];
+//! - `mockgate_entities` by entity type and `mockgate_uptime_seconds`, read at scrape.
+//!
+//! Series handles are looked up once per (method, route, status) and then only
+//! incremented: the hot path takes a read lock and does no allocation.
+
+use crate::store::{Dataset, ListQuery, Page, Store, StoreError, Transaction};
+use async_trait::async_trait;
+use hashbrown::{Equivalent, HashMap};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+const META: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Request latency buckets, in seconds: 100 µs to 5 s.
+const BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// The route label of requests that matched no endpoint (404/405), so that scanners
+/// probing random paths cannot create unbounded series.
+pub const UNMATCHED: &str = "(unmatched)";
+
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    requests: RwLock<HashMap<SeriesKey, RequestSeries>>,
+    started: Instant,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct SeriesKey {
+    method: Box<str>,
+    route: Box<str>,
+    status: u16,
+}
+
+/// The borrowed form of [`SeriesKey`], for lookups without allocating.
+#[derive(Hash)]
+struct SeriesRef<'a> {
+    method: &'a str,
+    route: &'a str,
+    status: u16,
+}
+
+impl Equivalent<SeriesKey> for SeriesRef<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
+        self.status == key.status && *self.method == *key.method && *self.route == *key.route
+    }
+}
+
+#[derive(Clone)]
+struct RequestSeries {
+    count: Counter,
+    latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(BUCKETS)
+            .expect("the bucket list is not empty")
+            .upkeep_timeout(Duration::from_secs(5))
+            .build_recorder();
+        let describe = |name: &'static str, unit: Option<Unit>, help: &'static str, kind: Kind| {
+            let name = KeyName::from_const_str(name);
+            match kind {
+                Kind::Counter => recorder.describe_counter(name, unit, help.into()),
+                Kind::Gauge => recorder.describe_gauge(name, unit, help.into()),
+                Kind::Histogram => recorder.describe_histogram(name, unit, help.into()),
+            }
+        };
+        describe("mockgate_http_requests_total", None, "HTTP requests by method, route and status", Kind::Counter);
+        describe(
+            "mockgate_http_request_duration_seconds",
+            Some(Unit::Seconds),
+            "HTTP request latency by method, route and status",
+            Kind::Histogram,
+        );
+        describe(
+            "mockgate_store_operations_total",
+            None,
+            "Storage operations by backend, operation and outcome (ok, conflict, error)",
+            Kind::Counter,
+        );
+        describe(
+            "mockgate_store_operation_duration_seconds",
+            Some(Unit::Seconds),
+            "Storage operation latency by backend and operation",
+            Kind::Histogram,
+        );
+        describe("mockgate_store_in_flight", None, "Storage operations under way right now", Kind::Gauge);
+        let handle = recorder.handle();
+        Metrics { recorder, handle, requests: RwLock::default(), started: Instant::now() }
+    }
+
+    /// Counts one finished request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let probe = SeriesRef { method, route, status };
+        let found = self.requests.read().ok().and_then(|m| m.get(&probe).cloned());
+        let series = match found {
+            Some(s) => s,
+            None => self.register_request(method, route, status),
+        };
+        series.count.increment(1);
+        series.latency.record(elapsed.as_secs_f64());
+    }
+
+    #[cold]
+    fn register_request(&self, method: &str, route: &str, status: u16) -> RequestSeries {
+        let labels = vec![
+            Label::new("method", method.to_owned()),
+            Label::new("route", route.to_owned()),
+            Label::new("status", status.to_string()),
+        ];
+        let series = RequestSeries {
+            count: self
+                .recorder
+                .register_counter(&Key::from_parts("mockgate_http_requests_total", labels.clone()), &META),
+            latency: self
+                .recorder
+                .register_histogram(&Key::from_parts("mockgate_http_request_duration_seconds", labels), &META),
+        };
+        if let Ok(mut map) = self.requests.write() {
+            let key = SeriesKey { method: method.into(), route: route.into(), status };
+            map.entry(key).or_insert_with(|| series.clone());
+        }
+        series
+    }
+
+    fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
+        self.recorder.register_counter(&Key::from_parts(name, labels), &META)
+    }
+
+    fn histogram(&self, name: &'static str, labels: Vec<Label>) -> Histogram {
+        self.recorder.register_histogram(&Key::from_parts(name, labels), &META)
+    }
+
+    fn gauge(&self, name: &'static str, labels: Vec<Label>) -> Gauge {
+        self.recorder.register_gauge(&Key::from_parts(name, labels), &META)
+    }
+
+    /// Drains recorded histogram samples into their buckets; without it an unscraped
+    /// server would keep every sample. The server runs it every few seconds.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// The Prometheus text exposition, with the entity counts read just now (`None`:
+    /// the backend did not answer, reported as `mockgate_store_up 0`).
+    pub fn render(&self, entities: Option<&[(String, usize)]>) -> String {
+        let mut out = self.handle.render();
+        let _ = writeln!(out, "# HELP mockgate_uptime_seconds Seconds since the server started");
+        let _ = writeln!(out, "# TYPE mockgate_uptime_seconds gauge");
+        let _ = writeln!(out, "mockgate_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
+        let _ = writeln!(out, "# HELP mockgate_build_info The running mockgate version");
+        let _ = writeln!(out, "# TYPE mockgate_build_info gauge");
+        let _ = writeln!(out, "mockgate_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(out, "# HELP mockgate_store_up Whether the storage backend answered this scrape");
+        let _ = writeln!(out, "# TYPE mockgate_store_up gauge");
+        let _ = writeln!(out, "mockgate_store_up {}", u8::from(entities.is_some()));
+        if let Some(entities) = entities {
+            let _ = writeln!(out, "# HELP mockgate_entities Live entities by type");
+            let _ = writeln!(out, "# TYPE mockgate_entities gauge");
+            for (entity, n) in entities.iter().filter(|(e, _)| !e.starts_with("__")) {
+                let _ = writeln!(out, "mockgate_entities{{entity=\"{}\"}} {n}", escape_label(entity));
+            }
+        }
+        out
+    }
+}
+
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// A label value as the exposition format quotes it.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The storage operations that are counted.
+#[derive(Clone, Copy)]
+enum Op {
+    Get,
+    List,
+    Commit,
+    NextId,
+    Counts,
+    Dump,
+    ReplaceAll,
+    Flush,
+    Load,
+    Snapshot,
+}
+
+const OPS: [(Op, &str); 10] = [
+    (Op::Get, "get"),
+    (Op::List, "list"),
+    (Op::Commit, "commit"),
+    (Op::NextId, "next_id"),
+    (Op::Counts, "counts"),
+    (Op::Dump, "dump"),
+    (Op::ReplaceAll, "replace_all"),
+    (Op::Flush, "flush"),
+    (Op::Load, "load"),
+    (Op::Snapshot, "snapshot"),
+];
+
+struct OpSeries {
+    name: &'static str,
+    ok: Counter,
+    conflict: Counter,
+    error: Counter,
+    latency: Histogram,
+}
+
+/// A [`Store`] that counts and times every operation of the store it wraps and, at
+/// `debug` level on the `mockgate::store` target (`--debug-persistence`), logs each
+/// one with its entity, id, outcome and duration.
+pub struct MeteredStore {
+    inner: Arc<dyn Store>,
+    ops: Vec<OpSeries>,
+    in_flight: Gauge,
+}
+
+impl MeteredStore {
+    pub fn new(inner: Arc<dyn Store>, metrics: &Metrics) -> Self {
+        let backend = inner.backend();
+        let ops = OPS
+            .iter()
+            .map(|(_, name)| {
+                let labels = |outcome: &'static str| {
+                    vec![Label::new("backend", backend), Label::new("operation", *name), Label::new("outcome", outcome)]
+                };
+                OpSeries {
+                    name,
+                    ok: metrics.counter("mockgate_store_operations_total", labels("ok")),
+                    conflict: metrics.counter("mockgate_store_operations_total", labels("conflict")),
+                    error: metrics.counter("mockgate_store_operations_total", labels("error")),
+                    latency: metrics.histogram(
+                        "mockgate_store_operation_duration_seconds",
+                        vec![Label::new("backend", backend), Label::new("operation", *name)],
+                    ),
+                }
+            })
+            .collect();
+        let in_flight = metrics.gauge("mockgate_store_in_flight", vec![Label::new("backend", backend)]);
+        MeteredStore { inner, ops, in_flight }
+    }
+
+    async fn timed<T>(
+        &self,
+        op: Op,
+        what: impl FnOnce() -> String,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let series = &self.ops[op as usize];
+        self.in_flight.increment(1.0);
+        let start = Instant::now();
+        let result = fut.await;
+        let elapsed = start.elapsed();
+        self.in_flight.decrement(1.0);
+        series.latency.record(elapsed.as_secs_f64());
+        let outcome = match &result {
+            Ok(_) => {
+                series.ok.increment(1);
+                "ok"
+            }
+            Err(StoreError::ConditionFailed { .. }) => {
+                series.conflict.increment(1);
+                "conflict"
+            }
+            Err(_) => {
+                series.error.increment(1);
+                "error"
+            }
+        };
+        if tracing::enabled!(target: "mockgate::store", tracing::Level::DEBUG) {
+            let micros = elapsed.as_micros();
+            let error = result.as_ref().err().map(|e| crate::error::error_chain(e)).unwrap_or_default();
+            tracing::debug!(
+                target: "mockgate::store",
+                backend = self.inner.backend(),
+                operation = series.name,
+                outcome,
+                store_ms = micros as f64 / 1000.0,
+                "store {} {} {outcome} in {}.{:03}ms{}{error}",
+                series.name,
+                what(),
+                micros / 1000,
+                micros % 1000,
+                if error.is_empty() { "" } else { ": " },
+            );
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        self.timed(Op::Get, || format!("{entity}/{id}"), self.inner.get(entity, id)).await
+    }
+
+    async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
+        self.timed(Op::List, || format!("{entity} {query:?}"), self.inner.list(entity, query)).await
+    }
+
+    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        let what = if tracing::enabled!(target: "mockgate::store", tracing::Level::DEBUG) {
+            describe_tx(&tx)
+        } else {
+            String::new()
+        };
+        self.timed(Op::Commit, || what, self.inner.commit(tx)).await
+    }
+
+    async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {
+        self.timed(Op::NextId, || entity.to_owned(), self.inner.next_id(entity)).await
+    }
+
+    async fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        self.timed(Op::Counts, String::new, self.inner.counts()).await
+    }
+
+    async fn dump(&self) -> Result<Dataset, StoreError> {
+        self.timed(Op::Dump, String::new, self.inner.dump()).await
+    }
+
+    async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
+        let what = format!("({} entity types)", data.len());
+        self.timed(Op::ReplaceAll, || what, self.inner.replace_all(data)).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.timed(Op::Flush, String::new, self.inner.flush()).await
+    }
+
+    async fn load(&self) -> Result<bool, StoreError> {
+        self.timed(Op::Load, String::new, self.inner.load()).await
+    }
+
+    async fn info(&self) -> Result<Value, StoreError> {
+        self.inner.info().await
+    }
+
+    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
+        self.timed(Op::Snapshot, || format!("put {name}"), self.inner.put_snapshot(name, snapshot)).await
+    }
+
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        self.timed(Op::Snapshot, || format!("get {name}"), self.inner.get_snapshot(name)).await
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
+        self.timed(Op::Snapshot, || "list".to_owned(), self.inner.snapshots()).await
+    }
+
+    async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {
+        self.timed(Op::Snapshot, || format!("delete {name}"), self.inner.delete_snapshot(name)).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.inner.close().await
+    }
+}
+
+/// `put users/7 (absent), delete __unique.users.email/a@b (any)` for the debug log.
+fn describe_tx(tx: &Transaction) -> String {
+    use crate::store::{Cond, Write};
+    let mut out = String::new();
+    for (i, w) in tx.writes.iter().enumerate() {
+        let verb = match w {
+            Write::Put { .. } => "put",
+            Write::Delete { .. } => "delete",
+            Write::Check { .. } => "check",
+        };
+        let cond = match w.cond() {
+            Cond::Any => "any",
+            Cond::Absent => "absent",
+            Cond::Present => "present",
+            Cond::Equals(_) => "unchanged",
+        };
+        let _ = write!(out, "{}{verb} {}/{} ({cond})", if i == 0 { "" } else { ", " }, w.entity(), w.id());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn a_borrowed_series_key_hashes_like_the_owned_one() {
+        let build = hashbrown::DefaultHashBuilder::default();
+        let owned = SeriesKey { method: "GET".into(), route: "/users/{id}".into(), status: 200 };
+        let probe = SeriesRef { method: "GET", route: "/users/{id}", status: 200 };
+        assert_eq!(build.hash_one(&owned), build.hash_one(&probe));
+        assert!(probe.equivalent(&owned));
+        assert!(!SeriesRef { status: 404, ..probe }.equivalent(&owned));
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_and_status() {
+        let m = Metrics::new();
+        m.observe_request("GET", "/users/{id}", 200, Duration::from_millis(2));
+        m.observe_request("GET", "/users/{id}", 200, Duration::from_millis(3));
+        m.observe_request("GET", "/users/{id}", 404, Duration::from_millis(1));
+        let text = m.render(Some(&[("users".into(), 2), ("__unique.users.email".into(), 2)]));
+        assert!(
+            text.contains(r#"mockgate_http_requests_total{method="GET",route="/users/{id}",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mockgate_http_requests_total{method="GET",route="/users/{id}",status="404"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mockgate_http_request_duration_seconds_count{method="GET",route="/users/{id}",status="200"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"mockgate_entities{entity="users"} 2"#), "{text}");
+        assert!(!text.contains("__unique"), "{text}");
+    }
+}
