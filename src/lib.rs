@@ -37,6 +37,7 @@ pub mod error;
 pub mod gateway;
 pub mod generate;
 pub mod metrics;
+pub mod openapi;
 pub mod persistence;
 pub mod routing;
 pub mod server;

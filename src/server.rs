@@ -122,8 +122,10 @@ impl Server {
             metrics,
             started: Instant::now(),
         };
-        // A profile may define its own `/metrics`; then only `/system/metrics` has ours.
-        let metrics_alias = !state.gateway.profile().endpoints.iter().any(|e| e.path.as_str() == "/metrics");
+        // A profile may define its own `/metrics`, `/openapi.json` or `/docs`: the
+        // profile's endpoints win over these conveniences.
+        let taken = |p: &str| state.gateway.profile().endpoints.iter().any(|e| e.path.as_str().starts_with(p));
+        let (metrics_alias, openapi, docs) = (!taken("/metrics"), !taken("/openapi.json"), !taken("/docs"));
         let data = web::Data::new(state);
         let mut http = HttpServer::new(move || {
             App::new()
@@ -141,6 +143,18 @@ impl Server {
                 .configure(|cfg| {
                     if metrics_alias {
                         cfg.route("/metrics", web::get().to(crate::system::metrics));
+                    }
+                    if openapi {
+                        cfg.route("/openapi.json", web::get().to(openapi_document));
+                    }
+                    if docs {
+                        cfg.route(
+                            "/docs",
+                            web::get().to(|| async {
+                                HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+                            }),
+                        );
+                        cfg.service(crate::openapi::swagger_ui());
                     }
                 })
                 .default_service(web::to(gateway))
@@ -255,6 +269,11 @@ async fn redis_opened(store: RedisStore, prefix: String) -> Result<Opened, Start
     let fresh = store.is_empty().await.map_err(|source| StartError::Store { backend: "redis", source })?;
     let storage = format!("data in {} under {prefix}", store.address());
     Ok(Opened { store: Arc::new(store), fresh, storage, note: None })
+}
+
+/// The loaded profile's OpenAPI document (serialised at load).
+async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(state.gateway.profile().openapi.clone())
 }
 
 /// Drains histogram samples every few seconds while the server's metrics live.

@@ -118,6 +118,8 @@ pub struct Profile {
     pub engine: TemplateEngine,
     /// Entity-type rules: constraints, unique fields, versions, relationships.
     pub rules: crate::persistence::rules::Rules,
+    /// The OpenAPI 3.1 document, serialised once at load (`/openapi.json`).
+    pub openapi: bytes::Bytes,
 }
 
 /// One endpoint, ready to serve.

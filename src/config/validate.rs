@@ -127,7 +127,7 @@ pub fn compile(
     }
     rules.link();
     let server = api.server.unwrap_or_default();
-    Ok(Profile {
+    let mut profile = Profile {
         name,
         dir,
         info,
@@ -141,7 +141,11 @@ pub fn compile(
         generator,
         engine,
         rules,
-    })
+        openapi: bytes::Bytes::new(),
+    };
+    let doc = crate::openapi::document(&profile, &endpoints);
+    profile.openapi = serde_json::to_vec(&doc).map(bytes::Bytes::from).unwrap_or_default();
+    Ok(profile)
 }
 
 /// `/users/{id}` and `/users/{user_id}` are the same route.

@@ -12,6 +12,7 @@ mod durability;
 mod generated;
 mod integrity;
 mod metrics;
+mod openapi;
 mod persistence;
 mod profiles;
 mod redis_backend;

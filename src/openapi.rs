@@ -1,0 +1,587 @@
+//! The OpenAPI 3.1 document of a loaded profile, built once at load (and again on each
+//! reload) and served as bytes at `/openapi.json`; Swagger UI at `/docs` reads it.
+//!
+//! The structure (paths, operations, parameters, responses, security schemes, tags)
+//! is built with utoipa's typed builders. Request body schemas are the profile's own
+//! JSON Schemas, which OpenAPI 3.1 takes as they are (its schema dialect is JSON
+//! Schema 2020-12): utoipa's `Schema` type models a subset, so operations refer to
+//! them as `#/components/schemas/<name>` and the schemas themselves are inserted
+//! verbatim into the serialised document.
+
+use crate::auth::{AuthMethod, KeyLocation, SessionLocation};
+use crate::config::{Endpoint, EndpointDef, EndpointsFileDef, Profile, StatusSpec};
+use crate::persistence::Action;
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashSet};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBuilder, PathItem, Paths, Ref, Required, ResponseBuilder,
+    ResponsesBuilder, Schema,
+};
+use utoipa::openapi::{ObjectBuilder, Type};
+
+/// The tag of the `/system` API's operations.
+pub const SYSTEM_TAG: &str = "System";
+const SYSTEM_SCHEME: &str = "SystemKey";
+
+/// The profile's OpenAPI document as JSON.
+pub fn document(profile: &Profile, defs: &EndpointsFileDef) -> Value {
+    let mut schemas: IndexMap<String, Value> = IndexMap::new();
+    schemas.insert("Error".into(), error_schema());
+    let mut paths: IndexMap<String, PathItem> = IndexMap::new();
+    let mut tags: BTreeSet<String> = BTreeSet::new();
+    let mut operation_ids: HashSet<String> = HashSet::new();
+
+    for (ep, def) in profile.endpoints.iter().zip(&defs.endpoints) {
+        let Some(method) = http_method(&ep.method) else { continue };
+        let tag = ep.tag.clone().unwrap_or_else(|| default_tag(ep.path.as_str(), &profile.info.root_path));
+        tags.insert(tag.clone());
+        let id = unique(&mut operation_ids, operation_id(ep, def));
+        let mut op = OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some(id.clone()))
+            .summary(def.summary.clone().or_else(|| def.name.clone()).or_else(|| Some(default_summary(ep))))
+            .description(def.description.clone())
+            .parameters(Some(parameters(ep)));
+        if let Some(schema) = &def.request_body_schema {
+            let name = format!("{}Body", upper_first(&id));
+            schemas.insert(name.clone(), schema.clone());
+            op = op.request_body(Some(json_body(&name, true)));
+        } else if matches!(ep.persistence.as_ref().map(|p| &p.action), Some(Action::Create(_) | Action::Update(_))) {
+            op = op.request_body(Some(any_json_body()));
+        }
+        for (name, _) in &ep.auth.methods {
+            let scopes = if matches!(profile_method(ep, name), Some(AuthMethod::Bearer { .. })) {
+                ep.auth.required_scopes.clone()
+            } else {
+                Vec::new()
+            };
+            op = op.security(SecurityRequirement::new(name.clone(), scopes));
+        }
+        op = op.responses(responses(ep, def));
+        let item = paths.entry(ep.path.as_str().to_owned()).or_default();
+        item.merge_operations(PathItem::new(method, op));
+    }
+    for (method, path, summary, item) in system_operations(&mut schemas) {
+        let op = item.tag(SYSTEM_TAG).summary(Some(summary)).security(SecurityRequirement::new(SYSTEM_SCHEME, [""; 0]));
+        paths.entry(path.to_owned()).or_default().merge_operations(PathItem::new(method, op));
+    }
+
+    let mut components = ComponentsBuilder::new();
+    for (name, scheme) in security_schemes(profile) {
+        components = components.security_scheme(name, scheme);
+    }
+    let mut path_set = Paths::new();
+    path_set.paths = paths.into_iter().collect();
+    let mut tag_list: Vec<_> = tags.into_iter().map(|t| TagBuilder::new().name(t).build()).collect();
+    tag_list.push(
+        TagBuilder::new()
+            .name(SYSTEM_TAG)
+            .description(Some("Administration: health, metrics, cache, data, seeding and snapshots (X-System-Key)"))
+            .build(),
+    );
+    let description = (!profile.info.description.is_empty()).then(|| profile.info.description.clone());
+    let api = OpenApiBuilder::new()
+        .info(InfoBuilder::new().title(&profile.info.name).version(&profile.info.version).description(description))
+        .paths(path_set)
+        .components(Some(components.build()))
+        .tags(Some(tag_list))
+        .build();
+    let mut doc = serde_json::to_value(&api).unwrap_or_else(|_| json!({}));
+    doc["components"]["schemas"] = Value::Object(schemas.into_iter().collect());
+    doc
+}
+
+fn http_method(m: &str) -> Option<HttpMethod> {
+    Some(match m {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        "HEAD" => HttpMethod::Head,
+        "OPTIONS" => HttpMethod::Options,
+        "TRACE" => HttpMethod::Trace,
+        _ => return None,
+    })
+}
+
+/// `/api/v1/users/{id}` under root `/api/v1` → `users`.
+fn default_tag(path: &str, root: &str) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .split('/')
+        .find(|s| !s.is_empty() && !s.starts_with('{'))
+        .unwrap_or("default")
+        .to_owned()
+}
+
+fn default_summary(ep: &Endpoint) -> String {
+    match ep.persistence.as_ref() {
+        Some(p) => upper_first(&p.label),
+        None => format!("{} {}", ep.method, ep.path.as_str()),
+    }
+}
+
+/// From the endpoint's name (`Create user` → `createUser`), else its action
+/// (`update products` → `updateProducts`), else method and path (`getApiV1Health`).
+fn operation_id(ep: &Endpoint, def: &EndpointDef) -> String {
+    let source = match (def.name.as_deref(), ep.persistence.as_ref()) {
+        (Some(name), _) if name.chars().any(char::is_alphanumeric) => name.to_owned(),
+        (_, Some(p)) if !matches!(p.action, Action::Atomic(_)) => p.label.to_string(),
+        _ => format!("{} {}", ep.method, ep.path.as_str()),
+    };
+    camel(&source)
+}
+
+/// `POST /api/v1/users` → `postApiV1Users`.
+fn camel(text: &str) -> String {
+    let mut out = String::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let word = word.to_lowercase();
+        out.push_str(&if out.is_empty() { word } else { upper_first(&word) });
+    }
+    out
+}
+
+fn unique(seen: &mut HashSet<String>, id: String) -> String {
+    let mut candidate = id.clone();
+    let mut n = 2;
+    while !seen.insert(candidate.clone()) {
+        candidate = format!("{id}{n}");
+        n += 1;
+    }
+    candidate
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn string_schema() -> Schema {
+    ObjectBuilder::new().schema_type(Type::String).into()
+}
+
+fn integer_schema(min: i64) -> Schema {
+    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min as f64)).into()
+}
+
+fn param(name: &str, at: ParameterIn, required: bool, schema: Schema, description: &str) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(at)
+        .required(if required { Required::True } else { Required::False })
+        .schema(Some(schema))
+        .description((!description.is_empty()).then(|| description.to_owned()))
+}
+
+fn parameters(ep: &Endpoint) -> Vec<utoipa::openapi::path::Parameter> {
+    let mut out: Vec<utoipa::openapi::path::Parameter> = Vec::new();
+    let mut named: HashSet<(String, &'static str)> = HashSet::new();
+    let mut add = |p: ParameterBuilder, name: &str, at: &'static str, out: &mut Vec<_>| {
+        if named.insert((name.to_ascii_lowercase(), at)) {
+            out.push(p.build());
+        }
+    };
+    for name in ep.path.params() {
+        add(param(&name, ParameterIn::Path, true, string_schema(), ""), &name, "path", &mut out);
+    }
+    match ep.persistence.as_ref().map(|p| &p.action) {
+        Some(Action::List(list)) => {
+            let limit = match list.pagination {
+                Some(p) => format!("Page size (default {}, at most {})", p.default_limit, p.max_limit),
+                None => "Page size (default: everything)".to_owned(),
+            };
+            for (name, schema, text) in [
+                ("limit", integer_schema(0), limit.as_str()),
+                ("offset", integer_schema(0), "Entities to skip"),
+                ("sort", string_schema(), "Field to sort by; `-field` sorts descending"),
+                ("search", string_schema(), "Substring searched in every string field, any case"),
+            ] {
+                add(param(name, ParameterIn::Query, false, schema, text), name, "query", &mut out);
+            }
+        }
+        Some(Action::Update(u)) if u.lock.is_some() => {
+            let text = "The version the client last saw (ETag); a stale one answers 412";
+            add(param("If-Match", ParameterIn::Header, false, string_schema(), text), "if-match", "header", &mut out);
+        }
+        _ => {}
+    }
+    for rule in &ep.responses {
+        for (name, _) in &rule.conditions.query {
+            let p = param(name, ParameterIn::Query, false, string_schema(), "Selects a response (see responses)");
+            add(p, name, "query", &mut out);
+        }
+        for (name, _) in &rule.conditions.headers {
+            let p = param(name, ParameterIn::Header, false, string_schema(), "Selects a response (see responses)");
+            add(p, name, "header", &mut out);
+        }
+    }
+    out
+}
+
+fn json_body(schema: &str, required: bool) -> utoipa::openapi::request_body::RequestBody {
+    RequestBodyBuilder::new()
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build())
+        .required(Some(if required { Required::True } else { Required::False }))
+        .build()
+}
+
+fn any_json_body() -> utoipa::openapi::request_body::RequestBody {
+    let object: Schema = ObjectBuilder::new().schema_type(Type::Object).into();
+    RequestBodyBuilder::new()
+        .content("application/json", ContentBuilder::new().schema(Some(object)).build())
+        .required(Some(Required::True))
+        .build()
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+        .build()
+}
+
+fn responses(ep: &Endpoint, def: &EndpointDef) -> utoipa::openapi::Responses {
+    let action = ep.persistence.as_ref().map(|p| &p.action);
+    let default_status = match action {
+        Some(Action::Create(_)) => 201,
+        Some(Action::Delete(_)) => 204,
+        _ => 200,
+    };
+    // One response per status the profile's rules can answer, with the first rule's
+    // body as the example (templates appear as written).
+    let mut by_status: IndexMap<String, (Vec<String>, Option<Value>)> = IndexMap::new();
+    for (rule, rule_def) in ep.responses.iter().zip(&def.responses) {
+        let status = match &rule.status {
+            StatusSpec::Default => default_status.to_string(),
+            StatusSpec::Fixed(s) => s.to_string(),
+            StatusSpec::Template(_) => "default".to_owned(),
+        };
+        let entry = by_status.entry(status).or_default();
+        entry.0.push(describe_conditions(rule_def));
+        if entry.1.is_none() {
+            entry.1 = rule_def.response.body.clone();
+        }
+    }
+    if by_status.is_empty() {
+        by_status.insert(default_status.to_string(), (vec![String::new()], None));
+    }
+    let mut out = ResponsesBuilder::new();
+    for (status, (conditions, example)) in by_status {
+        let conditions: Vec<String> = conditions.into_iter().filter(|c| !c.is_empty()).collect();
+        let description = if conditions.is_empty() {
+            reason(&status).to_owned()
+        } else {
+            format!("{} ({})", reason(&status), conditions.join("; or "))
+        };
+        let mut r = ResponseBuilder::new().description(description);
+        if status != "204" {
+            let content = ContentBuilder::new().example(example).build();
+            r = r.content("application/json", content);
+        }
+        out = out.response(status, r.build());
+    }
+    let reads_body = def.request_body_schema.is_some() || matches!(action, Some(Action::Create(_) | Action::Update(_)));
+    if reads_body || matches!(action, Some(Action::List(_))) {
+        out =
+            out.response("400", error_response("Malformed JSON, failed validation (with each violation) or bad query"));
+    }
+    if !ep.auth.methods.is_empty() {
+        out = out.response("401", error_response("Missing or invalid credentials"));
+        if !ep.auth.required_scopes.is_empty() {
+            out = out.response("403", error_response("The token lacks a required scope"));
+        }
+    }
+    if matches!(action, Some(Action::Read(_) | Action::Update(_) | Action::Delete(_) | Action::Atomic(_))) {
+        out = out.response("404", error_response("No such entity"));
+    }
+    if matches!(action, Some(Action::Create(_) | Action::Update(_) | Action::Delete(_) | Action::Atomic(_))) {
+        out = out.response(
+            "409",
+            error_response("Conflict: the id or a unique field is taken, a stale version, or still referenced"),
+        );
+    }
+    if matches!(action, Some(Action::Update(u)) if u.lock.is_some()) {
+        out = out.response("412", error_response("If-Match names a version that is no longer current"));
+    }
+    if reads_body {
+        out = out.response("413", error_response("The body is larger than the server accepts"));
+    }
+    if action.is_some() {
+        out = out.response("503", error_response("The storage backend is unavailable; retry after Retry-After"));
+    }
+    out.build()
+}
+
+fn describe_conditions(def: &crate::config::ResponseRuleDef) -> String {
+    let mut parts = Vec::new();
+    for (what, cond) in [
+        ("body", &def.body_conditions),
+        ("query", &def.query_conditions),
+        ("header", &def.header_conditions),
+        ("path", &def.path_conditions),
+    ] {
+        if let Some(Value::Object(m)) = cond {
+            for (k, v) in m {
+                parts.push(format!("{what} `{k}` = `{v}`"));
+            }
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!("when {}", parts.join(" and ")) }
+}
+
+fn reason(status: &str) -> &'static str {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Response")
+}
+
+fn profile_method<'a>(ep: &'a Endpoint, name: &str) -> Option<&'a AuthMethod> {
+    ep.auth.methods.iter().find(|(n, _)| n == name).map(|(_, m)| m.as_ref())
+}
+
+fn security_schemes(profile: &Profile) -> Vec<(String, SecurityScheme)> {
+    let mut out: IndexMap<String, SecurityScheme> = IndexMap::new();
+    for ep in &profile.endpoints {
+        for (name, method) in &ep.auth.methods {
+            if out.contains_key(name) {
+                continue;
+            }
+            let scheme = match method.as_ref() {
+                AuthMethod::ApiKey { name: key, location: KeyLocation::Header, .. } => {
+                    SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(key)))
+                }
+                AuthMethod::ApiKey { name: key, location: KeyLocation::Query, .. } => {
+                    SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(key)))
+                }
+                AuthMethod::Basic { .. } => SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+                AuthMethod::Bearer { .. } => SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+                AuthMethod::Session { name: key, location, entity } => {
+                    let text = format!("A session id: the id of a live `{entity}` entity, created by logging in");
+                    match location {
+                        SessionLocation::Header => {
+                            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(key.clone(), text)))
+                        }
+                        SessionLocation::Query => {
+                            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(key.clone(), text)))
+                        }
+                        SessionLocation::Cookie => {
+                            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(key.clone(), text)))
+                        }
+                        SessionLocation::Bearer => {
+                            let mut http = Http::new(HttpAuthScheme::Bearer);
+                            http.description = Some(text);
+                            SecurityScheme::Http(http)
+                        }
+                    }
+                }
+            };
+            out.insert(name.clone(), scheme);
+        }
+    }
+    out.insert(
+        SYSTEM_SCHEME.into(),
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-System-Key".to_owned(),
+            "The system key (api.json `system.api_keys` or MOCKGATE_SYSTEM_KEY)".to_owned(),
+        ))),
+    );
+    out.into_iter().collect()
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "examples": ["validation_failed", "entity_not_found", "conflict"]},
+                "message": {"type": "string"},
+                "violations": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}}
+                }},
+                "allowed": {"type": "array", "items": {"type": "string"}}
+            }
+        }}
+    })
+}
+
+type SystemOp = (HttpMethod, &'static str, &'static str, OperationBuilder);
+
+/// The `/system` API, as [`crate::system::routes`] serves it.
+fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
+    schemas.insert(
+        "SeedBody".into(),
+        json!({"type": "object", "required": ["entities"], "properties": {"entities": {
+            "type": "object",
+            "description": "Entity type → records, each checked like a create; all or nothing",
+            "additionalProperties": {"type": "array", "items": {"type": "object"}}
+        }}}),
+    );
+    schemas.insert(
+        "SnapshotBody".into(),
+        json!({"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+            "description": {"type": "string"}
+        }}),
+    );
+    let ok = |text: &str| {
+        ResponseBuilder::new().description(text).content("application/json", ContentBuilder::new().build()).build()
+    };
+    let base = |text: &str| {
+        OperationBuilder::new()
+            .response("200", ok(text))
+            .response("401", error_response("No X-System-Key"))
+            .response("403", error_response("Wrong X-System-Key"))
+    };
+    let path_param = |name: &str| param(name, ParameterIn::Path, true, string_schema(), "").build();
+    let entity = || path_param("entity");
+    let id = || path_param("id");
+    use HttpMethod::{Delete, Get, Post};
+    let metrics = OperationBuilder::new()
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Prometheus text exposition")
+                .content("text/plain", ContentBuilder::new().schema(Some(string_schema())).build())
+                .build(),
+        )
+        .response("401", error_response("No X-System-Key"))
+        .response("403", error_response("Wrong X-System-Key"));
+    vec![
+        (
+            Get,
+            "/system/health",
+            "Health: backend details and entity counts (503 when the backend is down)",
+            base("Healthy"),
+        ),
+        (Get, "/system/metrics", "Prometheus metrics (also at /metrics)", metrics),
+        (Delete, "/system/cache", "Clear this instance's read cache", base("Entries cleared")),
+        (Get, "/system/cache/stats", "Read cache statistics", base("Statistics")),
+        (Get, "/system/cache/entities/{entity}", "Cached ids of an entity type", base("Ids").parameter(entity())),
+        (
+            Delete,
+            "/system/cache/entities/{entity}",
+            "Clear an entity type's cached reads",
+            base("Entries cleared").parameter(entity()),
+        ),
+        (
+            Get,
+            "/system/cache/entities/{entity}/{id}",
+            "One cached entity",
+            base("The cached entity").parameter(entity()).parameter(id()).response("404", error_response("Not cached")),
+        ),
+        (
+            Delete,
+            "/system/cache/entities/{entity}/{id}",
+            "Clear one cached entity",
+            base("Cleared").parameter(entity()).parameter(id()),
+        ),
+        (Get, "/system/data", "Entity types with their counts", base("Counts")),
+        (
+            Get,
+            "/system/data/{entity}",
+            "List stored entities of a type",
+            base("A page of entities")
+                .parameter(entity())
+                .parameter(param("search", ParameterIn::Query, false, string_schema(), "Substring, any case").build())
+                .parameter(param("limit", ParameterIn::Query, false, integer_schema(0), "Page size").build())
+                .parameter(param("offset", ParameterIn::Query, false, integer_schema(0), "Entities to skip").build())
+                .response("400", error_response("Bad query")),
+        ),
+        (
+            Get,
+            "/system/data/{entity}/{id}",
+            "One stored entity",
+            base("The entity").parameter(entity()).parameter(id()).response("404", error_response("No such entity")),
+        ),
+        (
+            Delete,
+            "/system/data/{entity}/{id}",
+            "Delete a stored entity (an admin repair: relationships are not followed)",
+            OperationBuilder::new()
+                .parameter(entity())
+                .parameter(id())
+                .response("204", ResponseBuilder::new().description("Deleted").build())
+                .response("401", error_response("No X-System-Key"))
+                .response("403", error_response("Wrong X-System-Key"))
+                .response("404", error_response("No such entity")),
+        ),
+        (
+            Post,
+            "/system/seed",
+            "Add records, checked like creates; nothing is written if any fails",
+            base("Counts seeded")
+                .request_body(Some(json_body("SeedBody", true)))
+                .response("400", error_response("Invalid records, each with its path")),
+        ),
+        (Post, "/system/reseed", "Replace all data with the profile's seed data", base("Counts after reseeding")),
+        (Post, "/system/reset", "Replace all data with the profile's seed data", base("Counts after resetting")),
+        (Post, "/system/save", "Make every acknowledged write durable now", base("Saved")),
+        (Post, "/system/load", "Re-read the embedded store's db.json", base("Loaded")),
+        (
+            Post,
+            "/system/snapshots",
+            "Save all data as a named snapshot",
+            base("Snapshot saved").request_body(Some(json_body("SnapshotBody", true))),
+        ),
+        (Get, "/system/snapshots", "List snapshots", base("Snapshots, without their data")),
+        (
+            Post,
+            "/system/snapshots/restore",
+            "Replace all data with a snapshot's",
+            base("Restored")
+                .request_body(Some(json_body("SnapshotBody", true)))
+                .response("404", error_response("No such snapshot")),
+        ),
+        (
+            Delete,
+            "/system/snapshots/{name}",
+            "Delete a snapshot",
+            base("Deleted").parameter(path_param("name")).response("404", error_response("No such snapshot")),
+        ),
+    ]
+}
+
+/// Swagger UI's page and assets, served by the binary (no internet needed).
+pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_skip_the_root_path_and_parameters() {
+        assert_eq!(default_tag("/api/v1/users/{id}", "/api/v1"), "users");
+        assert_eq!(default_tag("/{tenant}/orders", ""), "orders");
+        assert_eq!(default_tag("/", ""), "default");
+    }
+
+    #[test]
+    fn operation_ids_are_camel_case() {
+        assert_eq!(camel("POST /api/v1/users/{id}"), "postApiV1UsersId");
+        assert_eq!(camel("Create user"), "createUser");
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let mut seen = HashSet::new();
+        assert_eq!(unique(&mut seen, "getUser".into()), "getUser");
+        assert_eq!(unique(&mut seen, "getUser".into()), "getUser2");
+        assert_eq!(unique(&mut seen, "getUser".into()), "getUser3");
+    }
+}
