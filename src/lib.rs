@@ -46,6 +46,7 @@ pub mod store;
 pub mod system;
 pub mod telemetry;
 pub mod template;
+pub mod watch;
 
 pub use config::Profile;
 pub use server::Server;

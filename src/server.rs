@@ -11,6 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -19,10 +20,11 @@ use std::time::{Duration, Instant};
 /// Shared by every worker; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub gateway: Arc<Gateway>,
+    /// The serving profile's gateway; a reload swaps in a new one.
+    gateways: Arc<ArcSwap<Gateway>>,
     pub metrics: Arc<Metrics>,
+    pub reloads: Arc<ReloadLog>,
     pub started: Instant,
-    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,7 @@ pub struct Started {
 
 pub struct Server {
     port: u16,
+    reloader: Reloader,
     server: actix_web::dev::Server,
     store: Arc<dyn Store>,
     started: Started,
@@ -108,23 +111,22 @@ impl Server {
                 fail(detail)
             })?;
         }
-        let mut profile = profile;
-        if let Some(key) = settings.system_key.clone().filter(|k| !k.is_empty()) {
-            profile.system.keys.push(key);
-            profile.system.protected = true;
-        }
+        let profile = with_system_key(profile, settings.system_key.as_deref());
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-        let state = AppState {
-            max_body_bytes: profile.max_body_bytes,
-            gateway: Arc::new(Gateway::new(Arc::new(profile), Arc::clone(&store))),
-            metrics,
-            started: Instant::now(),
+        let gateways = Arc::new(ArcSwap::from_pointee(Gateway::new(Arc::new(profile), Arc::clone(&store))));
+        let reloads = Arc::new(ReloadLog::default());
+        let reloader = Reloader {
+            gateways: Arc::clone(&gateways),
+            store: Arc::clone(&store),
+            reloads: Arc::clone(&reloads),
+            system_key: settings.system_key.clone(),
         };
+        let state = AppState { gateways, metrics, reloads, started: Instant::now() };
         // A profile may define its own `/metrics`, `/openapi.json` or `/docs`: the
         // profile's endpoints win over these conveniences.
-        let taken = |p: &str| state.gateway.profile().endpoints.iter().any(|e| e.path.as_str().starts_with(p));
+        let taken = |p: &str| state.gateway().profile().endpoints.iter().any(|e| e.path.as_str().starts_with(p));
         let (metrics_alias, openapi, docs) = (!taken("/metrics"), !taken("/openapi.json"), !taken("/docs"));
         let data = web::Data::new(state);
         let mut http = HttpServer::new(move || {
@@ -170,7 +172,7 @@ impl Server {
             note,
             seeded,
         };
-        Ok(Server { port: local.port(), server, store, started })
+        Ok(Server { port: local.port(), reloader, server, store, started })
     }
 
     pub fn port(&self) -> u16 {
@@ -179,6 +181,11 @@ impl Server {
 
     pub fn started(&self) -> &Started {
         &self.started
+    }
+
+    /// Swaps the served profile in place (`mockctl start --watch`).
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
     }
 
     /// Stops the server gracefully when told (tests, embedding).
@@ -193,6 +200,85 @@ impl Server {
         tracing::info!("stopped; data flushed");
         Ok(())
     }
+}
+
+impl AppState {
+    /// The gateway serving now; a request keeps the one it started with through a reload.
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.gateways.load_full()
+    }
+}
+
+/// What profile reloads did, for `/system/health` and the log.
+#[derive(Debug, Default)]
+pub struct ReloadLog {
+    inner: std::sync::Mutex<ReloadStatus>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ReloadStatus {
+    /// Successful reloads since start.
+    pub reloads: u64,
+    pub last_reload_at: Option<String>,
+    /// Why the newest edit was refused (the previous profile keeps serving); cleared
+    /// by the next successful reload.
+    pub last_error: Option<String>,
+}
+
+impl ReloadLog {
+    pub fn status(&self) -> ReloadStatus {
+        self.inner.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ReloadStatus)) {
+        if let Ok(mut s) = self.inner.lock() {
+            f(&mut s);
+        }
+    }
+}
+
+/// Swaps the profile a running server serves: same store, same listener, same data.
+#[derive(Clone)]
+pub struct Reloader {
+    gateways: Arc<ArcSwap<Gateway>>,
+    store: Arc<dyn Store>,
+    reloads: Arc<ReloadLog>,
+    system_key: Option<String>,
+}
+
+impl Reloader {
+    /// Serves `profile` from the next request on. Its seed data is not applied: the
+    /// stored data stays as it is.
+    pub fn reload(&self, profile: Profile) {
+        let previous = self.gateways.load();
+        if previous.profile().backend != profile.backend {
+            tracing::warn!("the profile's storage settings changed; they take effect at the next start");
+        }
+        let endpoints = profile.endpoints.len();
+        let profile = with_system_key(profile, self.system_key.as_deref());
+        self.gateways.store(Arc::new(Gateway::new(Arc::new(profile), Arc::clone(&self.store))));
+        self.reloads.update(|s| {
+            s.reloads += 1;
+            s.last_reload_at = Some(crate::template::iso(chrono::Utc::now()));
+            s.last_error = None;
+        });
+        tracing::info!(endpoints, "profile reloaded ({endpoints} endpoints)");
+    }
+
+    /// Records an edit that did not load; the previous profile keeps serving.
+    pub fn refuse(&self, error: &crate::config::ProfileError) {
+        tracing::error!("profile reload failed; still serving the previous profile: {error}");
+        self.reloads.update(|s| s.last_error = Some(error.to_string()));
+    }
+}
+
+/// The settings' extra system key, if any, guards `/system` too.
+fn with_system_key(mut profile: Profile, key: Option<&str>) -> Profile {
+    if let Some(key) = key.filter(|k| !k.is_empty()) {
+        profile.system.keys.push(key.to_owned());
+        profile.system.protected = true;
+    }
+    profile
 }
 
 /// What a start decided about storage.
@@ -273,7 +359,7 @@ async fn redis_opened(store: RedisStore, prefix: String) -> Result<Opened, Start
 
 /// The loaded profile's OpenAPI document (serialised at load).
 async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(state.gateway.profile().openapi.clone())
+    HttpResponse::Ok().content_type("application/json").body(state.gateway().profile().openapi.clone())
 }
 
 /// Drains histogram samples every few seconds while the server's metrics live.
@@ -295,11 +381,12 @@ fn spawn_upkeep(metrics: &Arc<Metrics>) {
 /// The response carries the gateway's [`Trace`] for the access log and the metrics.
 async fn gateway(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let mut trace = Trace::default();
-    let answered = match read_body(&req, payload, state.max_body_bytes).await {
+    let gateway = state.gateway();
+    let answered = match read_body(&req, payload, gateway.profile().max_body_bytes).await {
         Ok(body) => {
             let mut ctx = credentials(&req);
             ctx.body = body;
-            state.gateway.handle(ctx, &mut trace).await
+            gateway.handle(ctx, &mut trace).await
         }
         Err(e) => Err(e),
     };

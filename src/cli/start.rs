@@ -43,6 +43,12 @@ pub struct StartArgs {
     /// Load this JSON seed file at start (checked like /system/seed).
     #[arg(long = "seed", value_name = "FILE")]
     pub seed_file: Option<PathBuf>,
+    /// Reload the profile when its files change; a broken edit keeps the old one serving.
+    #[arg(long)]
+    pub watch: bool,
+    /// Log every store operation (entity, id, outcome, time) at debug level.
+    #[arg(long)]
+    pub debug_persistence: bool,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -70,10 +76,10 @@ fn foreground(args: StartArgs) -> anyhow::Result<()> {
         seed_file: args.seed_file,
     };
     let settings = Settings::load(&profile, overrides).context("invalid settings")?;
-    actix_web::rt::System::new().block_on(serve(settings, profile, dir))
+    actix_web::rt::System::new().block_on(serve(settings, profile, dir, args.watch))
 }
 
-async fn serve(settings: Settings, profile: Profile, dir: PathBuf) -> anyhow::Result<()> {
+async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) -> anyhow::Result<()> {
     let name = profile.name.clone();
     let endpoints = profile.endpoints.len();
     let unprotected = !profile.system.protected && settings.system_key.is_none();
@@ -110,7 +116,14 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf) -> anyhow::Re
     if let Err(e) = state::write(&record) {
         tracing::warn!("{e:#}");
     }
+    let watcher = watch.then(|| {
+        tracing::info!("watching {} for changes", dir.display());
+        tokio::spawn(crate::watch::watch(dir.clone(), server.reloader(), crate::watch::DEFAULT_INTERVAL))
+    });
     let result = server.run_until_stopped().await.context("server failed");
+    if let Some(w) = watcher {
+        w.abort();
+    }
     state::remove(record.port, record.pid);
     result
 }
@@ -186,9 +199,13 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
     opt("--redis-url", a.redis_url.clone());
     opt("--snapshot", a.snapshot.clone());
     opt("--seed", a.seed_file.as_ref().map(|p| p.display().to_string()));
-    for (on, flag) in
-        [(a.reset, "--reset"), (a.no_persistence, "--no-persistence"), (a.redis_cluster, "--redis-cluster")]
-    {
+    for (on, flag) in [
+        (a.reset, "--reset"),
+        (a.no_persistence, "--no-persistence"),
+        (a.redis_cluster, "--redis-cluster"),
+        (a.watch, "--watch"),
+        (a.debug_persistence, "--debug-persistence"),
+    ] {
         if on {
             cmd.arg(flag);
         }

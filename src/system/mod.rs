@@ -48,7 +48,7 @@ type Reply = Result<HttpResponse, ApiError>;
 /// The guard, applied by every handler first.
 fn guard(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let ctx = crate::server::credentials(req);
-    state.gateway.profile().system.check(&ctx).map_err(ApiError::from)
+    state.gateway().profile().system.check(&ctx).map_err(ApiError::from)
 }
 
 fn store_error(e: StoreError) -> ApiError {
@@ -65,7 +65,7 @@ fn is_user_entity(name: &str) -> bool {
 }
 
 async fn counts(state: &AppState) -> Result<Map<String, Value>, ApiError> {
-    let counts = state.gateway.store().counts().await.map_err(store_error)?;
+    let counts = state.gateway().store().counts().await.map_err(store_error)?;
     Ok(counts.into_iter().filter(|(k, _)| is_user_entity(k)).map(|(k, v)| (k, json!(v))).collect())
 }
 
@@ -76,13 +76,16 @@ async fn unknown(req: HttpRequest, state: web::Data<AppState>) -> Reply {
 
 async fn health(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let store = state.gateway.store();
-    let profile = state.gateway.profile();
+    let gateway = state.gateway();
+    let store = gateway.store();
+    let gateway = state.gateway();
+    let profile = gateway.profile();
     let mut body = json!({
         "profile": profile.name,
         "api": {"name": profile.info.name, "version": profile.info.version},
         "backend": store.backend(),
         "uptime_seconds": state.started.elapsed().as_secs(),
+        "profile_reloads": state.reloads.status(),
         "version": env!("CARGO_PKG_VERSION"),
     });
     let checked = match store.info().await {
@@ -111,44 +114,44 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> Reply {
 /// as `Authorization: Bearer <key>` with `authorization: {credentials: <key>}`).
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let counts = state.gateway.store().counts().await.ok();
+    let counts = state.gateway().store().counts().await.ok();
     let text = state.metrics.render(counts.as_deref());
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
 }
 
 async fn clear_cache(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let cleared = state.gateway.cache().invalidate(None);
+    let cleared = state.gateway().cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"cleared": cleared})))
 }
 
 async fn clear_cached_entity(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     guard(&req, &state)?;
-    let cleared = state.gateway.cache().invalidate(Some(&path));
+    let cleared = state.gateway().cache().invalidate(Some(&path));
     Ok(HttpResponse::Ok().json(json!({"entity": path.as_str(), "cleared": cleared})))
 }
 
 async fn clear_cached_one(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Reply {
     guard(&req, &state)?;
     let (entity, id) = path.into_inner();
-    let cleared = state.gateway.cache().invalidate_one(&entity, &id);
+    let cleared = state.gateway().cache().invalidate_one(&entity, &id);
     Ok(HttpResponse::Ok().json(json!({"entity": entity, "id": id, "cleared": usize::from(cleared)})))
 }
 
 async fn cache_stats(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    Ok(HttpResponse::Ok().json(state.gateway.cache().stats()))
+    Ok(HttpResponse::Ok().json(state.gateway().cache().stats()))
 }
 
 async fn cached_ids(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     guard(&req, &state)?;
-    Ok(HttpResponse::Ok().json(json!({"entity": path.as_str(), "ids": state.gateway.cache().ids(&path)})))
+    Ok(HttpResponse::Ok().json(json!({"entity": path.as_str(), "ids": state.gateway().cache().ids(&path)})))
 }
 
 async fn cached_one(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Reply {
     guard(&req, &state)?;
     let (entity, id) = path.into_inner();
-    match state.gateway.cache().get(&entity, &id) {
+    match state.gateway().cache().get(&entity, &id) {
         Some(v) => Ok(HttpResponse::Ok().json(json!({"entity": entity, "id": id, "value": v}))),
         None => Err(not_found(&format!("cached {entity}"), &id)),
     }
@@ -159,7 +162,7 @@ async fn data_overview(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     let entities = counts(&state).await?;
     let total: u64 = entities.values().filter_map(Value::as_u64).sum();
     Ok(HttpResponse::Ok()
-        .json(json!({"backend": state.gateway.store().backend(), "entities": entities, "total": total})))
+        .json(json!({"backend": state.gateway().store().backend(), "entities": entities, "total": total})))
 }
 
 #[derive(Deserialize)]
@@ -183,7 +186,7 @@ async fn data_list(
         search: query.search.clone(),
         ..ListQuery::default()
     };
-    let page = state.gateway.store().list(&path, &q).await.map_err(store_error)?;
+    let page = state.gateway().store().list(&path, &q).await.map_err(store_error)?;
     let has_more = q.offset + page.items.len() < page.total;
     Ok(HttpResponse::Ok().json(json!({
         "entity": path.as_str(),
@@ -198,7 +201,7 @@ async fn data_list(
 async fn data_get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Reply {
     guard(&req, &state)?;
     let (entity, id) = path.into_inner();
-    match state.gateway.store().get(&entity, &id).await.map_err(store_error)? {
+    match state.gateway().store().get(&entity, &id).await.map_err(store_error)? {
         Some(v) => Ok(HttpResponse::Ok().json(v)),
         None => Err(not_found(&entity, &id)),
     }
@@ -209,18 +212,19 @@ async fn data_get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 async fn data_delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Reply {
     guard(&req, &state)?;
     let (entity, id) = path.into_inner();
-    let store = state.gateway.store();
+    let gateway = state.gateway();
+    let store = gateway.store();
     let current = store.get(&entity, &id).await.map_err(store_error)?.ok_or_else(|| not_found(&entity, &id))?;
     let mut plan = Plan::default();
     plan.push(
         Write::Delete { entity: entity.clone(), id: id.clone(), cond: Cond::Equals(current.clone()) },
         Role::Main,
     );
-    plan.claims(state.gateway.profile().rules.of(&entity), &entity, &id, Some(&current), None, Ttl::Keep);
+    plan.claims(state.gateway().profile().rules.of(&entity), &entity, &id, Some(&current), None, Ttl::Keep);
     plan.commit(store)
         .await
         .map_err(|_| ApiError::Action(ActionError::WriteConflict { entity: entity.clone(), id: id.clone() }))?;
-    state.gateway.cache().invalidate(Some(&entity));
+    state.gateway().cache().invalidate(Some(&entity));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,8 +237,8 @@ struct SeedBody {
 async fn seed(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Reply {
     guard(&req, &state)?;
     let body: SeedBody = serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let added = apply_seed(state.gateway.store(), &state.gateway.profile().rules, &body.entities).await?;
-    state.gateway.cache().invalidate(None);
+    let added = apply_seed(state.gateway().store(), &state.gateway().profile().rules, &body.entities).await?;
+    state.gateway().cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"seeded": added, "entities": counts(&state).await?})))
 }
 
@@ -312,15 +316,17 @@ fn unique_duplicates(rules: &crate::persistence::rules::Rules, data: &Dataset) -
 /// Back to the profile's initial data.
 async fn reset(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let profile = state.gateway.profile();
-    state.gateway.store().replace_all(profile.initial_data()).await.map_err(store_error)?;
-    state.gateway.cache().invalidate(None);
+    let gateway = state.gateway();
+    let profile = gateway.profile();
+    state.gateway().store().replace_all(profile.initial_data()).await.map_err(store_error)?;
+    state.gateway().cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"reset": true, "entities": counts(&state).await?})))
 }
 
 async fn save(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let store = state.gateway.store();
+    let gateway = state.gateway();
+    let store = gateway.store();
     store.flush().await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(json!({"saved": true, "backend": store.backend()})))
 }
@@ -328,14 +334,15 @@ async fn save(req: HttpRequest, state: web::Data<AppState>) -> Reply {
 /// Reloads the data from the embedded store's `db.json` (after editing it by hand).
 async fn load(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let store = state.gateway.store();
+    let gateway = state.gateway();
+    let store = gateway.store();
     if !store.load().await.map_err(store_error)? {
         return Err(ApiError::BadRequest(format!(
             "the {} backend has no data file to load; use snapshots to restore a saved state",
             store.backend()
         )));
     }
-    state.gateway.cache().invalidate(None);
+    state.gateway().cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"loaded": true, "entities": counts(&state).await?})))
 }
 
@@ -373,7 +380,8 @@ fn snapshot_body(body: &[u8]) -> Result<SnapshotBody, ApiError> {
 async fn snapshot_create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Reply {
     guard(&req, &state)?;
     let b = snapshot_body(&body)?;
-    let store = state.gateway.store();
+    let gateway = state.gateway();
+    let store = gateway.store();
     let data = store.dump().await.map_err(store_error)?;
     let snapshot = json!({
         "name": b.name,
@@ -388,7 +396,7 @@ async fn snapshot_create(req: HttpRequest, state: web::Data<AppState>, body: web
 
 async fn snapshot_list(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     guard(&req, &state)?;
-    let snapshots = state.gateway.store().snapshots().await.map_err(store_error)?;
+    let snapshots = state.gateway().store().snapshots().await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(json!({"snapshots": snapshots})))
 }
 
@@ -396,8 +404,8 @@ async fn snapshot_list(req: HttpRequest, state: web::Data<AppState>) -> Reply {
 async fn snapshot_restore(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Reply {
     guard(&req, &state)?;
     let b = snapshot_body(&body)?;
-    restore(state.gateway.store(), &b.name).await?;
-    state.gateway.cache().invalidate(None);
+    restore(state.gateway().store(), &b.name).await?;
+    state.gateway().cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"restored": b.name, "entities": counts(&state).await?})))
 }
 
@@ -413,7 +421,7 @@ pub async fn restore(store: &dyn crate::store::Store, name: &str) -> Result<(), 
 async fn snapshot_delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     guard(&req, &state)?;
     snapshot_name(&path)?;
-    if state.gateway.store().delete_snapshot(&path).await.map_err(store_error)? {
+    if state.gateway().store().delete_snapshot(&path).await.map_err(store_error)? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(not_found("snapshot", &path))

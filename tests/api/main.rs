@@ -16,6 +16,7 @@ mod openapi;
 mod persistence;
 mod profiles;
 mod redis_backend;
+mod reload;
 mod routing;
 mod sessions;
 mod shop;
