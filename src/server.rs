@@ -359,7 +359,7 @@ async fn redis_opened(store: RedisStore, prefix: String) -> Result<Opened, Start
 
 /// The loaded profile's OpenAPI document (serialised at load).
 async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(state.gateway().profile().openapi.clone())
+    HttpResponse::Ok().content_type("application/json").body(state.gateway().profile().openapi.0.clone())
 }
 
 /// Drains histogram samples every few seconds while the server's metrics live.
@@ -382,23 +382,26 @@ fn spawn_upkeep(metrics: &Arc<Metrics>) {
 async fn gateway(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let mut trace = Trace::default();
     let gateway = state.gateway();
+    let body_cap = gateway.profile().logging.body_bytes;
     let answered = match read_body(&req, payload, gateway.profile().max_body_bytes).await {
         Ok(body) => {
+            if let Some(cap) = body_cap.filter(|_| !body.is_empty()) {
+                trace.request_body = Some(crate::gateway::loggable_body(&body, cap));
+            }
             let mut ctx = credentials(&req);
             ctx.body = body;
             gateway.handle(ctx, &mut trace).await
         }
         Err(e) => Err(e),
     };
-    let mut res = match answered {
-        Ok(mut reply) => {
-            if req.method() == actix_web::http::Method::HEAD {
-                reply.body = None;
-            }
-            HttpResponse::from(reply)
-        }
-        Err(e) => actix_web::ResponseError::error_response(&e),
-    };
+    let mut reply = answered.unwrap_or_else(|e| e.to_reply());
+    if let (Some(cap), Some(body)) = (body_cap, &reply.body) {
+        trace.response_body = Some(crate::gateway::loggable_value(body, cap));
+    }
+    if req.method() == actix_web::http::Method::HEAD {
+        reply.body = None;
+    }
+    let mut res = HttpResponse::from(reply);
     res.extensions_mut().insert(trace);
     res
 }
@@ -486,6 +489,8 @@ async fn access_log(
         latency_ms,
         action,
         persistence_ms,
+        request_body = trace.as_ref().and_then(|t| t.request_body.as_deref()),
+        response_body = trace.as_ref().and_then(|t| t.response_body.as_deref()),
         "{method} {path} {status} {}.{:03}ms{}{}{}",
         micros / 1000,
         micros % 1000,

@@ -1,24 +1,192 @@
-//! Logging: one human-readable line per event on stderr, level from `MOCKGATE_LOG`
-//! (or `RUST_LOG`), `info` by default.
+//! Logging: human-readable lines on a terminal, JSON lines in log files (which
+//! `mockctl logs` and `mockctl search` read), rotated by size.
+//!
+//! The filter comes from `MOCKGATE_LOG` (or `RUST_LOG`), else the profile's
+//! `logging.level`, else `info`; `--debug-persistence` adds `mockgate::store=debug`.
+//! Background servers (`MOCKGATE_LOG_FILE`, set by `mockctl start`) write only JSON to
+//! that file; foreground servers write text to stderr and, when the profile names a
+//! `logging.file`, JSON lines there as well. File writes happen on a background thread
+//! (`tracing_appender::non_blocking`), so requests never wait on the disk.
 
-use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use crate::config::Logging;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-/// Installs the global subscriber; later calls are ignored (tests call it often).
-/// Background servers (`MOCKGATE_LOG_FILE` set) and `MOCKGATE_LOG_FORMAT=json` write
-/// JSON lines, which `mockctl logs` and `mockctl search` read.
+/// How a `mockctl start` process logs.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub logging: Logging,
+    pub debug_persistence: bool,
+}
+
+/// Installs the global subscriber for tests and tools: text (or JSON with
+/// `MOCKGATE_LOG_FORMAT=json`) on stderr. Later calls are ignored.
 pub fn init(default: &str) {
-    let json = std::env::var_os("MOCKGATE_LOG_FILE").is_some()
-        || std::env::var("MOCKGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let filter = std::env::var("MOCKGATE_LOG")
+    let filter = filter(default, false);
+    let json = std::env::var("MOCKGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = tracing_subscriber::registry().with(filter).with(stderr_layer(json)).try_init();
+}
+
+/// Installs the server's subscriber. Keep the guard until exit: dropping it flushes
+/// the file writer.
+pub fn init_server(opts: &LogOptions) -> Option<WorkerGuard> {
+    let filter = filter(&opts.logging.level, opts.debug_persistence);
+    let background = std::env::var_os("MOCKGATE_LOG_FILE").map(PathBuf::from);
+    let file = background.clone().or_else(|| opts.logging.file.clone());
+    let (file_layer, guard) = match file {
+        Some(path) => match RotatingFile::open(&path, opts.logging.max_bytes, opts.logging.max_files) {
+            Ok(writer) => {
+                let (writer, guard) = tracing_appender::non_blocking(writer);
+                let layer = tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(writer);
+                (Some(layer), Some(guard))
+            }
+            Err(e) => {
+                eprintln!("cannot write the log file {}: {e}; logging to stderr only", path.display());
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
+    // A background server's stderr is its log file already.
+    let json = std::env::var("MOCKGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let stderr = (background.is_none() || file_layer.is_none()).then(|| stderr_layer(json));
+    let _ = tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).try_init();
+    guard
+}
+
+fn filter(default: &str, debug_persistence: bool) -> EnvFilter {
+    let mut directives = std::env::var("MOCKGATE_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
+        .filter(|d| EnvFilter::builder().parse(d).is_ok())
         .unwrap_or_else(|| default.to_owned());
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
+    if debug_persistence {
+        directives.push_str(",mockgate::store=debug");
+    }
+    EnvFilter::builder().parse(&directives).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+fn stderr_layer<S>(json: bool) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
-        builder.with_target(false).with_ansi(std::io::stderr().is_terminal()).try_init()
-    };
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .boxed()
+    }
+}
+
+/// A log file that is renamed to `<file>.1` (older ones shifting to `.2`, …, at most
+/// `keep` of them) when the next line would take it past `max_bytes`.
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    written: u64,
+    max_bytes: u64,
+    keep: usize,
+}
+
+impl RotatingFile {
+    pub fn open(path: &Path, max_bytes: u64, keep: usize) -> std::io::Result<RotatingFile> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let written = file.metadata()?.len();
+        Ok(RotatingFile { path: path.to_owned(), file, written, max_bytes: max_bytes.max(1), keep })
+    }
+
+    /// `<file>.n`.
+    pub fn rotated(path: &Path, n: usize) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        if self.keep == 0 {
+            self.file.set_len(0)?;
+        } else {
+            let _ = std::fs::remove_file(Self::rotated(&self.path, self.keep));
+            for n in (1..self.keep).rev() {
+                let _ = std::fs::rename(Self::rotated(&self.path, n), Self::rotated(&self.path, n + 1));
+            }
+            std::fs::rename(&self.path, Self::rotated(&self.path, 1))?;
+            self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        }
+        self.written = 0;
+        Ok(())
+    }
+}
+
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written > 0 && self.written + buf.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_rotate_by_size_and_keep_only_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/app.log");
+        let mut f = RotatingFile::open(&path, 100, 2).unwrap();
+        for i in 0..10 {
+            // 40-byte lines: two fit in 100 bytes, the third rotates.
+            writeln!(f, "line {i:02} {}", "x".repeat(31)).unwrap();
+        }
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let current = read(&path);
+        assert_eq!(current.lines().count(), 2, "{current}");
+        assert!(current.contains("line 09"));
+        assert!(read(&RotatingFile::rotated(&path, 1)).contains("line 07"));
+        assert!(read(&RotatingFile::rotated(&path, 2)).contains("line 05"));
+        assert!(!RotatingFile::rotated(&path, 3).exists(), "only two rotated files are kept");
+        for p in [path.clone(), RotatingFile::rotated(&path, 1), RotatingFile::rotated(&path, 2)] {
+            assert!(std::fs::metadata(&p).unwrap().len() <= 100);
+        }
+    }
+
+    #[test]
+    fn an_existing_file_counts_towards_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, "x".repeat(90)).unwrap();
+        let mut f = RotatingFile::open(&path, 100, 1).unwrap();
+        f.write_all(b"twenty bytes of text").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "twenty bytes of text");
+        assert_eq!(std::fs::read_to_string(RotatingFile::rotated(&path, 1)).unwrap().len(), 90);
+    }
 }

@@ -2,6 +2,7 @@
 //! rendered for people.
 
 use super::state;
+use crate::telemetry::RotatingFile;
 use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
@@ -22,8 +23,10 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Text to find (any case) anywhere in a log line.
-    pub pattern: String,
+    /// `PATTERN`, or `PROFILE PATTERN` (Mock-and-Roll's order): text to find, any
+    /// case, anywhere in a log line.
+    #[arg(num_args = 1..=2, required = true, value_names = ["PROFILE", "PATTERN"])]
+    pub terms: Vec<String>,
     #[arg(long)]
     pub profile: Option<String>,
     /// Only lines newer than this, e.g. "10m ago", "2h", "1d".
@@ -40,19 +43,43 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-fn files(profile: Option<&str>) -> anyhow::Result<Vec<PathBuf>> {
-    if let Some(p) = profile {
-        let path = state::log_path(p);
-        anyhow::ensure!(path.exists(), "no log for profile {p:?} at {}", path.display());
-        return Ok(vec![path]);
-    }
+/// The log files of a profile (or of all): the state folder's, plus any `logging.file`
+/// a recorded server writes to. With `rotated`, each file's rotated predecessors come
+/// first, oldest first.
+fn files(profile: Option<&str>, rotated: bool) -> anyhow::Result<Vec<PathBuf>> {
     let dir = state::dir().join("logs");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("no logs yet in {}", dir.display()))?
+    let mut current: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .filter(|p| profile.is_none_or(|name| p.file_stem().is_some_and(|s| s == name)))
         .collect();
-    out.sort();
+    for (record, _) in state::all() {
+        if profile.is_none_or(|name| record.profile == name)
+            && let Some(log) = record.log
+        {
+            current.push(PathBuf::from(log));
+        }
+    }
+    current.sort();
+    current.dedup();
+    current.retain(|p| p.exists());
+    if current.is_empty() {
+        match profile {
+            Some(p) => anyhow::bail!("no log for profile {p:?} (looked in {})", dir.display()),
+            None => anyhow::bail!("no logs yet in {}", dir.display()),
+        }
+    }
+    if !rotated {
+        return Ok(current);
+    }
+    let mut out = Vec::new();
+    for file in current {
+        let older: Vec<PathBuf> = (1..).map(|n| RotatingFile::rotated(&file, n)).take_while(|p| p.exists()).collect();
+        out.extend(older.into_iter().rev());
+        out.push(file);
+    }
     Ok(out)
 }
 
@@ -65,7 +92,7 @@ fn render(line: &str) -> String {
 }
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
-    let files = files(args.profile.as_deref())?;
+    let files = files(args.profile.as_deref(), false)?;
     let mut offsets = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).with_context(|| format!("Failed to read {}", f.display()))?;
@@ -82,6 +109,10 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(200));
         for (f, offset) in files.iter().zip(offsets.iter_mut()) {
             let mut file = std::fs::File::open(f)?;
+            if file.metadata()?.len() < *offset {
+                // Rotated: the file started over.
+                *offset = 0;
+            }
             file.seek(SeekFrom::Start(*offset))?;
             let mut fresh = String::new();
             *offset += file.read_to_string(&mut fresh)? as u64;
@@ -101,9 +132,14 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
             Some(chrono::Utc::now() - chrono::Duration::from_std(d)?)
         }
     };
-    let needle = args.pattern.to_lowercase();
+    let (profile, pattern) = match args.terms.as_slice() {
+        [profile, pattern] => (Some(profile.as_str()), pattern),
+        [pattern] => (args.profile.as_deref(), pattern),
+        _ => anyhow::bail!("expected PATTERN or PROFILE PATTERN"),
+    };
+    let needle = pattern.to_lowercase();
     let mut found = 0;
-    for f in files(args.profile.as_deref())? {
+    for f in files(profile, true)? {
         let text = std::fs::read_to_string(&f).with_context(|| format!("Failed to read {}", f.display()))?;
         for line in text.lines().filter(|l| l.to_lowercase().contains(&needle)) {
             let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);

@@ -56,9 +56,12 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
 }
 
 fn foreground(args: StartArgs) -> anyhow::Result<()> {
-    crate::telemetry::init("info");
     let dir = super::resolve_profile(&args.profile)?;
     let profile = Profile::load(&dir).map_err(anyhow::Error::new).context("cannot start")?;
+    let _flush_logs_at_exit = crate::telemetry::init_server(&crate::telemetry::LogOptions {
+        logging: profile.logging.clone(),
+        debug_persistence: args.debug_persistence,
+    });
     let overrides = Overrides {
         host: args.host,
         port: args.port,
@@ -84,6 +87,11 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
     let endpoints = profile.endpoints.len();
     let unprotected = !profile.system.protected && settings.system_key.is_none();
     let opened = profile.system.opened;
+    let log_file = profile
+        .logging
+        .file
+        .as_ref()
+        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string());
     let server = Server::build(&settings, profile).await.context("cannot start")?;
     let s = server.started().clone();
     if let Some(note) = &s.note {
@@ -109,7 +117,7 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
         profile: name.clone(),
         profile_dir: dir.display().to_string(),
         backend: s.backend.to_owned(),
-        log: std::env::var("MOCKGATE_LOG_FILE").ok(),
+        log: std::env::var("MOCKGATE_LOG_FILE").ok().or(log_file),
         started_at: crate::template::iso(chrono::Utc::now()),
     };
     // A server that cannot record itself still serves; `mockctl list` just won't see it.
@@ -136,7 +144,13 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| args.profile.clone());
-    let log = state::log_path(&name);
+    // The profile's `logging.file` if it names one, else the state folder's.
+    let log = super::resolve_profile(&args.profile)
+        .ok()
+        .and_then(|dir| Profile::load(&dir).ok())
+        .and_then(|p| p.logging.file)
+        .unwrap_or_else(|| state::log_path(&name));
+    let log = std::path::absolute(&log).unwrap_or(log);
     std::fs::create_dir_all(log.parent().expect("a log path has a folder"))?;
     let file = std::fs::OpenOptions::new()
         .create(true)

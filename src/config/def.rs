@@ -30,6 +30,25 @@ pub struct ApiDef {
     /// Generated data: `{"seed", "counts", "entities": {entity: {field: generator}}}`.
     pub generate_data: Option<Value>,
     pub server: Option<ServerDef>,
+    pub logging: Option<LoggingDef>,
+}
+
+/// `logging` in `api.json`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoggingDef {
+    /// A filter such as `info` or `info,mockgate::store=debug` (`MOCKGATE_LOG` wins).
+    pub level: Option<String>,
+    /// Also write JSON lines here (relative to the working directory).
+    pub file: Option<String>,
+    /// Rotate the log file when it grows past this many megabytes (default 10).
+    pub max_size_mb: Option<u64>,
+    /// Rotated files kept next to it: `<file>.1` (newest) … (default 5).
+    pub max_files: Option<usize>,
+    /// Log request and response bodies in the access log (secrets masked).
+    #[serde(alias = "log_request_body", alias = "log_bodies")]
+    pub bodies: Option<bool>,
+    /// At most this many bytes of each logged body (default 1024).
+    pub max_body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

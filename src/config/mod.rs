@@ -119,7 +119,36 @@ pub struct Profile {
     /// Entity-type rules: constraints, unique fields, versions, relationships.
     pub rules: crate::persistence::rules::Rules,
     /// The OpenAPI 3.1 document, serialised once at load (`/openapi.json`).
-    pub openapi: bytes::Bytes,
+    pub openapi: OpenApiDoc,
+    pub logging: Logging,
+}
+
+/// A serialised OpenAPI document; `Debug` shows only its size.
+#[derive(Clone, Default)]
+pub struct OpenApiDoc(pub bytes::Bytes);
+
+impl fmt::Debug for OpenApiDoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OpenApiDoc({} bytes)", self.0.len())
+    }
+}
+
+/// `logging` in `api.json`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logging {
+    /// The default filter (`MOCKGATE_LOG` or `RUST_LOG` win over it).
+    pub level: String,
+    pub file: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub max_files: usize,
+    /// Log bodies, cut to this many bytes.
+    pub body_bytes: Option<usize>,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging { level: "info".into(), file: None, max_bytes: 10 * 1024 * 1024, max_files: 5, body_bytes: None }
+    }
 }
 
 /// One endpoint, ready to serve.

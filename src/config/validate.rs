@@ -97,6 +97,7 @@ pub fn compile(
         }
     };
     let system = system_guard(&api, &auth, &mut problems);
+    let logging = logging(api.logging.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
@@ -141,10 +142,11 @@ pub fn compile(
         generator,
         engine,
         rules,
-        openapi: bytes::Bytes::new(),
+        openapi: OpenApiDoc::default(),
+        logging,
     };
     let doc = crate::openapi::document(&profile, &endpoints);
-    profile.openapi = serde_json::to_vec(&doc).map(bytes::Bytes::from).unwrap_or_default();
+    profile.openapi = OpenApiDoc(serde_json::to_vec(&doc).map(bytes::Bytes::from).unwrap_or_default());
     Ok(profile)
 }
 
@@ -352,6 +354,41 @@ fn auth_methods(auth: &AuthFileDef, problems: &mut Vec<ConfigError>) -> HashMap<
             }
         };
         out.insert(name.clone(), Arc::new(method));
+    }
+    out
+}
+
+fn logging(def: Option<&LoggingDef>, problems: &mut Vec<ConfigError>) -> Logging {
+    let mut out = Logging::default();
+    let Some(def) = def else { return out };
+    if let Some(level) = &def.level {
+        // Every directive must end in a level: a bare word would be read as a target.
+        const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+        let levels_ok = level.split(',').map(str::trim).filter(|d| !d.is_empty()).all(|d| {
+            let lvl = d.rsplit_once('=').map_or(d, |(_, l)| l);
+            LEVELS.contains(&lvl.to_ascii_lowercase().as_str())
+        });
+        match tracing_subscriber::EnvFilter::builder().parse(level) {
+            Ok(_) if levels_ok => out.level = level.clone(),
+            _ => api_problem(
+                problems,
+                "logging.level",
+                format!("{level:?} is not a log filter"),
+                "a level (error, warn, info, debug, trace) or directives such as \"info,mockgate::store=debug\"",
+            ),
+        }
+    }
+    out.file = def.file.as_ref().filter(|f| !f.is_empty()).map(PathBuf::from);
+    match def.max_size_mb {
+        Some(0) => api_problem(problems, "logging.max_size_mb", "found 0".into(), "at least 1"),
+        Some(mb) => out.max_bytes = mb.saturating_mul(1024 * 1024),
+        None => {}
+    }
+    if let Some(n) = def.max_files {
+        out.max_files = n;
+    }
+    if def.bodies == Some(true) {
+        out.body_bytes = Some(def.max_body_bytes.unwrap_or(1024));
     }
     out
 }

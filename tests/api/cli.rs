@@ -179,15 +179,16 @@ fn background_start_list_status_and_stop() {
     assert!(head.to_lowercase().contains("x-request-id: req-abc-123"), "{head}");
     let head = raw_get(&port, "/v1/nothing", None);
     assert!(head.starts_with("HTTP/1.1 404") && head.to_lowercase().contains("x-request-id: "), "{head}");
-    let found = run(&["search", "req-abc-123", "--since", "10m ago"]);
-    let text = String::from_utf8_lossy(&found.stdout).into_owned();
-    assert!(
-        found.status.success() && text.contains("GET /v1/things/special 200") && text.contains("[req-abc-123]"),
-        "{text}"
-    );
-    let errors = run(&["search", "GET", "--status", "4xx", "--json", "--profile", "gateway"]);
-    let line: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&errors.stdout).lines().next().unwrap()).unwrap();
+    let text = eventually(|| {
+        let found = run(&["search", "req-abc-123", "--since", "10m ago"]);
+        found.status.success().then(|| String::from_utf8_lossy(&found.stdout).into_owned())
+    });
+    assert!(text.contains("GET /v1/things/special 200") && text.contains("[req-abc-123]"), "{text}");
+    let errors = eventually(|| {
+        let out = run(&["search", "GET", "--status", "4xx", "--json", "--profile", "gateway"]);
+        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned)
+    });
+    let line: serde_json::Value = serde_json::from_str(&errors).unwrap();
     assert_eq!(
         (line["status"].clone(), line["path"].clone()),
         (serde_json::json!(404), serde_json::json!("/v1/nothing"))
@@ -277,11 +278,105 @@ async fn the_container_command_line_serves_the_persistence_profile_on_redis() {
 
 /// A GET over a plain socket; returns the response head.
 fn raw_get(port: &str, path: &str, request_id: Option<&str>) -> String {
+    let id = request_id.map(|id| format!("X-Request-Id: {id}\r\n")).unwrap_or_default();
+    raw(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{id}Connection: close\r\n\r\n"))
+}
+
+/// A request with a JSON body (or none); the response head.
+fn raw_request(port: &str, method: &str, path: &str, body: Option<&str>) -> String {
+    let body = body.unwrap_or("");
+    let n = body.len();
+    raw(
+        port,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n{body}"
+        ),
+    )
+}
+
+fn raw(port: &str, request: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-    let id = request_id.map(|id| format!("X-Request-Id: {id}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{id}Connection: close\r\n\r\n").unwrap();
+    s.write_all(request.as_bytes()).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out.split("\r\n\r\n").next().unwrap_or("").to_owned()
+}
+
+/// Runs `check` on `mockctl` output until it passes (log lines are written by a
+/// background thread, a moment after the response).
+fn eventually(mut attempt: impl FnMut() -> Option<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(found) = attempt() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "never happened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn watch_reloads_edits_and_logs_bodies_store_operations_and_refused_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("notes-api");
+    std::fs::create_dir(&profile).unwrap();
+    for f in ["auth.json", "endpoints.json"] {
+        std::fs::copy(repo_path("tests/fixtures/gateway").join(f), profile.join(f)).unwrap();
+    }
+    let custom_log = dir.path().join("custom/notes.log");
+    let api = serde_json::json!({
+        "name": "Notes", "root_path": "/v1", "persistence": "memory",
+        "logging": {"level": "info", "file": custom_log, "bodies": true, "max_body_bytes": 60}
+    });
+    std::fs::write(profile.join("api.json"), api.to_string()).unwrap();
+    let port = free_port().to_string();
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let out = run(&["start", profile.to_str().unwrap(), "--port", &port, "--watch", "--debug-persistence"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("log {}", custom_log.display())), "the profile's log file is used: {stdout}");
+
+    // Bodies are logged, secrets masked and long values cut; store operations too.
+    let body = r#"{"id":"n9","password":"hunter2","text":"a fairly long note that will not fit in the log"}"#;
+    let head = raw_request(&port, "POST", "/v1/notes", Some(body));
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    let line = eventually(|| {
+        let out = run(&["search", "notes-api", "POST /v1/notes", "--json"]);
+        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned)
+    });
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["action"], "create notes", "{line}");
+    assert_eq!(line["route"], "/v1/notes");
+    assert!(line["persistence_ms"].as_f64().is_some(), "{line}");
+    let logged = line["request_body"].as_str().unwrap();
+    assert!(logged.contains(r#""password":"***""#) && !logged.contains("hunter2"), "{logged}");
+    assert!(logged.ends_with('…') && logged.len() <= 60 + '…'.len_utf8(), "{logged}");
+    assert!(line["response_body"].as_str().is_some_and(|b| b.contains("n9")), "{line}");
+    let store = eventually(|| {
+        let out = run(&["search", "store commit", "--profile", "notes-api"]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(store.contains("store commit put notes/n9 (absent) ok"), "{store}");
+
+    // An edit is served without a restart; a broken one is refused and logged.
+    assert!(raw_request(&port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 404"));
+    let mut endpoints: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(profile.join("endpoints.json")).unwrap()).unwrap();
+    endpoints["endpoints"].as_array_mut().unwrap().push(serde_json::json!(
+        {"method": "GET", "path": "/ping", "responses": [{"response": {"status_code": 200, "body": {"pong": true}}}]}
+    ));
+    std::fs::write(profile.join("endpoints.json"), endpoints.to_string()).unwrap();
+    eventually(|| raw_request(&port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 200").then(String::new));
+    std::fs::write(profile.join("endpoints.json"), r#"{"endpoints": [{"method": "GET"}]}"#).unwrap();
+    let refused = eventually(|| {
+        let out = run(&["search", "reload failed", "--profile", "notes-api"]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(refused.contains("endpoints.json: endpoints[0]"), "says why: {refused}");
+    assert!(raw_request(&port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 200"), "the old profile still serves");
+
+    let stopped = run(&["stop", "--all"]);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
 }

@@ -59,3 +59,24 @@ fn a_missing_file_is_named() {
     let err = Profile::load(dir.path()).unwrap_err();
     assert!(err.problems[0].to_string().starts_with("endpoints.json: missing"), "{err}");
 }
+
+#[test]
+fn logging_settings_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("endpoints.json"), r#"{"endpoints": []}"#).unwrap();
+    let api = r#"{"logging": {"level": "loud", "max_size_mb": 0}}"#;
+    std::fs::write(dir.path().join("api.json"), api).unwrap();
+    let err = Profile::load(dir.path()).unwrap_err();
+    let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].starts_with("api.json: logging.level: \"loud\" is not a log filter"), "{}", lines[0]);
+    assert_eq!(lines[1], "api.json: logging.max_size_mb: found 0, expected at least 1");
+
+    let api = r#"{"logging": {"level": "warn,mockgate::access=info", "file": "logs/x.log", "max_size_mb": 2,
+                  "max_files": 3, "bodies": true}}"#;
+    std::fs::write(dir.path().join("api.json"), api).unwrap();
+    let logging = Profile::load(dir.path()).unwrap_or_else(|e| panic!("{e}")).logging;
+    assert_eq!(logging.level, "warn,mockgate::access=info");
+    assert_eq!(logging.file.as_deref(), Some(std::path::Path::new("logs/x.log")));
+    assert_eq!((logging.max_bytes, logging.max_files, logging.body_bytes), (2 * 1024 * 1024, 3, Some(1024)));
+}
