@@ -7,6 +7,7 @@ mod atomic;
 mod auth;
 mod cli;
 mod cluster;
+mod compose;
 mod conformance;
 mod durability;
 mod generated;
