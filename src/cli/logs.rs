@@ -62,9 +62,10 @@ fn files(profile: Option<&str>, rotated: bool) -> anyhow::Result<Vec<PathBuf>> {
             current.push(PathBuf::from(log));
         }
     }
+    // The same file may be named relatively (state folder) and absolutely (a record).
+    let mut current: Vec<PathBuf> = current.into_iter().filter_map(|p| p.canonicalize().ok()).collect();
     current.sort();
     current.dedup();
-    current.retain(|p| p.exists());
     if current.is_empty() {
         match profile {
             Some(p) => anyhow::bail!("no log for profile {p:?} (looked in {})", dir.display()),

@@ -148,16 +148,19 @@ async fn wait_until_up(client: &reqwest::Client, url: &str) {
 fn background_start_list_status_and_stop() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
+    // As a user runs it: from a working folder, with the default relative state folder.
     let run = |args: &[&str]| {
         mockctl()
-            .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+            .current_dir(dir.path())
+            .env_remove("MOCKGATE_STATE_DIR")
             .env("MOCKGATE_BACKEND", "file")
             .args(args)
             .output()
             .unwrap()
     };
     let data = dir.path().join("data");
-    let out = run(&["start", "tests/fixtures/gateway", "--port", &port, "--data-dir", data.to_str().unwrap()]);
+    let profile = repo_path("tests/fixtures/gateway");
+    let out = run(&["start", profile.to_str().unwrap(), "--port", &port, "--data-dir", data.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("at http://127.0.0.1:{port}")), "{stdout}");
@@ -195,7 +198,9 @@ fn background_start_list_status_and_stop() {
     );
     assert_eq!(run(&["search", "GET", "--status", "5xx"]).status.code(), Some(1), "nothing failed");
     let logs = run(&["logs", "gateway", "-n", "3"]);
-    assert!(String::from_utf8_lossy(&logs.stdout).contains("GET /v1/nothing 404"));
+    let shown = String::from_utf8_lossy(&logs.stdout).into_owned();
+    assert!(shown.contains("GET /v1/nothing 404"), "{shown}");
+    assert_eq!(shown.lines().count(), 3, "each line once, though the record names the file too: {shown}");
     assert!(String::from_utf8_lossy(&status.stdout).contains("answering (GET /system/health: 200)"));
 
     let stopped = run(&["stop", "--port", &port]);
