@@ -557,7 +557,8 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
 
 /// Swagger UI's page and assets, served by the binary (no internet needed).
 pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
-    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json"))
+    // Mounted under the `/docs` scope by the server.
+    utoipa_swagger_ui::SwaggerUi::new("/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json"))
 }
 
 #[cfg(test)]

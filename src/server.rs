@@ -150,13 +150,18 @@ impl Server {
                         cfg.route("/openapi.json", web::get().to(openapi_document));
                     }
                     if docs {
-                        cfg.route(
-                            "/docs",
-                            web::get().to(|| async {
-                                HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
-                            }),
+                        // A scope is a prefix test; Swagger UI's own `{_:.*}` pattern is a
+                        // regex that would otherwise run for every gateway request.
+                        cfg.service(
+                            web::scope("/docs")
+                                .route(
+                                    "",
+                                    web::get().to(|| async {
+                                        HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+                                    }),
+                                )
+                                .service(crate::openapi::swagger_ui()),
                         );
-                        cfg.service(crate::openapi::swagger_ui());
                     }
                 })
                 .default_service(web::to(gateway))
