@@ -424,6 +424,11 @@ mod tests {
     }
 
     #[test]
+    fn operations_are_listed_in_the_order_of_their_enum() {
+        assert!(OPS.iter().enumerate().all(|(i, (op, _))| *op as usize == i));
+    }
+
+    #[test]
     fn requests_are_counted_by_route_and_status() {
         let m = Metrics::new();
         m.observe_request("GET", "/users/{id}", 200, Duration::from_millis(2));

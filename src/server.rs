@@ -126,7 +126,12 @@ impl Server {
         let state = AppState { gateways, metrics, reloads, started: Instant::now() };
         // A profile may define its own `/metrics`, `/openapi.json` or `/docs`: the
         // profile's endpoints win over these conveniences.
-        let taken = |p: &str| state.gateway().profile().endpoints.iter().any(|e| e.path.as_str().starts_with(p));
+        let taken = |p: &str| {
+            state.gateway().profile().endpoints.iter().any(|e| {
+                let path = e.path.as_str();
+                path == p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
         let (metrics_alias, openapi, docs) = (!taken("/metrics"), !taken("/openapi.json"), !taken("/docs"));
         let data = web::Data::new(state);
         let mut http = HttpServer::new(move || {

@@ -93,3 +93,21 @@ async fn metrics_need_the_system_key(backend: Backend) {
 }
 
 on_every_backend!(requests_store_operations_and_entities_are_counted, metrics_need_the_system_key);
+
+#[tokio::test]
+async fn a_profile_that_defines_metrics_or_docs_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.json"), r#"{"persistence": "memory", "system": {"api_keys": ["k"]}}"#).unwrap();
+    let endpoints = r#"{"endpoints": [
+        {"method": "GET", "path": "/metrics", "responses": [{"response": {"status_code": 200, "body": {"mine": true}}}]},
+        {"method": "GET", "path": "/docs/{page}", "responses": [{"response": {"status_code": 200, "body": {"page": "{page}"}}}]}
+    ]}"#;
+    std::fs::write(dir.path().join("endpoints.json"), endpoints).unwrap();
+    let app = crate::common::spawn_app(dir.path().to_str().unwrap(), Backend::Memory).await;
+    assert_eq!(app.get("/metrics").await, (StatusCode::OK, json!({"mine": true})));
+    assert_eq!(app.get("/docs/intro").await, (StatusCode::OK, json!({"page": "intro"})));
+    let ours = app.request(Method::GET, "/system/metrics").header("X-System-Key", "k");
+    let (status, body) = app.send(ours).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.as_str().is_some_and(|t| t.contains(r#"route="/metrics""#)), "the profile's route is counted");
+}
