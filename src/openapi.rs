@@ -440,12 +440,13 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
     let ok = |text: &str| {
         ResponseBuilder::new().description(text).content("application/json", ContentBuilder::new().build()).build()
     };
-    let base = |text: &str| {
+    let answers = |status: &str, text: &str| {
         OperationBuilder::new()
-            .response("200", ok(text))
+            .response(status, ok(text))
             .response("401", error_response("No X-System-Key"))
             .response("403", error_response("Wrong X-System-Key"))
     };
+    let base = |text: &str| answers("200", text);
     let path_param = |name: &str| param(name, ParameterIn::Path, true, string_schema(), "").build();
     let entity = || path_param("entity");
     let id = || path_param("id");
@@ -535,7 +536,8 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
             Post,
             "/system/snapshots",
             "Save all data as a named snapshot",
-            base("Snapshot saved").request_body(Some(json_body("SnapshotBody", true))),
+            answers("201", "Snapshot saved (its listing, without the data)")
+                .request_body(Some(json_body("SnapshotBody", true))),
         ),
         (Get, "/system/snapshots", "List snapshots", base("Snapshots, without their data")),
         (
@@ -550,7 +552,12 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
             Delete,
             "/system/snapshots/{name}",
             "Delete a snapshot",
-            base("Deleted").parameter(path_param("name")).response("404", error_response("No such snapshot")),
+            OperationBuilder::new()
+                .parameter(path_param("name"))
+                .response("204", ResponseBuilder::new().description("Deleted").build())
+                .response("401", error_response("No X-System-Key"))
+                .response("403", error_response("Wrong X-System-Key"))
+                .response("404", error_response("No such snapshot")),
         ),
     ]
 }

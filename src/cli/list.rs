@@ -45,7 +45,7 @@ pub fn status(args: ListArgs) -> anyhow::Result<()> {
     let servers: Vec<_> = state::all().into_iter().filter(|(_, alive)| *alive).map(|(r, _)| r).collect();
     let mut rows = Vec::new();
     for r in servers {
-        let answer = probe(r.port);
+        let answer = probe(&r.url, r.port);
         rows.push((r, answer));
     }
     if args.json {
@@ -73,14 +73,10 @@ pub fn status(args: ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The HTTP status of `GET /system/health` on loopback, if anything answers.
-fn probe(port: u16) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut s =
-        std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), std::time::Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /system/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+/// The HTTP status of `GET /system/health`, if anything answers.
+fn probe(url: &str, port: u16) -> Option<u16> {
+    let addr = super::http::address(url, port);
+    super::http::request(&addr, "GET", "/system/health", &[], None, std::time::Duration::from_secs(2))
+        .ok()
+        .map(|(status, _)| status)
 }

@@ -1,8 +1,10 @@
 //! `mockctl`: the command line. One file per subcommand; this file parses and
 //! dispatches.
 
+mod http;
 mod list;
 mod logs;
+mod snapshot;
 mod start;
 pub mod state;
 mod stop;
@@ -34,6 +36,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Search the logs: a pattern, optionally --since "10m ago", --status 5xx, --path /users.
     Search(logs::SearchArgs),
+    /// Save, list, restore or delete snapshots of a running server's data.
+    Snapshot(snapshot::SnapshotArgs),
     /// Check a profile without starting anything; exits non-zero on problems.
     ValidateConfig(validate_config::ValidateArgs),
     /// Print the version.
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => list::status(args),
         Command::Logs(args) => logs::logs(args),
         Command::Search(args) => logs::search(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::ValidateConfig(args) => validate_config::run(args),
         Command::Version => {
             println!("mockctl {}", env!("CARGO_PKG_VERSION"));

@@ -385,3 +385,69 @@ fn watch_reloads_edits_and_logs_bodies_store_operations_and_refused_edits() {
     let stopped = run(&["stop", "--all"]);
     assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
 }
+
+#[tokio::test]
+async fn snapshots_of_a_running_server_are_saved_listed_restored_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run = |args: &[&str]| {
+        mockctl()
+            .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+            .env("MOCKGATE_BACKEND", "file")
+            .env_remove("MOCKGATE_SYSTEM_KEY")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let text = |out: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let data = dir.path().join("data");
+    let out = run(&["start", "persistence", "--port", &port, "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The system key comes from the running server's profile.
+    let saved = run(&["snapshot", "create", "seeded", "--description", "as shipped"]);
+    assert!(saved.status.success(), "{}", text(&saved));
+    assert!(text(&saved).contains(r#"saved snapshot "seeded": products 1, users 2"#), "{}", text(&saved));
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let created = client
+        .post(format!("{base}/users"))
+        .header("X-API-Key", "demo-api-key-123")
+        .json(&serde_json::json!({"name": "Temp", "email": "temp@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let listed: serde_json::Value = serde_json::from_slice(&run(&["snapshot", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed["snapshots"][0]["name"], "seeded");
+    assert_eq!(listed["snapshots"][0]["description"], "as shipped");
+    assert_eq!(listed["snapshots"][0]["counts"], serde_json::json!({"products": 1, "users": 2}));
+
+    let restored = run(&["snapshot", "restore", "seeded", "--port", &port]);
+    assert!(text(&restored).contains(r#"restored snapshot "seeded": products 1, users 2"#), "{}", text(&restored));
+    let users: serde_json::Value = client
+        .get(format!("{base}/users"))
+        .header("X-API-Key", "demo-api-key-123")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["total"], 2, "the user created after the snapshot is gone");
+
+    let missing = run(&["snapshot", "restore", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing).contains("answered 404"), "{}", text(&missing));
+    let wrong_key = run(&["snapshot", "list", "--key", "wrong"]);
+    assert!(text(&wrong_key).contains("answered 403"), "{}", text(&wrong_key));
+
+    assert!(run(&["snapshot", "delete", "seeded"]).status.success());
+    assert!(text(&run(&["snapshot", "list"])).contains("no snapshots"));
+    assert!(run(&["stop", "--all"]).status.success());
+    assert!(text(&run(&["snapshot", "list"])).contains("no running server"), "nothing to talk to");
+}

@@ -78,6 +78,9 @@ async fn every_shipped_profile_documents_itself_in_valid_openapi_3_1() {
         assert!(health["security"][0].get("SystemKey").is_some());
         assert_eq!(doc["components"]["securitySchemes"]["SystemKey"]["name"], "X-System-Key");
         assert!(doc["paths"]["/system/snapshots/restore"]["post"]["requestBody"].is_object());
+        assert!(doc["paths"]["/system/snapshots"]["post"]["responses"]["201"].is_object(), "as served");
+        assert!(doc["paths"]["/system/snapshots/{name}"]["delete"]["responses"]["204"].is_object());
+        assert!(doc["paths"]["/system/data/{entity}/{id}"]["delete"]["responses"]["204"].is_object());
         assert!(doc["tags"].as_array().unwrap().iter().any(|t| t["name"] == "System"));
         app.stop().await;
     }
