@@ -6,7 +6,7 @@
 //! Background servers (`MOCKGATE_LOG_FILE`, set by `mockctl start`) write only JSON to
 //! that file; foreground servers write text to stderr and, when the profile names a
 //! `logging.file`, JSON lines there as well. File writes happen on a background thread
-//! (`tracing_appender::non_blocking`), so requests never wait on the disk.
+//! (`tracing_appender::non_blocking`, lossless), so requests do not wait on the disk.
 
 use crate::config::Logging;
 use std::fs::{File, OpenOptions};
@@ -41,7 +41,10 @@ pub fn init_server(opts: &LogOptions) -> Option<WorkerGuard> {
     let (file_layer, guard) = match file {
         Some(path) => match RotatingFile::open(&path, opts.logging.max_bytes, opts.logging.max_files) {
             Ok(writer) => {
-                let (writer, guard) = tracing_appender::non_blocking(writer);
+                // Lossless: past 128k queued lines a request waits rather than a line
+                // being dropped, since these logs are what `mockctl search` reads.
+                let (writer, guard) =
+                    tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(writer);
                 let layer = tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
