@@ -49,6 +49,9 @@ pub struct StartArgs {
     /// Log every store operation (entity, id, outcome, time) at debug level.
     #[arg(long)]
     pub debug_persistence: bool,
+    /// Print the started server's record (url, pid, port, profile, backend, log) as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -176,6 +179,10 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(r) = state::all().into_iter().map(|(r, _)| r).find(|r| r.pid == pid) {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
             println!("mockgate is serving profile {} at {}", r.profile, r.url);
             println!("  pid {}, {} backend, log {}", r.pid, r.backend, log.display());
             println!("  stop it with: mockctl stop --port {}", r.port);

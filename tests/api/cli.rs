@@ -32,6 +32,31 @@ fn validate_config_refuses_a_broken_profile_with_file_and_path() {
 }
 
 #[test]
+fn validate_config_speaks_json_for_scripts() {
+    let out = mockctl().args(["validate-config", "tests/fixtures/broken", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"].as_array().unwrap().len(), 11);
+    assert_eq!(
+        report["problems"][5],
+        serde_json::json!({
+            "file": "endpoints.json",
+            "json_path": "endpoints[1].persistence.action",
+            "found": "unknown action \"craete\"",
+            "expected": "one of create, read, update, delete, list"
+        })
+    );
+    let good = mockctl().args(["validate-config", "persistence", "--json"]).output().unwrap();
+    assert!(good.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&good.stdout).unwrap();
+    assert_eq!(
+        (report["valid"].clone(), report["endpoints"].clone()),
+        (serde_json::json!(true), serde_json::json!(22))
+    );
+}
+
+#[test]
 fn start_refuses_an_unknown_profile() {
     let out = mockctl().args(["start", "no-such-profile"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -403,8 +428,11 @@ async fn snapshots_of_a_running_server_are_saved_listed_restored_and_deleted() {
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     };
     let data = dir.path().join("data");
-    let out = run(&["start", "persistence", "--port", &port, "--data-dir", data.to_str().unwrap()]);
+    let out = run(&["start", "persistence", "--port", &port, "--data-dir", data.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", text(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("start --json prints the record");
+    assert_eq!((record["port"].to_string(), record["profile"].as_str()), (port.clone(), Some("persistence")));
+    assert!(mockgate::cli::state::alive(record["pid"].as_u64().unwrap() as u32));
 
     // The system key comes from the running server's profile.
     let saved = run(&["snapshot", "create", "seeded", "--description", "as shipped"]);
