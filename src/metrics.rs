@@ -111,6 +111,9 @@ impl Metrics {
 
     /// Counts one finished request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        // Clients may send any method token; only the standard ones become labels.
+        const METHODS: [&str; 9] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
+        let method = if METHODS.contains(&method) { method } else { "OTHER" };
         let probe = SeriesRef { method, route, status };
         let found = self.requests.read().ok().and_then(|m| m.get(&probe).cloned());
         let series = match found {
@@ -451,5 +454,19 @@ mod tests {
         );
         assert!(text.contains(r#"mockgate_entities{entity="users"} 2"#), "{text}");
         assert!(!text.contains("__unique"), "{text}");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let m = Metrics::new();
+        for method in ["BREW", "PROPFIND", "X"] {
+            m.observe_request(method, UNMATCHED, 405, Duration::from_millis(1));
+        }
+        let text = m.render(None);
+        assert!(
+            text.contains(r#"mockgate_http_requests_total{method="OTHER",route="(unmatched)",status="405"} 3"#),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"));
     }
 }

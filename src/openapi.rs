@@ -120,10 +120,35 @@ fn default_tag(path: &str, root: &str) -> String {
         .to_owned()
 }
 
+/// `Create a product`, `List products`, `Atomic: create orders, update products`.
 fn default_summary(ep: &Endpoint) -> String {
-    match ep.persistence.as_ref() {
-        Some(p) => upper_first(&p.label),
+    let one = |verb: &str, entity: &str| format!("{verb} a {}", singular(entity));
+    match ep.persistence.as_ref().map(|p| &p.action) {
+        Some(Action::Create(a)) => one("Create", &a.entity),
+        Some(Action::Read(a)) => one("Read", &a.entity),
+        Some(Action::Update(a)) => one("Update", &a.entity),
+        Some(Action::Delete(a)) => one("Delete", &a.entity),
+        Some(Action::List(a)) => format!("List {}", a.entity.replace('_', " ")),
+        Some(Action::Atomic(a)) => {
+            let ops: Vec<String> = a.ops.iter().map(Action::label).collect();
+            format!("Atomic: {}", ops.join(", "))
+        }
         None => format!("{} {}", ep.method, ep.path.as_str()),
+    }
+}
+
+/// A plain English singular for entity type names (`categories` → `category`);
+/// names it does not recognise stay as they are.
+fn singular(entity: &str) -> String {
+    let e = entity.replace('_', " ");
+    if let Some(stem) = e.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if ["sses", "shes", "ches", "xes", "zes"].iter().any(|s| e.ends_with(s)) {
+        e[..e.len() - 2].to_owned()
+    } else if e.ends_with('s') && !e.ends_with("ss") && !e.ends_with("us") {
+        e[..e.len() - 1].to_owned()
+    } else {
+        e
     }
 }
 
@@ -577,6 +602,22 @@ mod tests {
         assert_eq!(default_tag("/api/v1/users/{id}", "/api/v1"), "users");
         assert_eq!(default_tag("/{tenant}/orders", ""), "orders");
         assert_eq!(default_tag("/", ""), "default");
+    }
+
+    #[test]
+    fn summaries_name_one_entity_in_the_singular() {
+        let cases = [
+            ("users", "user"),
+            ("categories", "category"),
+            ("addresses", "address"),
+            ("boxes", "box"),
+            ("order_items", "order item"),
+            ("status", "status"),
+            ("otp", "otp"),
+        ];
+        for (plural, one) in cases {
+            assert_eq!(singular(plural), one);
+        }
     }
 
     #[test]
