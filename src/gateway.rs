@@ -62,51 +62,6 @@ pub struct Trace {
     pub response_body: Option<String>,
 }
 
-/// A body for the log: JSON with the values of secret-looking keys (password, token,
-/// secret, key, authorization) masked, cut to `cap` bytes on a character boundary.
-pub fn loggable_body(body: &[u8], cap: usize) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(mut v) => {
-            mask_secrets(&mut v);
-            loggable_value(&v, cap)
-        }
-        Err(_) => cut(String::from_utf8_lossy(body).into_owned(), cap),
-    }
-}
-
-pub fn loggable_value(v: &Value, cap: usize) -> String {
-    cut(v.to_string(), cap)
-}
-
-fn mask_secrets(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m.iter_mut() {
-                let k = k.to_ascii_lowercase();
-                if ["pass", "secret", "token", "key", "authorization"].iter().any(|s| k.contains(s)) {
-                    *v = Value::String("***".into());
-                } else {
-                    mask_secrets(v);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(mask_secrets),
-        _ => {}
-    }
-}
-
-fn cut(mut s: String, cap: usize) -> String {
-    if s.len() > cap {
-        let mut end = cap;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
-}
-
 /// The profile's endpoints over a store. Shared by every worker.
 pub struct Gateway {
     profile: Arc<Profile>,

@@ -77,34 +77,32 @@ impl Metrics {
             .expect("the bucket list is not empty")
             .upkeep_timeout(Duration::from_secs(5))
             .build_recorder();
-        let describe = |name: &'static str, unit: Option<Unit>, help: &'static str, kind: Kind| {
-            let name = KeyName::from_const_str(name);
-            match kind {
-                Kind::Counter => recorder.describe_counter(name, unit, help.into()),
-                Kind::Gauge => recorder.describe_gauge(name, unit, help.into()),
-                Kind::Histogram => recorder.describe_histogram(name, unit, help.into()),
-            }
-        };
-        describe("mockgate_http_requests_total", None, "HTTP requests by method, route and status", Kind::Counter);
-        describe(
-            "mockgate_http_request_duration_seconds",
-            Some(Unit::Seconds),
-            "HTTP request latency by method, route and status",
-            Kind::Histogram,
-        );
-        describe(
-            "mockgate_store_operations_total",
+        let name = KeyName::from_const_str;
+        recorder.describe_counter(
+            name("mockgate_http_requests_total"),
             None,
-            "Storage operations by backend, operation and outcome (ok, conflict, error)",
-            Kind::Counter,
+            "HTTP requests by method, route and status".into(),
         );
-        describe(
-            "mockgate_store_operation_duration_seconds",
+        recorder.describe_histogram(
+            name("mockgate_http_request_duration_seconds"),
             Some(Unit::Seconds),
-            "Storage operation latency by backend and operation",
-            Kind::Histogram,
+            "HTTP request latency by method, route and status".into(),
         );
-        describe("mockgate_store_in_flight", None, "Storage operations under way right now", Kind::Gauge);
+        recorder.describe_counter(
+            name("mockgate_store_operations_total"),
+            None,
+            "Storage operations by backend, operation and outcome (ok, conflict, error)".into(),
+        );
+        recorder.describe_histogram(
+            name("mockgate_store_operation_duration_seconds"),
+            Some(Unit::Seconds),
+            "Storage operation latency by backend and operation".into(),
+        );
+        recorder.describe_gauge(
+            name("mockgate_store_in_flight"),
+            None,
+            "Storage operations under way right now".into(),
+        );
         let handle = recorder.handle();
         Metrics { recorder, handle, requests: RwLock::default(), started: Instant::now() }
     }
@@ -186,12 +184,6 @@ impl Metrics {
         }
         out
     }
-}
-
-enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
 }
 
 /// A label value as the exposition format quotes it.

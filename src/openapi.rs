@@ -120,20 +120,17 @@ fn default_tag(path: &str, root: &str) -> String {
         .to_owned()
 }
 
-/// `Create a product`, `List products`, `Atomic: create orders, update products`.
+/// `Create a product`, `List products`, `Atomic [create orders, update products]`.
 fn default_summary(ep: &Endpoint) -> String {
+    let Some(persist) = &ep.persistence else { return format!("{} {}", ep.method, ep.path.as_str()) };
     let one = |verb: &str, entity: &str| format!("{verb} a {}", singular(entity));
-    match ep.persistence.as_ref().map(|p| &p.action) {
-        Some(Action::Create(a)) => one("Create", &a.entity),
-        Some(Action::Read(a)) => one("Read", &a.entity),
-        Some(Action::Update(a)) => one("Update", &a.entity),
-        Some(Action::Delete(a)) => one("Delete", &a.entity),
-        Some(Action::List(a)) => format!("List {}", a.entity.replace('_', " ")),
-        Some(Action::Atomic(a)) => {
-            let ops: Vec<String> = a.ops.iter().map(Action::label).collect();
-            format!("Atomic: {}", ops.join(", "))
-        }
-        None => format!("{} {}", ep.method, ep.path.as_str()),
+    match &persist.action {
+        Action::Create(a) => one("Create", &a.entity),
+        Action::Read(a) => one("Read", &a.entity),
+        Action::Update(a) => one("Update", &a.entity),
+        Action::Delete(a) => one("Delete", &a.entity),
+        Action::List(a) => format!("List {}", a.entity.replace('_', " ")),
+        Action::Atomic(_) => upper_first(&persist.label),
     }
 }
 
@@ -465,27 +462,26 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
     let ok = |text: &str| {
         ResponseBuilder::new().description(text).content("application/json", ContentBuilder::new().build()).build()
     };
-    let answers = |status: &str, text: &str| {
+    // Every system operation: its success response, plus the system key's two errors.
+    let answers = |status: &str, response: utoipa::openapi::Response| {
         OperationBuilder::new()
-            .response(status, ok(text))
+            .response(status, response)
             .response("401", error_response("No X-System-Key"))
             .response("403", error_response("Wrong X-System-Key"))
     };
-    let base = |text: &str| answers("200", text);
+    let base = |text: &str| answers("200", ok(text));
+    let deleted = || answers("204", ResponseBuilder::new().description("Deleted").build());
     let path_param = |name: &str| param(name, ParameterIn::Path, true, string_schema(), "").build();
     let entity = || path_param("entity");
     let id = || path_param("id");
     use HttpMethod::{Delete, Get, Post};
-    let metrics = OperationBuilder::new()
-        .response(
-            "200",
-            ResponseBuilder::new()
-                .description("Prometheus text exposition")
-                .content("text/plain", ContentBuilder::new().schema(Some(string_schema())).build())
-                .build(),
-        )
-        .response("401", error_response("No X-System-Key"))
-        .response("403", error_response("Wrong X-System-Key"));
+    let metrics = answers(
+        "200",
+        ResponseBuilder::new()
+            .description("Prometheus text exposition")
+            .content("text/plain", ContentBuilder::new().schema(Some(string_schema())).build())
+            .build(),
+    );
     vec![
         (
             Get,
@@ -537,13 +533,7 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
             Delete,
             "/system/data/{entity}/{id}",
             "Delete a stored entity (an admin repair: relationships are not followed)",
-            OperationBuilder::new()
-                .parameter(entity())
-                .parameter(id())
-                .response("204", ResponseBuilder::new().description("Deleted").build())
-                .response("401", error_response("No X-System-Key"))
-                .response("403", error_response("Wrong X-System-Key"))
-                .response("404", error_response("No such entity")),
+            deleted().parameter(entity()).parameter(id()).response("404", error_response("No such entity")),
         ),
         (
             Post,
@@ -561,7 +551,7 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
             Post,
             "/system/snapshots",
             "Save all data as a named snapshot",
-            answers("201", "Snapshot saved (its listing, without the data)")
+            answers("201", ok("Snapshot saved (its listing, without the data)"))
                 .request_body(Some(json_body("SnapshotBody", true))),
         ),
         (Get, "/system/snapshots", "List snapshots", base("Snapshots, without their data")),
@@ -577,12 +567,7 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
             Delete,
             "/system/snapshots/{name}",
             "Delete a snapshot",
-            OperationBuilder::new()
-                .parameter(path_param("name"))
-                .response("204", ResponseBuilder::new().description("Deleted").build())
-                .response("401", error_response("No X-System-Key"))
-                .response("403", error_response("Wrong X-System-Key"))
-                .response("404", error_response("No such snapshot")),
+            deleted().parameter(path_param("name")).response("404", error_response("No such snapshot")),
         ),
     ]
 }

@@ -396,7 +396,7 @@ async fn gateway(req: HttpRequest, payload: web::Payload, state: web::Data<AppSt
     let answered = match read_body(&req, payload, gateway.profile().max_body_bytes).await {
         Ok(body) => {
             if let Some(cap) = body_cap.filter(|_| !body.is_empty()) {
-                trace.request_body = Some(crate::gateway::loggable_body(&body, cap));
+                trace.request_body = Some(crate::telemetry::loggable_body(&body, cap));
             }
             let mut ctx = credentials(&req);
             ctx.body = body;
@@ -406,7 +406,7 @@ async fn gateway(req: HttpRequest, payload: web::Payload, state: web::Data<AppSt
     };
     let mut reply = answered.unwrap_or_else(|e| e.to_reply());
     if let (Some(cap), Some(body)) = (body_cap, &reply.body) {
-        trace.response_body = Some(crate::gateway::loggable_value(body, cap));
+        trace.response_body = Some(crate::telemetry::loggable_value(body, cap));
     }
     if req.method() == actix_web::http::Method::HEAD {
         reply.body = None;
@@ -470,7 +470,8 @@ async fn access_log(
     }
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    let trace = res.response().extensions().get::<Trace>().cloned();
+    // Taken out, not cloned: nothing reads it after this.
+    let trace = res.response_mut().extensions_mut().remove::<Trace>();
     // The gateway's endpoint, or the matched `/system` resource; never the raw path.
     let pattern = if trace.is_none() { res.request().match_pattern() } else { None };
     let route = match &trace {

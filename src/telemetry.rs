@@ -1,5 +1,6 @@
 //! Logging: human-readable lines on a terminal, JSON lines in log files (which
-//! `mockctl logs` and `mockctl search` read), rotated by size.
+//! `mockctl logs` and `mockctl search` read), rotated by size; and request and
+//! response bodies made fit for the access log (`logging.bodies`).
 //!
 //! The filter comes from `MOCKGATE_LOG` (or `RUST_LOG`), else the profile's
 //! `logging.level`, else `info`; `--debug-persistence` adds `mockgate::store=debug`.
@@ -9,6 +10,7 @@
 //! (`tracing_appender::non_blocking`, lossless), so requests do not wait on the disk.
 
 use crate::config::Logging;
+use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -28,8 +30,7 @@ pub struct LogOptions {
 /// `MOCKGATE_LOG_FORMAT=json`) on stderr. Later calls are ignored.
 pub fn init(default: &str) {
     let filter = filter(default, false);
-    let json = std::env::var("MOCKGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let _ = tracing_subscriber::registry().with(filter).with(stderr_layer(json)).try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(stderr_layer(json_requested())).try_init();
 }
 
 /// Installs the server's subscriber. Keep the guard until exit: dropping it flushes
@@ -60,10 +61,14 @@ pub fn init_server(opts: &LogOptions) -> Option<WorkerGuard> {
         None => (None, None),
     };
     // A background server's stderr is its log file already.
-    let json = std::env::var("MOCKGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let stderr = (background.is_none() || file_layer.is_none()).then(|| stderr_layer(json));
+    let stderr = (background.is_none() || file_layer.is_none()).then(|| stderr_layer(json_requested()));
     let _ = tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).try_init();
     guard
+}
+
+/// `MOCKGATE_LOG_FORMAT=json`: JSON lines on stderr too.
+fn json_requested() -> bool {
+    std::env::var("MOCKGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
 fn filter(default: &str, debug_persistence: bool) -> EnvFilter {
@@ -96,6 +101,51 @@ where
             .with_writer(std::io::stderr)
             .boxed()
     }
+}
+
+/// A body for the log: JSON with the values of secret-looking keys (password, token,
+/// secret, key, authorization) masked, cut to `cap` bytes on a character boundary.
+pub fn loggable_body(body: &[u8], cap: usize) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            mask_secrets(&mut v);
+            loggable_value(&v, cap)
+        }
+        Err(_) => cut(String::from_utf8_lossy(body).into_owned(), cap),
+    }
+}
+
+pub fn loggable_value(v: &Value, cap: usize) -> String {
+    cut(v.to_string(), cap)
+}
+
+fn mask_secrets(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                let k = k.to_ascii_lowercase();
+                if ["pass", "secret", "token", "key", "authorization"].iter().any(|s| k.contains(s)) {
+                    *v = Value::String("***".into());
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}
+
+fn cut(mut s: String, cap: usize) -> String {
+    if s.len() > cap {
+        let mut end = cap;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
 }
 
 /// A log file that is renamed to `<file>.1` (older ones shifting to `.2`, …, at most
