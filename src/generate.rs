@@ -85,7 +85,7 @@ impl Generator {
         let mut known: Vec<String> = seeded.to_vec();
         let mut plan = Vec::new();
         for (entity, count) in counts {
-            if !crate::persistence::valid_entity_name(&entity) {
+            if !crate::store::valid_entity_name(&entity) {
                 cx.problem(
                     format!("{at}.counts.{entity}"),
                     format!("bad entity name {entity:?}"),

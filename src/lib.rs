@@ -1,53 +1,64 @@
 //! mockgate: a stateful mock API gateway.
 //!
 //! A *profile* (`api.json`, `auth.json`, `endpoints.json`) describes an API. It is
-//! loaded, checked and compiled once ([`config`]), then served by an actix-web server
-//! ([`server`]) whose every request takes the same path:
+//! read as written ([`config`]), checked and compiled once ([`profile`]), then served
+//! by an HTTP server ([`http`]) whose every request takes the same path:
 //!
-//! 1. [`server`] turns the actix request into a transport-free [`gateway::RequestCtx`];
-//! 2. [`routing`] matches method + path template to an [`config::Endpoint`];
+//! 1. [`http`] turns the server's request into a transport-free [`gateway::RequestCtx`];
+//! 2. [`routing`] matches method + path template to a [`profile::Endpoint`];
 //! 3. [`auth`] checks the endpoint's authentication methods and scopes;
 //! 4. the body is parsed and validated against the endpoint's JSON Schema;
 //! 5. the first response rule whose conditions match is chosen ([`routing::Conditions`]);
 //! 6. the endpoint's [`persistence`] action runs against the [`store::Store`];
 //! 7. the chosen response's [`template`]s render with the request and the action's results;
-//! 8. [`error::ApiError`] is the only place where failures become HTTP statuses.
+//! 8. [`gateway::ApiError`] is the one table where failures become statuses and codes,
+//!    and [`http`] sends the reply.
 //!
-//! Modules:
-//! - [`config`]: the profile as users write it (`*Def`) and as the engine runs it.
-//! - [`routing`]: compiled path templates and request conditions.
+//! Modules, leaves first (each imports only modules listed before it):
+//! - [`json`]: walking into JSON values and reading them as text.
 //! - [`template`]: templates compiled at load; typed, one-pass rendering.
-//! - [`auth`]: api key, HTTP basic and bearer-token checks; the system key guard.
+//! - [`config`]: the profile as users write it (`*Def`), [`config::ConfigError`] and
+//!   the compile context every part's parser receives.
+//! - [`telemetry`]: logging setup, `logging` settings, error chains, log-safe bodies.
+//! - [`auth`]: api key, HTTP basic, bearer-token and session checks; the system key guard.
+//! - [`routing`]: compiled path templates and response conditions.
+//! - [`store`]: the storage interface, its backends (`memory`, `file` with its journal,
+//!   `redis` single node or cluster), typed snapshots, and choosing and opening one.
 //! - [`persistence`]: create/read/update/delete/list and atomic operations, written once
 //!   over `&dyn Store`; entity-type rules (constraints, unique fields, versions,
 //!   relationships) as conditions of the same store transaction; the read cache.
-//! - [`store`]: the storage interface and its backends (`memory`, `file` with its
-//!   journal, `redis` single node or cluster).
 //! - [`generate`]: deterministic generated data sets.
-//! - [`gateway`]: one request through the steps above, with no actix types.
-//! - [`system`]: the `/system` admin API: health, cache, data, seeding, snapshots.
-//! - [`server`]: binds, serves, shuts down and flushes the store.
+//! - [`profile`]: the compiled profile and the compile that orchestrates every part.
+//! - [`metrics`]: Prometheus metrics and the metered store decorator.
+//! - [`openapi`]: the OpenAPI 3.1 document of a profile and the system API.
+//! - [`admin`]: data administration without HTTP: seeding, reset, snapshots, admin delete.
+//! - [`gateway`]: one request through the steps above, with no server types, and the
+//!   error table.
+//! - [`reload`]: swapping the served profile, and `--watch`.
 //! - [`settings`]: runtime settings layered from profile, environment and CLI flags.
+//! - [`http`]: everything that touches the web framework: server, access log, catch-all handler,
+//!   the `/system` API, docs.
 //! - [`cli`]: the `mockctl` command line.
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod error;
 pub mod gateway;
 pub mod generate;
+pub mod http;
+pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod persistence;
+pub mod profile;
+pub mod reload;
 pub mod routing;
-pub mod server;
 pub mod settings;
 pub mod store;
-pub mod system;
 pub mod telemetry;
 pub mod template;
-pub mod watch;
 
-pub use config::Profile;
-pub use server::Server;
+pub use http::Server;
+pub use profile::Profile;
 pub use settings::Settings;

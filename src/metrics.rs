@@ -11,7 +11,7 @@
 //! Series handles are looked up once per (method, route, status) and then only
 //! incremented: the hot path takes a read lock and does no allocation.
 
-use crate::store::{Dataset, ListQuery, Page, Store, StoreError, Transaction};
+use crate::store::{Dataset, ListQuery, Page, Snapshot, SnapshotMeta, Store, StoreError, Transaction};
 use async_trait::async_trait;
 use hashbrown::{Equivalent, HashMap};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
@@ -268,11 +268,11 @@ impl MeteredStore {
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let series = &self.ops[op as usize];
-        self.in_flight.increment(1.0);
+        let in_flight = InFlight::enter(&self.in_flight);
         let start = Instant::now();
         let result = fut.await;
         let elapsed = start.elapsed();
-        self.in_flight.decrement(1.0);
+        drop(in_flight);
         series.latency.record(elapsed.as_secs_f64());
         let outcome = match &result {
             Ok(_) => {
@@ -290,7 +290,7 @@ impl MeteredStore {
         };
         if tracing::enabled!(target: "mockgate::store", tracing::Level::DEBUG) {
             let micros = elapsed.as_micros();
-            let error = result.as_ref().err().map(|e| crate::error::error_chain(e)).unwrap_or_default();
+            let error = result.as_ref().err().map(|e| crate::telemetry::error_chain(e)).unwrap_or_default();
             tracing::debug!(
                 target: "mockgate::store",
                 backend = self.inner.backend(),
@@ -306,6 +306,23 @@ impl MeteredStore {
             );
         }
         result
+    }
+}
+
+/// One operation under way: counted in `mockgate_store_in_flight` until dropped, so
+/// an operation whose future is dropped half-way (a client gone) is counted out too.
+struct InFlight<'a>(&'a Gauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a Gauge) -> Self {
+        gauge.increment(1.0);
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
 
@@ -361,15 +378,15 @@ impl Store for MeteredStore {
         self.inner.info().await
     }
 
-    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
-        self.timed(Op::Snapshot, || format!("put {name}"), self.inner.put_snapshot(name, snapshot)).await
+    async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.timed(Op::Snapshot, || format!("put {}", snapshot.meta.name), self.inner.put_snapshot(snapshot)).await
     }
 
-    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Snapshot>, StoreError> {
         self.timed(Op::Snapshot, || format!("get {name}"), self.inner.get_snapshot(name)).await
     }
 
-    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
+    async fn snapshots(&self) -> Result<Vec<SnapshotMeta>, StoreError> {
         self.timed(Op::Snapshot, || "list".to_owned(), self.inner.snapshots()).await
     }
 

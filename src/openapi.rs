@@ -1,5 +1,9 @@
-//! The OpenAPI 3.1 document of a loaded profile, built once at load (and again on each
-//! reload) and served as bytes at `/openapi.json`; Swagger UI at `/docs` reads it.
+//! The OpenAPI 3.1 document of a loaded profile and of the `/system` API, built once
+//! per gateway (at start and on each reload) and served as bytes at `/openapi.json`;
+//! Swagger UI at `/docs` reads it.
+//!
+//! The `/system` part is generated from [`SystemOp`]s, the same table the HTTP layer
+//! registers its admin routes from, so the two cannot drift apart.
 //!
 //! The structure (paths, operations, parameters, responses, security schemes, tags)
 //! is built with utoipa's typed builders. Request body schemas are the profile's own
@@ -9,8 +13,8 @@
 //! verbatim into the serialised document.
 
 use crate::auth::{AuthMethod, KeyLocation, SessionLocation};
-use crate::config::{Endpoint, EndpointDef, EndpointsFileDef, Profile, StatusSpec};
 use crate::persistence::Action;
+use crate::profile::{Endpoint, Profile, ResponseRule, StatusSpec};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
@@ -28,26 +32,70 @@ use utoipa::openapi::{ObjectBuilder, Type};
 pub const SYSTEM_TAG: &str = "System";
 const SYSTEM_SCHEME: &str = "SystemKey";
 
-/// The profile's OpenAPI document as JSON.
-pub fn document(profile: &Profile, defs: &EndpointsFileDef) -> Value {
+/// An HTTP method of the system API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+/// What a successful system operation answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Json,
+    /// Prometheus text.
+    Text,
+    None,
+}
+
+/// The request body a system operation reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Seed,
+    Snapshot,
+}
+
+/// One operation of the `/system` API, as documented. Path parameters come from the
+/// `{name}` segments of `path`.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemOp {
+    pub verb: Verb,
+    /// Below `/system`, e.g. `/data/{entity}`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub status: u16,
+    /// The success response's description.
+    pub answer: &'static str,
+    pub content: Content,
+    /// Query parameters: name, description, whether it is a number.
+    pub query: &'static [(&'static str, &'static str, bool)],
+    pub body: Option<BodyKind>,
+    /// Errors besides the system key's 401/403: status and description.
+    pub errors: &'static [(u16, &'static str)],
+}
+
+/// The OpenAPI document of `profile` and the `system` operations, as JSON.
+pub fn document(profile: &Profile, system: &[SystemOp]) -> Value {
     let mut schemas: IndexMap<String, Value> = IndexMap::new();
     schemas.insert("Error".into(), error_schema());
     let mut paths: IndexMap<String, PathItem> = IndexMap::new();
     let mut tags: BTreeSet<String> = BTreeSet::new();
     let mut operation_ids: HashSet<String> = HashSet::new();
 
-    for (ep, def) in profile.endpoints.iter().zip(&defs.endpoints) {
+    for ep in &profile.endpoints {
         let Some(method) = http_method(&ep.method) else { continue };
         let tag = ep.tag.clone().unwrap_or_else(|| default_tag(ep.path.as_str(), &profile.info.root_path));
         tags.insert(tag.clone());
-        let id = unique(&mut operation_ids, operation_id(ep, def));
+        let doc = &ep.doc;
+        let id = unique(&mut operation_ids, operation_id(ep));
         let mut op = OperationBuilder::new()
             .tag(tag)
             .operation_id(Some(id.clone()))
-            .summary(def.summary.clone().or_else(|| def.name.clone()).or_else(|| Some(default_summary(ep))))
-            .description(def.description.clone())
+            .summary(doc.summary.clone().or_else(|| doc.name.clone()).or_else(|| Some(default_summary(ep))))
+            .description(doc.description.clone())
             .parameters(Some(parameters(ep)));
-        if let Some(schema) = &def.request_body_schema {
+        if let Some(schema) = &doc.body_schema {
             let name = format!("{}Body", upper_first(&id));
             schemas.insert(name.clone(), schema.clone());
             op = op.request_body(Some(json_body(&name, true)));
@@ -62,13 +110,18 @@ pub fn document(profile: &Profile, defs: &EndpointsFileDef) -> Value {
             };
             op = op.security(SecurityRequirement::new(name.clone(), scopes));
         }
-        op = op.responses(responses(ep, def));
+        op = op.responses(responses(ep));
         let item = paths.entry(ep.path.as_str().to_owned()).or_default();
         item.merge_operations(PathItem::new(method, op));
     }
-    for (method, path, summary, item) in system_operations(&mut schemas) {
-        let op = item.tag(SYSTEM_TAG).summary(Some(summary)).security(SecurityRequirement::new(SYSTEM_SCHEME, [""; 0]));
-        paths.entry(path.to_owned()).or_default().merge_operations(PathItem::new(method, op));
+    system_schemas(&mut schemas);
+    for sys in system {
+        let path = format!("/system{}", sys.path);
+        let op = system_operation(sys)
+            .tag(SYSTEM_TAG)
+            .summary(Some(sys.summary))
+            .security(SecurityRequirement::new(SYSTEM_SCHEME, [""; 0]));
+        paths.entry(path).or_default().merge_operations(PathItem::new(verb(sys.verb), op));
     }
 
     let mut components = ComponentsBuilder::new();
@@ -151,8 +204,8 @@ fn singular(entity: &str) -> String {
 
 /// From the endpoint's name (`Create user` → `createUser`), else its action
 /// (`update products` → `updateProducts`), else method and path (`getApiV1Health`).
-fn operation_id(ep: &Endpoint, def: &EndpointDef) -> String {
-    let source = match (def.name.as_deref(), ep.persistence.as_ref()) {
+fn operation_id(ep: &Endpoint) -> String {
+    let source = match (ep.doc.name.as_deref(), ep.persistence.as_ref()) {
         (Some(name), _) if name.chars().any(char::is_alphanumeric) => name.to_owned(),
         (_, Some(p)) if !matches!(p.action, Action::Atomic(_)) => p.label.to_string(),
         _ => format!("{} {}", ep.method, ep.path.as_str()),
@@ -269,7 +322,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
-fn responses(ep: &Endpoint, def: &EndpointDef) -> utoipa::openapi::Responses {
+fn responses(ep: &Endpoint) -> utoipa::openapi::Responses {
     let action = ep.persistence.as_ref().map(|p| &p.action);
     let default_status = match action {
         Some(Action::Create(_)) => 201,
@@ -279,16 +332,16 @@ fn responses(ep: &Endpoint, def: &EndpointDef) -> utoipa::openapi::Responses {
     // One response per status the profile's rules can answer, with the first rule's
     // body as the example (templates appear as written).
     let mut by_status: IndexMap<String, (Vec<String>, Option<Value>)> = IndexMap::new();
-    for (rule, rule_def) in ep.responses.iter().zip(&def.responses) {
+    for rule in &ep.responses {
         let status = match &rule.status {
             StatusSpec::Default => default_status.to_string(),
             StatusSpec::Fixed(s) => s.to_string(),
             StatusSpec::Template(_) => "default".to_owned(),
         };
         let entry = by_status.entry(status).or_default();
-        entry.0.push(describe_conditions(rule_def));
+        entry.0.push(describe_conditions(rule));
         if entry.1.is_none() {
-            entry.1 = rule_def.response.body.clone();
+            entry.1 = rule.example.clone();
         }
     }
     if by_status.is_empty() {
@@ -309,7 +362,7 @@ fn responses(ep: &Endpoint, def: &EndpointDef) -> utoipa::openapi::Responses {
         }
         out = out.response(status, r.build());
     }
-    let reads_body = def.request_body_schema.is_some() || matches!(action, Some(Action::Create(_) | Action::Update(_)));
+    let reads_body = ep.doc.body_schema.is_some() || matches!(action, Some(Action::Create(_) | Action::Update(_)));
     if reads_body || matches!(action, Some(Action::List(_))) {
         out =
             out.response("400", error_response("Malformed JSON, failed validation (with each violation) or bad query"));
@@ -341,18 +394,12 @@ fn responses(ep: &Endpoint, def: &EndpointDef) -> utoipa::openapi::Responses {
     out.build()
 }
 
-fn describe_conditions(def: &crate::config::ResponseRuleDef) -> String {
+fn describe_conditions(rule: &ResponseRule) -> String {
+    let c = &rule.conditions;
     let mut parts = Vec::new();
-    for (what, cond) in [
-        ("body", &def.body_conditions),
-        ("query", &def.query_conditions),
-        ("header", &def.header_conditions),
-        ("path", &def.path_conditions),
-    ] {
-        if let Some(Value::Object(m)) = cond {
-            for (k, v) in m {
-                parts.push(format!("{what} `{k}` = `{v}`"));
-            }
+    for (what, conds) in [("body", &c.body), ("query", &c.query), ("header", &c.headers), ("path", &c.path)] {
+        for (k, v) in conds {
+            parts.push(format!("{what} `{k}` = `{v}`"));
         }
     }
     if parts.is_empty() { String::new() } else { format!("when {}", parts.join(" and ")) }
@@ -362,7 +409,7 @@ fn reason(status: &str) -> &'static str {
     status
         .parse::<u16>()
         .ok()
-        .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+        .and_then(|s| http::StatusCode::from_u16(s).ok())
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Response")
 }
@@ -440,10 +487,16 @@ fn error_schema() -> Value {
     })
 }
 
-type SystemOp = (HttpMethod, &'static str, &'static str, OperationBuilder);
+fn verb(v: Verb) -> HttpMethod {
+    match v {
+        Verb::Get => HttpMethod::Get,
+        Verb::Post => HttpMethod::Post,
+        Verb::Delete => HttpMethod::Delete,
+    }
+}
 
-/// The `/system` API, as [`crate::system::routes`] serves it.
-fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
+/// The request bodies of the system API.
+fn system_schemas(schemas: &mut IndexMap<String, Value>) {
     schemas.insert(
         "SeedBody".into(),
         json!({"type": "object", "required": ["entities"], "properties": {"entities": {
@@ -455,127 +508,43 @@ fn system_operations(schemas: &mut IndexMap<String, Value>) -> Vec<SystemOp> {
     schemas.insert(
         "SnapshotBody".into(),
         json!({"type": "object", "required": ["name"], "properties": {
-            "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+            "name": {"type": "string", "pattern": crate::admin::SNAPSHOT_NAME_PATTERN},
             "description": {"type": "string"}
         }}),
     );
-    let ok = |text: &str| {
-        ResponseBuilder::new().description(text).content("application/json", ContentBuilder::new().build()).build()
-    };
-    // Every system operation: its success response, plus the system key's two errors.
-    let answers = |status: &str, response: utoipa::openapi::Response| {
-        OperationBuilder::new()
-            .response(status, response)
-            .response("401", error_response("No X-System-Key"))
-            .response("403", error_response("Wrong X-System-Key"))
-    };
-    let base = |text: &str| answers("200", ok(text));
-    let deleted = || answers("204", ResponseBuilder::new().description("Deleted").build());
-    let path_param = |name: &str| param(name, ParameterIn::Path, true, string_schema(), "").build();
-    let entity = || path_param("entity");
-    let id = || path_param("id");
-    use HttpMethod::{Delete, Get, Post};
-    let metrics = answers(
-        "200",
-        ResponseBuilder::new()
-            .description("Prometheus text exposition")
-            .content("text/plain", ContentBuilder::new().schema(Some(string_schema())).build())
-            .build(),
-    );
-    vec![
-        (
-            Get,
-            "/system/health",
-            "Health: backend details and entity counts (503 when the backend is down)",
-            base("Healthy"),
-        ),
-        (Get, "/system/metrics", "Prometheus metrics (also at /metrics)", metrics),
-        (Delete, "/system/cache", "Clear this instance's read cache", base("Entries cleared")),
-        (Get, "/system/cache/stats", "Read cache statistics", base("Statistics")),
-        (Get, "/system/cache/entities/{entity}", "Cached ids of an entity type", base("Ids").parameter(entity())),
-        (
-            Delete,
-            "/system/cache/entities/{entity}",
-            "Clear an entity type's cached reads",
-            base("Entries cleared").parameter(entity()),
-        ),
-        (
-            Get,
-            "/system/cache/entities/{entity}/{id}",
-            "One cached entity",
-            base("The cached entity").parameter(entity()).parameter(id()).response("404", error_response("Not cached")),
-        ),
-        (
-            Delete,
-            "/system/cache/entities/{entity}/{id}",
-            "Clear one cached entity",
-            base("Cleared").parameter(entity()).parameter(id()),
-        ),
-        (Get, "/system/data", "Entity types with their counts", base("Counts")),
-        (
-            Get,
-            "/system/data/{entity}",
-            "List stored entities of a type",
-            base("A page of entities")
-                .parameter(entity())
-                .parameter(param("search", ParameterIn::Query, false, string_schema(), "Substring, any case").build())
-                .parameter(param("limit", ParameterIn::Query, false, integer_schema(0), "Page size").build())
-                .parameter(param("offset", ParameterIn::Query, false, integer_schema(0), "Entities to skip").build())
-                .response("400", error_response("Bad query")),
-        ),
-        (
-            Get,
-            "/system/data/{entity}/{id}",
-            "One stored entity",
-            base("The entity").parameter(entity()).parameter(id()).response("404", error_response("No such entity")),
-        ),
-        (
-            Delete,
-            "/system/data/{entity}/{id}",
-            "Delete a stored entity (an admin repair: relationships are not followed)",
-            deleted().parameter(entity()).parameter(id()).response("404", error_response("No such entity")),
-        ),
-        (
-            Post,
-            "/system/seed",
-            "Add records, checked like creates; nothing is written if any fails",
-            base("Counts seeded")
-                .request_body(Some(json_body("SeedBody", true)))
-                .response("400", error_response("Invalid records, each with its path")),
-        ),
-        (Post, "/system/reseed", "Replace all data with the profile's seed data", base("Counts after reseeding")),
-        (Post, "/system/reset", "Replace all data with the profile's seed data", base("Counts after resetting")),
-        (Post, "/system/save", "Make every acknowledged write durable now", base("Saved")),
-        (Post, "/system/load", "Re-read the embedded store's db.json", base("Loaded")),
-        (
-            Post,
-            "/system/snapshots",
-            "Save all data as a named snapshot",
-            answers("201", ok("Snapshot saved (its listing, without the data)"))
-                .request_body(Some(json_body("SnapshotBody", true))),
-        ),
-        (Get, "/system/snapshots", "List snapshots", base("Snapshots, without their data")),
-        (
-            Post,
-            "/system/snapshots/restore",
-            "Replace all data with a snapshot's",
-            base("Restored")
-                .request_body(Some(json_body("SnapshotBody", true)))
-                .response("404", error_response("No such snapshot")),
-        ),
-        (
-            Delete,
-            "/system/snapshots/{name}",
-            "Delete a snapshot",
-            deleted().parameter(path_param("name")).response("404", error_response("No such snapshot")),
-        ),
-    ]
 }
 
-/// Swagger UI's page and assets, served by the binary (no internet needed).
-pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
-    // Mounted under the `/docs` scope by the server.
-    utoipa_swagger_ui::SwaggerUi::new("/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json"))
+/// One system operation: its parameters, body, success answer, and errors, with the
+/// system key's two.
+fn system_operation(sys: &SystemOp) -> OperationBuilder {
+    let mut success = ResponseBuilder::new().description(sys.answer);
+    match sys.content {
+        Content::Json => success = success.content("application/json", ContentBuilder::new().build()),
+        Content::Text => {
+            success = success.content("text/plain", ContentBuilder::new().schema(Some(string_schema())).build())
+        }
+        Content::None => {}
+    }
+    let mut op = OperationBuilder::new()
+        .response(sys.status.to_string(), success.build())
+        .response("401", error_response("No X-System-Key"))
+        .response("403", error_response("Wrong X-System-Key"));
+    for name in sys.path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+        op = op.parameter(param(name, ParameterIn::Path, true, string_schema(), "").build());
+    }
+    for (name, text, number) in sys.query {
+        let schema = if *number { integer_schema(0) } else { string_schema() };
+        op = op.parameter(param(name, ParameterIn::Query, false, schema, text).build());
+    }
+    match sys.body {
+        Some(BodyKind::Seed) => op = op.request_body(Some(json_body("SeedBody", true))),
+        Some(BodyKind::Snapshot) => op = op.request_body(Some(json_body("SnapshotBody", true))),
+        None => {}
+    }
+    for (status, text) in sys.errors {
+        op = op.response(status.to_string(), error_response(text));
+    }
+    op
 }
 
 #[cfg(test)]

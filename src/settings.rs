@@ -1,7 +1,8 @@
 //! Runtime settings, layered: built-in defaults, then the profile's `server` block,
 //! then `MOCKGATE_*` environment variables, then command-line flags.
 
-use crate::config::Profile;
+use crate::profile::Profile;
+use crate::store::{BackendChoice, BackendKind, OpenRequest};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -13,9 +14,10 @@ pub struct Settings {
     pub port: u16,
     /// The embedded store's folder; default `data/<profile>/` under the working directory.
     pub data_dir: Option<PathBuf>,
-    /// Overrides the profile's backend: `memory`, `file` (or `redis`, when available).
-    pub backend: Option<String>,
-    /// actix worker threads; default one per core.
+    /// Overrides the profile's backend kind: `memory`, `file` or `redis`
+    /// (`MOCKGATE_BACKEND`); anything else is an error.
+    pub backend: Option<BackendKind>,
+    /// HTTP worker threads; default one per core.
     pub workers: Option<usize>,
     /// Start from the profile's seed data, discarding stored data.
     #[serde(default)]
@@ -42,7 +44,7 @@ pub struct Overrides {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub data_dir: Option<PathBuf>,
-    pub backend: Option<String>,
+    pub backend: Option<BackendKind>,
     pub workers: Option<usize>,
     pub reset: bool,
     pub redis_url: Option<String>,
@@ -66,7 +68,7 @@ impl Settings {
             .set_override_option("host", cli.host)?
             .set_override_option("port", cli.port)?
             .set_override_option("data_dir", cli.data_dir.map(|p| p.to_string_lossy().into_owned()))?
-            .set_override_option("backend", cli.backend)?
+            .set_override_option("backend", cli.backend.map(kind_name))?
             .set_override_option("workers", cli.workers.map(|w| w as u64))?
             .set_default("redis_url", redis_url_from_env())?
             .set_override_option("redis_url", cli.redis_url)?
@@ -78,12 +80,15 @@ impl Settings {
     }
 
     /// Settings for tests and embedding: loopback, a free port, the given folder.
+    /// `backend` overrides the profile's kind; `""` leaves the profile's choice.
+    ///
+    /// Panics on a backend name other than `memory`, `file`, `redis` or `""`.
     pub fn ephemeral(data_dir: Option<PathBuf>, backend: &str) -> Settings {
         Settings {
             host: "127.0.0.1".into(),
             port: 0,
             data_dir,
-            backend: Some(backend.into()),
+            backend: (!backend.is_empty()).then(|| backend.parse().unwrap_or_else(|e| panic!("{e}"))),
             workers: Some(2),
             reset: false,
             system_key: None,
@@ -95,15 +100,33 @@ impl Settings {
         }
     }
 
-    pub fn redis_prefix_for(&self, profile: &Profile, from_profile: Option<&str>) -> String {
-        self.redis_prefix
-            .clone()
-            .or_else(|| from_profile.map(str::to_owned))
-            .unwrap_or_else(|| format!("mockgate:{{{}}}", profile.name))
+    /// What opening the store needs, from these settings and the profile.
+    pub fn open_request(&self, profile: &Profile) -> OpenRequest {
+        let from_profile = match &profile.backend {
+            BackendChoice::Redis { prefix, .. } => prefix.clone(),
+            _ => None,
+        };
+        OpenRequest {
+            choice: profile.backend.clone(),
+            kind: self.backend,
+            data_dir: self.data_dir.clone().unwrap_or_else(|| PathBuf::from("data").join(&profile.name)),
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self
+                .redis_prefix
+                .clone()
+                .or(from_profile)
+                .unwrap_or_else(|| format!("mockgate:{{{}}}", profile.name)),
+            redis_cluster: self.redis_cluster,
+            transient: profile.rules.transient(),
+        }
     }
+}
 
-    pub fn data_dir_for(&self, profile: &Profile) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("data").join(&profile.name))
+fn kind_name(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Memory => "memory",
+        BackendKind::File => "file",
+        BackendKind::Redis => "redis",
     }
 }
 

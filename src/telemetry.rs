@@ -9,7 +9,7 @@
 //! `logging.file`, JSON lines there as well. File writes happen on a background thread
 //! (`tracing_appender::non_blocking`, lossless), so requests do not wait on the disk.
 
-use crate::config::Logging;
+use crate::config::{ConfigError, LoggingDef};
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
@@ -18,6 +18,65 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+/// `logging` in `api.json`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logging {
+    /// The default filter (`MOCKGATE_LOG` or `RUST_LOG` win over it).
+    pub level: String,
+    pub file: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub max_files: usize,
+    /// Log bodies, cut to this many bytes.
+    pub body_bytes: Option<usize>,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging { level: "info".into(), file: None, max_bytes: 10 * 1024 * 1024, max_files: 5, body_bytes: None }
+    }
+}
+
+impl Logging {
+    /// `logging` in `api.json`; problems are reported against that file.
+    pub fn parse(def: Option<&LoggingDef>, problems: &mut Vec<ConfigError>) -> Logging {
+        let mut out = Logging::default();
+        let Some(def) = def else { return out };
+        if let Some(level) = &def.level {
+            // Every directive must end in a level: a bare word would be read as a target.
+            const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+            let levels_ok = level.split(',').map(str::trim).filter(|d| !d.is_empty()).all(|d| {
+                let lvl = d.rsplit_once('=').map_or(d, |(_, l)| l);
+                LEVELS.contains(&lvl.to_ascii_lowercase().as_str())
+            });
+            match tracing_subscriber::EnvFilter::builder().parse(level) {
+                Ok(_) if levels_ok => out.level = level.clone(),
+                _ => problems.push(problem(
+                    "logging.level",
+                    format!("{level:?} is not a log filter"),
+                    "a level (error, warn, info, debug, trace) or directives such as \"info,mockgate::store=debug\"",
+                )),
+            }
+        }
+        out.file = def.file.as_ref().filter(|f| !f.is_empty()).map(PathBuf::from);
+        match def.max_size_mb {
+            Some(0) => problems.push(problem("logging.max_size_mb", "found 0".into(), "at least 1")),
+            Some(mb) => out.max_bytes = mb.saturating_mul(1024 * 1024),
+            None => {}
+        }
+        if let Some(n) = def.max_files {
+            out.max_files = n;
+        }
+        if def.bodies == Some(true) {
+            out.body_bytes = Some(def.max_body_bytes.unwrap_or(1024));
+        }
+        out
+    }
+}
+
+fn problem(json_path: &str, found: String, expected: &str) -> ConfigError {
+    ConfigError { file: "api.json".into(), json_path: json_path.into(), found, expected: expected.into() }
+}
 
 /// How a `mockctl start` process logs.
 #[derive(Debug, Clone, Default)]
@@ -144,6 +203,18 @@ fn cut(mut s: String, cap: usize) -> String {
         }
         s.truncate(end);
         s.push('…');
+    }
+    s
+}
+
+/// `error: cause: cause`, for the log.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
     }
     s
 }

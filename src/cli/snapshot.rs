@@ -3,7 +3,7 @@
 //! on Redis every instance sees them).
 
 use super::state::{self, ServerRecord};
-use crate::config::Profile;
+use crate::profile::Profile;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};

@@ -1,7 +1,11 @@
+//! `mockctl start`: in the background by default (a detached `--foreground` child
+//! that records itself in the state folder), or in the foreground for containers.
+
 use super::state::{self, ServerRecord};
-use crate::config::Profile;
-use crate::server::Server;
+use crate::http::Server;
+use crate::profile::Profile;
 use crate::settings::{Overrides, Settings};
+use crate::store::BackendKind;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -70,9 +74,9 @@ fn foreground(args: StartArgs) -> anyhow::Result<()> {
         port: args.port,
         data_dir: args.data_dir,
         backend: if args.no_persistence {
-            Some("memory".to_owned())
+            Some(BackendKind::Memory)
         } else {
-            args.redis_url.as_ref().map(|_| "redis".to_owned())
+            args.redis_url.as_ref().map(|_| BackendKind::Redis)
         },
         workers: args.workers,
         reset: args.reset,
@@ -129,7 +133,7 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
     }
     let watcher = watch.then(|| {
         tracing::info!("watching {} for changes", dir.display());
-        tokio::spawn(crate::watch::watch(dir.clone(), server.reloader(), crate::watch::DEFAULT_INTERVAL))
+        tokio::spawn(crate::reload::watch(dir.clone(), server.reloader(), crate::reload::DEFAULT_INTERVAL))
     });
     let result = server.run_until_stopped().await.context("server failed");
     if let Some(w) = watcher {

@@ -1,4 +1,4 @@
-use crate::config::Profile;
+use crate::profile::Profile;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;

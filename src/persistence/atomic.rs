@@ -6,15 +6,49 @@
 //! ones' results by entity name (`{{orders.id}}`), `{{generated_id}}` and, in an
 //! update's `data`, the stored values as `{{current.x}}`.
 
-use super::rules::{Plan, PlanError, Role};
-use super::{Action, ActionError, ActionInput, MergeStrategy, Outcome, existing, plan_error};
+use super::rules::{Plan, Role};
+use super::{
+    Action, ActionError, ActionInput, Create, Delete, MergeStrategy, Outcome, Read, Update, existing, retrying,
+};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{Cond, Store, Write};
 use serde_json::{Map, Value};
 
 #[derive(Debug)]
 pub struct Atomic {
-    pub ops: Vec<Action>,
+    pub ops: Vec<AtomicOp>,
+}
+
+/// What an atomic block may hold: single-entity operations (a list or another atomic
+/// block is refused when the profile loads).
+#[derive(Debug)]
+pub enum AtomicOp {
+    Create(Create),
+    Read(Read),
+    Update(Update),
+    Delete(Delete),
+}
+
+impl AtomicOp {
+    pub fn entity(&self) -> &str {
+        match self {
+            AtomicOp::Create(a) => &a.entity,
+            AtomicOp::Read(a) => &a.entity,
+            AtomicOp::Update(a) => &a.entity,
+            AtomicOp::Delete(a) => &a.entity,
+        }
+    }
+
+    /// The operation and its entity type, e.g. `update products`.
+    pub fn label(&self) -> String {
+        let verb = match self {
+            AtomicOp::Create(_) => "create",
+            AtomicOp::Read(_) => "read",
+            AtomicOp::Update(_) => "update",
+            AtomicOp::Delete(_) => "delete",
+        };
+        format!("{verb} {}", self.entity())
+    }
 }
 
 impl Atomic {
@@ -43,14 +77,20 @@ impl Atomic {
                     );
                     ok = false;
                 }
+                Some(Action::Atomic(_)) => {
+                    cx.problem(&here, "a nested atomic block", "create, read, update or delete operations");
+                    ok = false;
+                }
                 Some(Action::Update(mut u)) => {
                     // An operation's `data` names the fields it changes.
                     if op.merge_strategy.is_none() {
                         u.strategy = MergeStrategy::Merge;
                     }
-                    ops.push(Action::Update(u));
+                    ops.push(AtomicOp::Update(u));
                 }
-                Some(a) => ops.push(a),
+                Some(Action::Create(c)) => ops.push(AtomicOp::Create(c)),
+                Some(Action::Read(r)) => ops.push(AtomicOp::Read(r)),
+                Some(Action::Delete(d)) => ops.push(AtomicOp::Delete(d)),
                 None => ok = false,
             }
         }
@@ -58,37 +98,37 @@ impl Atomic {
     }
 
     pub fn entity(&self) -> &str {
-        self.ops.first().map_or("", Action::entity)
+        self.ops.first().map_or("", AtomicOp::entity)
     }
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
-        for attempt in 0..super::MAX_ATTEMPTS {
+        retrying(self.entity(), "", async || {
             let mut vars = Map::new();
             let mut plan = Plan::default();
             let mut results = Map::new();
             let mut created = false;
             for op in &self.ops {
                 let (entity, value) = match op {
-                    Action::Create(c) => {
+                    AtomicOp::Create(c) => {
                         let (key, entity) = c.build(store, input, &mut vars).await?;
                         c.plan(&mut plan, input, &key, &entity);
                         created = true;
                         (&c.entity, entity)
                     }
-                    Action::Update(u) => {
+                    AtomicOp::Update(u) => {
                         let id = u.key.resolve(input.request)?;
                         let current = existing(store, &u.entity, &id).await?;
                         let updated = u.updated(&id, &current, input, &vars)?;
                         u.plan(&mut plan, input, &id, &current, &updated);
                         (&u.entity, updated)
                     }
-                    Action::Delete(d) => {
+                    AtomicOp::Delete(d) => {
                         let id = d.key.resolve(input.request)?;
                         let current = existing(store, &d.entity, &id).await?;
                         d.plan(&mut plan, store, input, &id, &current).await?;
                         (&d.entity, current)
                     }
-                    Action::Read(r) => {
+                    AtomicOp::Read(r) => {
                         let id = r.key.resolve(input.request)?;
                         let current = existing(store, &r.entity, &id).await?;
                         // What was read must still hold when everything commits.
@@ -96,24 +136,19 @@ impl Atomic {
                         plan.push(check, Role::Dependent);
                         (&r.entity, current)
                     }
-                    Action::List(_) | Action::Atomic(_) => unreachable!("rejected when the profile loads"),
                 };
-                if !vars.contains_key("stored_entity") {
-                    vars.insert("stored_entity".into(), value.clone());
+                if !vars.contains_key(super::STORED_ENTITY) {
+                    vars.insert(super::STORED_ENTITY.into(), value.clone());
                 }
                 vars.insert(entity.clone(), value.clone());
                 results.insert(entity.clone(), value);
             }
-            match plan.commit(store).await {
-                Ok(_) => {
-                    vars.insert("operations".into(), Value::Object(results.clone()));
-                    let status = if created { 201 } else { 200 };
-                    return Ok(Outcome { vars, status, body: Some(Value::Object(results)), headers: Vec::new() });
-                }
-                Err(PlanError::Retry) => super::back_off(attempt).await,
-                Err(e) => return Err(plan_error(e, self.entity(), "")),
-            }
-        }
-        Err(ActionError::WriteConflict { entity: self.entity().to_owned(), id: String::new() })
+            Ok(plan.commit(store).await.map(|_| {
+                vars.insert("operations".into(), Value::Object(results.clone()));
+                let status = if created { 201 } else { 200 };
+                Outcome { vars, status, body: Some(Value::Object(results)), headers: Vec::new() }
+            }))
+        })
+        .await
     }
 }

@@ -1,7 +1,10 @@
+//! `create`: a new entity from the body or a `data` template, with a generated id,
+//! timestamps, its unique claims and reference checks in one commit.
+
+use super::rules::Violation;
 use super::rules::{Plan, Role};
 use super::{ActionError, ActionInput, CREATED_AT, Outcome, UPDATED_AT, etag, plan_error};
 use crate::config::{CompileCx, PersistenceDef};
-use crate::error::Violation;
 use crate::store::{Cond, Store, Ttl, Write, id_key};
 use crate::template::{Body, RenderCtx, iso};
 use serde_json::{Map, Value};
@@ -80,7 +83,7 @@ impl Create {
         let pre_id = if self.data.is_some() { self.generate(store).await? } else { None };
         let fields = match &self.data {
             Some(t) => {
-                vars.insert("generated_id".into(), pre_id.clone().unwrap_or(Value::Null));
+                vars.insert(super::GENERATED_ID.into(), pre_id.clone().unwrap_or(Value::Null));
                 t.render(&RenderCtx::new(input.request, vars, input.now, input.engine))?
             }
             None => input.request.body.clone(),
@@ -133,7 +136,7 @@ impl Create {
         if !violations.is_empty() {
             return Err(ActionError::Invalid { entity: self.entity.clone(), violations });
         }
-        vars.insert("generated_id".into(), id_value);
+        vars.insert(super::GENERATED_ID.into(), id_value);
         Ok((key, entity))
     }
 
@@ -160,11 +163,11 @@ impl Create {
         self.plan(&mut plan, input, &key, &entity);
         plan.commit(store).await.map_err(|e| plan_error(e, &self.entity, &key))?;
         let headers = etag(input.rules.of(&self.entity), &entity);
-        vars.insert("entity_id".into(), Value::String(key));
+        vars.insert(super::ENTITY_ID.into(), Value::String(key));
         if let Some(v) = input.rules.of(&self.entity).version_field.as_ref().and_then(|f| entity.get(f)) {
             vars.insert("incremented_version".into(), v.clone());
         }
-        vars.insert("stored_entity".into(), entity.clone());
+        vars.insert(super::STORED_ENTITY.into(), entity.clone());
         Ok(Outcome { vars, status: 201, body: Some(entity), headers })
     }
 }

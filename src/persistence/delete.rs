@@ -1,5 +1,7 @@
-use super::rules::{OnDelete, Plan, PlanError, Role};
-use super::{ActionError, ActionInput, KeySource, Outcome, plan_error};
+//! `delete`: one entity by id, with what its relationships require.
+
+use super::rules::{OnDelete, Plan, Role};
+use super::{ActionError, ActionInput, ENTITY_ID, KeySource, Outcome, STORED_ENTITY, retrying};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{Cond, ListQuery, Store, Ttl, Write, id_key};
 use serde_json::{Map, Value};
@@ -22,22 +24,18 @@ impl Delete {
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
-        for attempt in 0..super::MAX_ATTEMPTS {
+        retrying(&self.entity, &id, async || {
             let current = super::existing(store, &self.entity, &id).await?;
             let mut plan = Plan::default();
             self.plan(&mut plan, store, input, &id, &current).await?;
-            match plan.commit(store).await {
-                Ok(_) => {
-                    let mut vars = Map::new();
-                    vars.insert("entity_id".into(), Value::String(id));
-                    vars.insert("stored_entity".into(), current);
-                    return Ok(Outcome { vars, status: 204, body: None, headers: Vec::new() });
-                }
-                Err(PlanError::Retry) => super::back_off(attempt).await,
-                Err(e) => return Err(plan_error(e, &self.entity, &id)),
-            }
-        }
-        Err(ActionError::WriteConflict { entity: self.entity.clone(), id })
+            Ok(plan.commit(store).await.map(|_| {
+                let mut vars = Map::new();
+                vars.insert(ENTITY_ID.into(), Value::String(id.clone()));
+                vars.insert(STORED_ENTITY.into(), current);
+                Outcome { vars, status: 204, body: None, headers: Vec::new() }
+            }))
+        })
+        .await
     }
 
     /// Adds the deletion of `current` and everything its relationships require.

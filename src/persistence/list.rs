@@ -1,3 +1,5 @@
+//! `list`: a page of an entity type, filtered, searched and sorted from the query string.
+
 use super::{ActionError, ActionInput, Outcome};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{ListQuery, Sort, Store};

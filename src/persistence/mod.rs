@@ -15,7 +15,7 @@ mod read;
 pub mod rules;
 mod update;
 
-pub use atomic::Atomic;
+pub use atomic::{Atomic, AtomicOp};
 pub use create::{Create, IdGen};
 pub use delete::Delete;
 pub use list::List;
@@ -23,11 +23,10 @@ pub use read::Read;
 pub use update::{MergeStrategy, Update};
 
 use crate::config::{CompileCx, PersistenceDef};
-use crate::error::Violation;
-use crate::store::{Store, StoreError, id_key};
+use crate::store::{Store, StoreError, id_key, valid_entity_name};
 use crate::template::{RenderError, RequestData, TemplateEngine};
 use chrono::{DateTime, Utc};
-use rules::{OnDelete, PlanError, Reference, Rules};
+use rules::{PlanError, Rules, Violation};
 use serde_json::{Map, Value};
 
 /// One endpoint's (or one response's) persistence action.
@@ -72,8 +71,6 @@ pub struct Outcome {
 pub enum ActionError {
     #[error("{entity} {id:?} not found")]
     NotFound { entity: String, id: String },
-    #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
-    Unprocessable { entity: String, violations: Vec<Violation> },
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
     Invalid { entity: String, violations: Vec<Violation> },
     #[error("another {entity} already has {field} {value:?}")]
@@ -128,7 +125,6 @@ impl Action {
             return None;
         };
         let entity = entity.to_owned();
-        register_rules(def, &entity, at, cx);
         match action {
             "create" => Create::parse(def, entity, at, cx).map(Action::Create),
             "read" | "get" | "retrieve" => Read::parse(def, entity, at, cx).map(Action::Read),
@@ -176,10 +172,6 @@ impl Action {
     }
 }
 
-pub fn valid_entity_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
 /// Where an action finds the id of the entity it works on.
 #[derive(Debug, Clone)]
 pub struct KeySource {
@@ -219,101 +211,13 @@ impl KeySource {
 
 /// The field that holds an entity's id in stored entities.
 pub const ID_FIELD: &str = "id";
+/// Template variables the actions set.
+pub const STORED_ENTITY: &str = "stored_entity";
+pub const ENTITY_ID: &str = "entity_id";
+pub const GENERATED_ID: &str = "generated_id";
+pub const PREVIOUS_ENTITY: &str = "previous_entity";
 pub const CREATED_AT: &str = "created_at";
 pub const UPDATED_AT: &str = "updated_at";
-
-/// Records what a `persistence` block says about its entity type as a whole.
-fn register_rules(def: &PersistenceDef, entity: &str, at: &str, cx: &mut CompileCx<'_>) {
-    if def.persistent == Some(false) {
-        cx.rules.entry(entity).transient = true;
-    }
-    if let Some(v) = &def.validation {
-        let mut constraints = Vec::new();
-        for (field, c) in &v.field_constraints {
-            let here = format!("{at}.validation.field_constraints.{field}");
-            let pattern = match c.pattern.as_deref().map(regex::Regex::new) {
-                None => None,
-                Some(Ok(r)) => Some(r),
-                Some(Err(e)) => {
-                    cx.problem(format!("{here}.pattern"), format!("invalid regular expression: {e}"), "");
-                    continue;
-                }
-            };
-            let email = match c.format.as_deref() {
-                None => false,
-                Some("email") => true,
-                Some(other) => {
-                    cx.problem(format!("{here}.format"), format!("unknown format {other:?}"), "\"email\"");
-                    continue;
-                }
-            };
-            let constraint = rules::Constraint {
-                min_length: c.min_length,
-                max_length: c.max_length,
-                min: c.min,
-                max: c.max,
-                pattern,
-                allowed: c.allowed.clone(),
-                email,
-            };
-            constraints.push((field.clone(), constraint));
-        }
-        let r = cx.rules.entry(entity);
-        for u in &v.unique_fields {
-            if !r.unique.contains(u) {
-                r.unique.push(u.clone());
-            }
-        }
-        for (field, c) in constraints {
-            r.constraints.retain(|(f, _)| f != &field);
-            r.constraints.push((field, c));
-        }
-    }
-    for (field, rel) in &def.relationships {
-        let on_delete = match rel.on_delete.as_deref() {
-            None | Some("restrict") => OnDelete::Restrict,
-            Some("cascade") => OnDelete::Cascade,
-            Some("nullify" | "set_null") => OnDelete::Nullify,
-            Some(other) => {
-                cx.problem(
-                    format!("{at}.relationships.{field}.on_delete"),
-                    format!("unknown rule {other:?}"),
-                    "\"restrict\", \"cascade\" or \"nullify\"",
-                );
-                continue;
-            }
-        };
-        if !valid_entity_name(&rel.entity) {
-            cx.problem(
-                format!("{at}.relationships.{field}.entity"),
-                format!("bad entity name {:?}", rel.entity),
-                "an entity type name",
-            );
-            continue;
-        }
-        let reference = Reference {
-            field: field.clone(),
-            target: rel.entity.clone(),
-            required: rel.required.unwrap_or(false),
-            on_delete,
-        };
-        let r = cx.rules.entry(entity);
-        r.references.retain(|x| x.field != *field);
-        r.references.push(reference);
-    }
-    if let Some(lock) = &def.optimistic_lock {
-        let field = lock.version_field.clone().unwrap_or_else(|| "version".to_owned());
-        let existing = cx.rules.entry(entity).version_field.clone();
-        match existing {
-            Some(f) if f != field => cx.problem(
-                format!("{at}.optimistic_lock.version_field"),
-                format!("{entity} is already locked on {f:?}, here on {field:?}"),
-                "one version field per entity type",
-            ),
-            _ => cx.rules.entry(entity).version_field = Some(field),
-        }
-    }
-}
 
 /// The error for a plan that failed for good.
 fn plan_error(e: PlanError, entity: &str, id: &str) -> ActionError {
@@ -339,6 +243,25 @@ fn etag(rules: &rules::EntityRules, entity: &serde_json::Value) -> Vec<(String, 
 /// write got in between. Each failed try means another writer succeeded, so even a
 /// hot row drains; the bound only guards against pathological starvation.
 const MAX_ATTEMPTS: u32 = 64;
+
+/// Runs a read → compute → commit attempt until it commits: a plan that failed only
+/// because something it read changed meanwhile ([`PlanError::Retry`]) is tried again
+/// after a short pause; any other failure is final and becomes the action's error for
+/// `entity`/`id`.
+async fn retrying<T>(
+    entity: &str,
+    id: &str,
+    mut attempt: impl AsyncFnMut() -> Result<Result<T, PlanError>, ActionError>,
+) -> Result<T, ActionError> {
+    for n in 0..MAX_ATTEMPTS {
+        match attempt().await? {
+            Ok(done) => return Ok(done),
+            Err(PlanError::Retry) => back_off(n).await,
+            Err(e) => return Err(plan_error(e, entity, id)),
+        }
+    }
+    Err(ActionError::WriteConflict { entity: entity.to_owned(), id: id.to_owned() })
+}
 
 /// A short random pause before trying again, growing with the attempt, so that
 /// writers contending for one entity spread out instead of colliding in lockstep.
@@ -397,7 +320,7 @@ impl Action {
             Action::Delete(a) => format!("delete {}", a.entity),
             Action::List(a) => format!("list {}", a.entity),
             Action::Atomic(a) => {
-                let ops: Vec<String> = a.ops.iter().map(Action::label).collect();
+                let ops: Vec<String> = a.ops.iter().map(atomic::AtomicOp::label).collect();
                 format!("atomic [{}]", ops.join(", "))
             }
         }
@@ -447,14 +370,12 @@ impl ErrorHandling {
         ok.then_some(handling)
     }
 
-    /// Decides what a failure becomes.
+    /// Decides what a failure becomes. (Whether a validation failure answers 422 is
+    /// the response's business: see [`ErrorHandling::validation_status_422`].)
     pub fn recover(&self, e: ActionError) -> Recovery {
         match e {
             ActionError::Store(StoreError::Unavailable(_)) if self.fallback_on_connection_failure => Recovery::Fallback,
             ActionError::NotFound { .. } if self.fallback_on_not_found => Recovery::Fallback,
-            ActionError::Invalid { entity, violations } if self.validation_status_422 => {
-                Recovery::Fail(ActionError::Unprocessable { entity, violations })
-            }
             e => Recovery::Fail(e),
         }
     }

@@ -1,3 +1,5 @@
+//! `read`: one entity by id, or through an index pattern, optionally from the read cache.
+
 use super::placeholder;
 use super::{ActionError, ActionInput, KeySource, Outcome, etag};
 use crate::config::{CompileCx, PersistenceDef};
@@ -49,7 +51,7 @@ impl Read {
     ) -> Result<String, ActionError> {
         let missing = || ActionError::MissingId { field: field.to_owned() };
         let value = KeySource::value_of(field, input.request).filter(|v| !v.is_null()).ok_or_else(missing)?;
-        let text = crate::template::to_text(&value);
+        let text = crate::json::to_text(&value);
         let not_found = || ActionError::NotFound { entity: self.entity.clone(), id: format!("{field}={text}") };
         if input.rules.of(&self.entity).unique.iter().any(|u| u == field) {
             // A unique field's claim names its owner: one lookup.
@@ -82,8 +84,8 @@ impl Read {
         };
         let headers = etag(input.rules.of(&self.entity), &found);
         let mut vars = Map::new();
-        vars.insert("entity_id".into(), Value::String(id));
-        vars.insert("stored_entity".into(), found.clone());
+        vars.insert(super::ENTITY_ID.into(), Value::String(id));
+        vars.insert(super::STORED_ENTITY.into(), found.clone());
         Ok(Outcome { vars, status: 200, body: Some(found), headers })
     }
 }

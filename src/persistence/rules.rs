@@ -9,11 +9,19 @@
 //!   value, written with `Cond::Absent` next to the entity;
 //! - a reference is a `Write::Check` that the referenced entity is present.
 
-use crate::error::Violation;
+use crate::config::{CompileCx, EndpointsFileDef, PersistenceDef};
 use crate::store::{Cond, Store, StoreError, Transaction, Ttl, Write, id_key};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+
+/// One failed check of a request body or an entity, with the JSON pointer of the
+/// offending value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Violation {
+    pub path: String,
+    pub message: String,
+}
 
 /// What to do with referencing entities when the referenced one is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +94,7 @@ impl Rules {
     }
 
     /// Links every reference to its target's `referenced_by`.
-    pub fn link(&mut self) {
+    fn link(&mut self) {
         let mut incoming: Vec<(String, String, Reference)> = Vec::new();
         for (name, rules) in &self.entities {
             for r in &rules.references {
@@ -127,6 +135,140 @@ impl Rules {
             }
         }
         out
+    }
+}
+
+impl Rules {
+    /// Gathers the entity-type rules of every `persistence` block of the profile: the
+    /// endpoints', their responses', and the operations of atomic blocks. Problems are
+    /// reported at the block's JSON path. References are then linked to their targets.
+    pub fn gather(endpoints: &EndpointsFileDef, cx: &mut CompileCx<'_>) -> Rules {
+        let mut rules = Rules::default();
+        for (i, ep) in endpoints.endpoints.iter().enumerate() {
+            if let Some(p) = &ep.persistence {
+                rules.block(p, &format!("endpoints[{i}].persistence"), cx);
+            }
+            for (j, r) in ep.responses.iter().enumerate() {
+                if let Some(p) = &r.persistence {
+                    rules.block(p, &format!("endpoints[{i}].responses[{j}].persistence"), cx);
+                }
+            }
+        }
+        rules.link();
+        rules
+    }
+
+    /// One block, or each operation of an atomic one (nested blocks are refused by
+    /// the action's own parse).
+    fn block(&mut self, def: &PersistenceDef, at: &str, cx: &mut CompileCx<'_>) {
+        if def.atomic == Some(true) || def.transaction == Some(true) || def.batch_operation == Some(true) {
+            let (list, name) =
+                if def.operations.is_empty() { (&def.entities, "entities") } else { (&def.operations, "operations") };
+            for (k, op) in list.iter().enumerate() {
+                if op.atomic.is_none() && op.transaction.is_none() && op.operations.is_empty() {
+                    self.block(op, &format!("{at}.{name}[{k}]"), cx);
+                }
+            }
+            return;
+        }
+        if let (Some(entity), Some(_)) = (def.entity_name.as_deref(), def.action.as_deref())
+            && crate::store::valid_entity_name(entity)
+        {
+            self.register(def, entity, at, cx);
+        }
+    }
+
+    /// Records what one `persistence` block says about its entity type as a whole.
+    fn register(&mut self, def: &PersistenceDef, entity: &str, at: &str, cx: &mut CompileCx<'_>) {
+        if def.persistent == Some(false) {
+            self.entry(entity).transient = true;
+        }
+        if let Some(v) = &def.validation {
+            let mut constraints = Vec::new();
+            for (field, c) in &v.field_constraints {
+                let here = format!("{at}.validation.field_constraints.{field}");
+                let pattern = match c.pattern.as_deref().map(regex::Regex::new) {
+                    None => None,
+                    Some(Ok(r)) => Some(r),
+                    Some(Err(e)) => {
+                        cx.problem(format!("{here}.pattern"), format!("invalid regular expression: {e}"), "");
+                        continue;
+                    }
+                };
+                let email = match c.format.as_deref() {
+                    None => false,
+                    Some("email") => true,
+                    Some(other) => {
+                        cx.problem(format!("{here}.format"), format!("unknown format {other:?}"), "\"email\"");
+                        continue;
+                    }
+                };
+                let constraint = Constraint {
+                    min_length: c.min_length,
+                    max_length: c.max_length,
+                    min: c.min,
+                    max: c.max,
+                    pattern,
+                    allowed: c.allowed.clone(),
+                    email,
+                };
+                constraints.push((field.clone(), constraint));
+            }
+            let r = self.entry(entity);
+            for u in &v.unique_fields {
+                if !r.unique.contains(u) {
+                    r.unique.push(u.clone());
+                }
+            }
+            for (field, c) in constraints {
+                r.constraints.retain(|(f, _)| f != &field);
+                r.constraints.push((field, c));
+            }
+        }
+        for (field, rel) in &def.relationships {
+            let on_delete = match rel.on_delete.as_deref() {
+                None | Some("restrict") => OnDelete::Restrict,
+                Some("cascade") => OnDelete::Cascade,
+                Some("nullify" | "set_null") => OnDelete::Nullify,
+                Some(other) => {
+                    cx.problem(
+                        format!("{at}.relationships.{field}.on_delete"),
+                        format!("unknown rule {other:?}"),
+                        "\"restrict\", \"cascade\" or \"nullify\"",
+                    );
+                    continue;
+                }
+            };
+            if !crate::store::valid_entity_name(&rel.entity) {
+                cx.problem(
+                    format!("{at}.relationships.{field}.entity"),
+                    format!("bad entity name {:?}", rel.entity),
+                    "an entity type name",
+                );
+                continue;
+            }
+            let reference = Reference {
+                field: field.clone(),
+                target: rel.entity.clone(),
+                required: rel.required.unwrap_or(false),
+                on_delete,
+            };
+            let r = self.entry(entity);
+            r.references.retain(|x| x.field != *field);
+            r.references.push(reference);
+        }
+        if let Some(lock) = &def.optimistic_lock {
+            let field = lock.version_field.clone().unwrap_or_else(|| "version".to_owned());
+            let existing = self.entry(entity).version_field.clone();
+            match existing {
+                Some(f) if f != field => cx.problem(
+                    format!("{at}.optimistic_lock.version_field"),
+                    format!("{entity} is already locked on {f:?}, here on {field:?}"),
+                    "one version field per entity type",
+                ),
+                _ => self.entry(entity).version_field = Some(field),
+            }
+        }
     }
 }
 

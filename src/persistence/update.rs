@@ -1,5 +1,11 @@
-use super::rules::{Plan, PlanError, Role, set_field, version_of};
-use super::{ActionError, ActionInput, CREATED_AT, KeySource, Outcome, UPDATED_AT, etag, plan_error};
+//! `update`: read, merge or replace, commit only if nothing changed meanwhile; with
+//! optimistic locking, versions and `If-Match`.
+
+use super::rules::{Plan, Role, set_field, version_of};
+use super::{
+    ActionError, ActionInput, CREATED_AT, ENTITY_ID, KeySource, Outcome, PREVIOUS_ENTITY, STORED_ENTITY, UPDATED_AT,
+    etag, retrying,
+};
 use crate::config::{CompileCx, PersistenceDef};
 use crate::store::{Cond, Store, Ttl, Write};
 use crate::template::{Body, RenderCtx, Template, iso};
@@ -67,29 +73,25 @@ impl Update {
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
-        for attempt in 0..super::MAX_ATTEMPTS {
+        // Someone else wrote in between: read again and recompute.
+        retrying(&self.entity, &id, async || {
             let current = super::existing(store, &self.entity, &id).await?;
             let updated = self.updated(&id, &current, input, &Map::new())?;
             let mut plan = Plan::default();
             self.plan(&mut plan, input, &id, &current, &updated);
-            match plan.commit(store).await {
-                Ok(_) => {
-                    let rules = input.rules.of(&self.entity);
-                    let mut vars = Map::new();
-                    vars.insert("entity_id".into(), Value::String(id));
-                    if let Some(v) = rules.version_field.as_ref().and_then(|f| updated.get(f)) {
-                        vars.insert("incremented_version".into(), v.clone());
-                    }
-                    vars.insert("previous_entity".into(), current);
-                    vars.insert("stored_entity".into(), updated.clone());
-                    return Ok(Outcome { vars, status: 200, headers: etag(rules, &updated), body: Some(updated) });
+            Ok(plan.commit(store).await.map(|_| {
+                let rules = input.rules.of(&self.entity);
+                let mut vars = Map::new();
+                vars.insert(ENTITY_ID.into(), Value::String(id.clone()));
+                if let Some(v) = rules.version_field.as_ref().and_then(|f| updated.get(f)) {
+                    vars.insert("incremented_version".into(), v.clone());
                 }
-                // Someone else wrote in between: read again and recompute.
-                Err(PlanError::Retry) => super::back_off(attempt).await,
-                Err(e) => return Err(plan_error(e, &self.entity, &id)),
-            }
-        }
-        Err(ActionError::WriteConflict { entity: self.entity.clone(), id })
+                vars.insert(PREVIOUS_ENTITY.into(), current);
+                vars.insert(STORED_ENTITY.into(), updated.clone());
+                Outcome { vars, status: 200, headers: etag(rules, &updated), body: Some(updated) }
+            }))
+        })
+        .await
     }
 
     /// The entity after this update, checked; nothing is written.

@@ -5,7 +5,9 @@
 //! Because every `commit` runs entirely under the lock, transactions are trivially
 //! serialisable. [`super::FileStore`] wraps this engine and adds durability.
 
-use super::{Cond, Dataset, Found, ListQuery, Page, Store, StoreError, Transaction, Ttl, Write};
+use super::{
+    Cond, Dataset, Found, ListQuery, Page, Snapshot, SnapshotMeta, Store, StoreError, Transaction, Ttl, Write,
+};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -77,8 +79,9 @@ impl State {
         self.tables.get(entity)?.get(id).filter(|r| r.live(now))
     }
 
+    /// Moves the type's counter past a numeric id ([`super::numeric_id`]).
     pub fn note_numeric_id(&mut self, entity: &str, id: &str) {
-        if let Ok(n) = id.parse::<u64>() {
+        if let Some(n) = super::numeric_id(id) {
             let seq = self.sequences.entry(entity.to_owned()).or_insert(0);
             *seq = (*seq).max(n);
         }
@@ -140,12 +143,19 @@ impl State {
     }
 }
 
+/// Locks a mutex of the store. A poisoned lock only means another thread panicked
+/// mid-call; the data itself is never left half-written (writes are applied after
+/// every check passed, and each critical section is a few map operations).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The memory backend. Cheap to clone: clones share the same data.
 #[derive(Clone)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     clock: Arc<dyn Clock>,
-    snapshots: Arc<Mutex<BTreeMap<String, Value>>>,
+    snapshots: Arc<Mutex<BTreeMap<String, Snapshot>>>,
 }
 
 impl Default for MemoryStore {
@@ -167,10 +177,8 @@ impl MemoryStore {
         self.clock.now_ms()
     }
 
-    /// A poisoned lock only means another thread panicked mid-call; the state itself is
-    /// never left half-written (writes are applied after every check passed).
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     pub(super) fn commit_sync(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
@@ -290,20 +298,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
-        self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), snapshot);
+    async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        lock(&self.snapshots).insert(snapshot.meta.name.clone(), snapshot.clone());
         Ok(())
     }
 
-    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
-        Ok(self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned())
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(lock(&self.snapshots).get(name).cloned())
     }
 
-    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
-        Ok(self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).values().map(super::snapshot_meta).collect())
+    async fn snapshots(&self) -> Result<Vec<SnapshotMeta>, StoreError> {
+        Ok(lock(&self.snapshots).values().map(|s| s.meta.clone()).collect())
     }
 
     async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.snapshots.lock().unwrap_or_else(|p| p.into_inner()).remove(name).is_some())
+        Ok(lock(&self.snapshots).remove(name).is_some())
     }
 }

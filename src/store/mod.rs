@@ -5,7 +5,7 @@
 //! deletes all-or-nothing. Every persistence feature (create-if-absent, updates that
 //! must not lose a concurrent write, atomic multi-entity operations) is expressed as
 //! conditions on such a transaction, so each backend implements the semantics once,
-//! in one place, and the actions in [`crate::persistence`] stay backend-agnostic.
+//! in one place, and the persistence actions above it stay backend-agnostic.
 //!
 //! Backends:
 //! - [`MemoryStore`]: everything in memory under one short lock (tests, `--no-persistence`);
@@ -14,16 +14,19 @@
 
 mod file;
 mod memory;
-pub mod query;
+mod open;
+mod query;
 mod redis;
 
 pub use file::{FileStore, write_atomically};
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
+pub use open::{BackendChoice, BackendKind, OpenError, OpenRequest, Opened, open};
 pub use query::{ListQuery, Page, Sort};
 pub use redis::{Keys, RedisStore, redacted};
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -186,14 +189,14 @@ pub trait Store: Send + Sync + 'static {
         Ok(Value::Object(serde_json::Map::new()))
     }
 
-    /// Stores a named snapshot (`{name, description, created_at, counts, data}`),
-    /// replacing one of the same name. Every instance sharing the backend sees it.
-    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError>;
+    /// Stores a named snapshot, replacing one of the same name. Every instance
+    /// sharing the backend sees it.
+    async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
 
-    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError>;
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Snapshot>, StoreError>;
 
-    /// Every snapshot without its data, by name.
-    async fn snapshots(&self) -> Result<Vec<Value>, StoreError>;
+    /// Every snapshot's description (without its data), by name.
+    async fn snapshots(&self) -> Result<Vec<SnapshotMeta>, StoreError>;
 
     /// Whether a snapshot of that name existed.
     async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError>;
@@ -214,24 +217,106 @@ pub fn id_key(id: &Value) -> Option<String> {
     }
 }
 
-/// A snapshot's listing: everything but its data.
-pub fn snapshot_meta(snapshot: &Value) -> Value {
-    let mut meta = snapshot.clone();
-    if let Value::Object(m) = &mut meta {
-        m.shift_remove("data");
-    }
-    meta
+/// Whether `name` can name an entity type: letters, digits, `_`, `-` and `.`, at most
+/// 128 characters. Every key layout relies on it.
+pub fn valid_entity_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The one rule for ids that move an entity type's counter: a decimal number without
+/// a leading zero and of at most 15 digits (so that Redis's Lua, whose numbers are
+/// doubles, reads it exactly). `"007"`, `"0"` and 16-digit ids are names, not numbers.
+/// The Lua commit script spells the same rule as a pattern ([`NUMERIC_ID_LUA`]).
+pub fn numeric_id(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    let ok = (1..=15).contains(&b.len()) && b[0] != b'0' && b.iter().all(u8::is_ascii_digit);
+    if ok { id.parse().ok() } else { None }
+}
+
+/// [`numeric_id`] as a Lua pattern.
+pub const NUMERIC_ID_LUA: &str = "^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$";
+
+/// A snapshot's description: everything but its data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub created_at: String,
+    /// User entity types with their counts when it was taken.
+    #[serde(default)]
+    pub counts: IndexMap<String, usize>,
+}
+
+/// A named copy of all data (`/system/snapshots`), stored by the backend itself so
+/// that every instance sharing it sees the same snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    #[serde(flatten)]
+    pub meta: SnapshotMeta,
+    pub data: Dataset,
 }
 
 /// The listing of the named snapshots, sorted by name (backends differ only in how
 /// they find the names).
-async fn snapshot_listing(store: &dyn Store, mut names: Vec<String>) -> Result<Vec<Value>, StoreError> {
+async fn snapshot_listing(store: &dyn Store, mut names: Vec<String>) -> Result<Vec<SnapshotMeta>, StoreError> {
     names.sort();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         if let Some(s) = store.get_snapshot(&name).await? {
-            out.push(snapshot_meta(&s));
+            out.push(s.meta);
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_are_canonical_decimals_of_at_most_15_digits() {
+        let cases = [
+            ("1", Some(1)),
+            ("42", Some(42)),
+            ("999999999999999", Some(999_999_999_999_999)),
+            ("1000000000000000", None),
+            ("007", None),
+            ("0", None),
+            ("", None),
+            ("-3", None),
+            ("+3", None),
+            ("3a", None),
+            ("٣", None),
+        ];
+        for (id, want) in cases {
+            assert_eq!(numeric_id(id), want, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn the_lua_pattern_spells_the_same_rule() {
+        // `%d?` repeated 14 times after `[1-9]`: 1 to 15 digits, no leading zero.
+        assert_eq!(NUMERIC_ID_LUA.matches("%d?").count(), 14);
+        assert!(NUMERIC_ID_LUA.starts_with("^[1-9]") && NUMERIC_ID_LUA.ends_with('$'));
+    }
+
+    #[test]
+    fn snapshots_keep_their_file_format() {
+        let mut data = Dataset::new();
+        data.entry("users".into()).or_default().insert("1".into(), serde_json::json!({"id": 1}));
+        let meta = SnapshotMeta {
+            name: "s".into(),
+            description: "d".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            counts: [("users".to_owned(), 1)].into_iter().collect(),
+        };
+        let text = serde_json::to_string(&Snapshot { meta, data }).unwrap();
+        assert_eq!(
+            text,
+            r#"{"name":"s","description":"d","created_at":"2026-01-01T00:00:00Z","counts":{"users":1},"data":{"users":{"1":{"id":1}}}}"#
+        );
+        let back: Snapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.meta.counts["users"], 1);
+    }
 }

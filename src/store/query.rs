@@ -1,5 +1,6 @@
 //! List queries, evaluated the same way by every backend.
 
+use crate::json::{equals_text, field_at};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -47,30 +48,6 @@ impl ListQuery {
         let total = matched.len();
         let items = matched.into_iter().skip(self.offset).take(self.limit.unwrap_or(usize::MAX)).cloned().collect();
         Page { items, total }
-    }
-}
-
-pub fn field_at<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
-    if let Some(direct) = v.get(dotted) {
-        return Some(direct);
-    }
-    dotted.split('.').try_fold(v, |cur, seg| match cur {
-        Value::Object(m) => m.get(seg),
-        Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
-}
-
-/// A query-string value against a JSON value: `3` matches `3` and `"3"`, `true`
-/// matches `true`, `null` matches `null`.
-pub fn equals_text(v: &Value, want: &str) -> bool {
-    match v {
-        Value::String(s) => s == want,
-        Value::Number(n) => want.parse::<f64>().ok().zip(n.as_f64()).is_some_and(|(a, b)| a == b),
-        Value::Bool(b) => want == if *b { "true" } else { "false" },
-        Value::Null => want == "null",
-        Value::Array(items) => items.iter().any(|i| equals_text(i, want)),
-        Value::Object(_) => false,
     }
 }
 

@@ -6,7 +6,7 @@
 //! an `Equals` condition, retrying on conflict, so no WATCH is needed and no
 //! connection is ever dedicated to one request: all traffic goes through one shared,
 //! self-reconnecting multiplexed connection (`ConnectionManager`), which avoids the
-//! extra round trip a pool checkout costs (see notes/perf.md).
+//! extra round trip a pool checkout costs.
 //!
 //! Layout (one function per key kind, see [`Keys`]); all keys of a profile share one
 //! hash tag, so every script touches a single Redis Cluster slot:
@@ -17,7 +17,9 @@
 //!
 //! Expired entities leave their id in the index; reads drop such ids as they meet them.
 
-use super::{Cond, Dataset, Found, ListQuery, Page, Store, StoreError, Transaction, Ttl, Write};
+use super::{
+    Cond, Dataset, Found, ListQuery, Page, Snapshot, SnapshotMeta, Store, StoreError, Transaction, Ttl, Write,
+};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
@@ -101,7 +103,7 @@ for i = 1, n do
       redis.call('ZADD', idx, redis.call('INCR', KEYS[1]), id)
     end
     redis.call('SADD', KEYS[2], entity)
-    if string.match(id, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$') then
+    if string.match(id, 'NUMERIC_ID') then
       local cur = tonumber(redis.call('GET', seq) or '0')
       if tonumber(id) > cur then redis.call('SET', seq, id) end
     end
@@ -197,7 +199,9 @@ impl RedisStore {
 
     async fn ready(mut conn: Conn, prefix: &str, address: String) -> Result<RedisStore, StoreError> {
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(RedisStore { conn, keys: Keys::new(prefix), commit: Script::new(COMMIT), address })
+        // The numeric-id rule is the one of `super::numeric_id`, spelled as a Lua pattern.
+        let commit = Script::new(&COMMIT.replace("NUMERIC_ID", super::NUMERIC_ID_LUA));
+        Ok(RedisStore { conn, keys: Keys::new(prefix), commit, address })
     }
 
     /// The address, without any password.
@@ -404,7 +408,7 @@ impl Store for RedisStore {
                 order += 1;
                 pipe.set(self.keys.entity(name, id), value.to_string()).ignore();
                 pipe.zadd(self.keys.index(name), id, order).ignore();
-                max_id = max_id.max(id.parse().unwrap_or(0));
+                max_id = max_id.max(super::numeric_id(id).unwrap_or(0));
             }
             if max_id > 0 {
                 pipe.set(self.keys.seq(name), max_id).ignore();
@@ -440,25 +444,30 @@ impl Store for RedisStore {
         }))
     }
 
-    async fn put_snapshot(&self, name: &str, snapshot: Value) -> Result<(), StoreError> {
+    async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let text = serde_json::to_string(snapshot).expect("JSON values always serialise");
         redis::pipe()
             .atomic()
-            .set(self.keys.snapshot(name), snapshot.to_string())
+            .set(self.keys.snapshot(&snapshot.meta.name), text)
             .ignore()
-            .sadd(self.keys.snapshots(), name)
+            .sadd(self.keys.snapshots(), &snapshot.meta.name)
             .ignore()
             .query_async::<()>(&mut self.conn())
             .await
             .map_err(unavailable)
     }
 
-    async fn get_snapshot(&self, name: &str) -> Result<Option<Value>, StoreError> {
+    async fn get_snapshot(&self, name: &str) -> Result<Option<Snapshot>, StoreError> {
         let key = self.keys.snapshot(name);
         let text: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
-        text.map(|t| self.decode(&key, &t)).transpose()
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Corrupt { path: key.clone().into(), reason: format!("not a snapshot: {e}") })
+        })
+        .transpose()
     }
 
-    async fn snapshots(&self) -> Result<Vec<Value>, StoreError> {
+    async fn snapshots(&self) -> Result<Vec<SnapshotMeta>, StoreError> {
         let names: Vec<String> = self.conn().smembers(self.keys.snapshots()).await.map_err(unavailable)?;
         super::snapshot_listing(self, names).await
     }

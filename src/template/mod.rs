@@ -19,6 +19,7 @@ mod func;
 pub use expr::{Base, Expr, ParseError, Path};
 pub use func::{EvalError, Func, iso};
 
+use crate::json::{push_text, to_text};
 use chrono::{DateTime, Utc};
 use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError as HbError, ScopedJson};
 use serde_json::{Map, Value};
@@ -301,22 +302,7 @@ impl<'a> RenderCtx<'a> {
                 self.vars.get(name.as_str()).or_else(|| (name == "session_data").then_some(&self.request.session))
             }
         };
-        let mut cur = match base {
-            Some(v) => v,
-            None => return &NULL,
-        };
-        for seg in &p.rest {
-            let next = match cur {
-                Value::Object(m) => m.get(seg.as_str()),
-                Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            };
-            match next {
-                Some(v) => cur = v,
-                None => return &NULL,
-            }
-        }
-        cur
+        base.and_then(|v| crate::json::walk(v, p.rest.iter().map(String::as_str))).unwrap_or(&NULL)
     }
 
     fn eval<'e>(&'e self, e: &'e Expr) -> Result<Cow<'e, Value>, EvalError> {
@@ -415,21 +401,6 @@ impl Body {
                 Value::Object(m)
             }
         })
-    }
-}
-
-/// How a value reads inside text: strings as they are, `null` as nothing, the rest as JSON.
-pub fn to_text(v: &Value) -> String {
-    let mut s = String::new();
-    push_text(&mut s, v);
-    s
-}
-
-fn push_text(out: &mut String, v: &Value) {
-    match v {
-        Value::String(s) => out.push_str(s),
-        Value::Null => {}
-        other => out.push_str(&other.to_string()),
     }
 }
 

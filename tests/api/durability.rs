@@ -51,7 +51,7 @@ async fn a_corrupt_data_file_stops_the_start_and_is_left_untouched() {
     let profile = Profile::load(&repo_path(PROFILE)).unwrap();
     let settings = Settings::ephemeral(Some(dir.path().to_owned()), "file");
     let err = Server::build(&settings, profile).await.err().expect("start is refused");
-    let chain = mockgate::error::error_chain(&err);
+    let chain = mockgate::telemetry::error_chain(&err);
     assert!(chain.contains("db.json is unreadable"), "{chain}");
     assert!(chain.contains("line 3"), "{chain}");
     assert_eq!(std::fs::read(dir.path().join("db.json")).unwrap(), broken);
@@ -64,7 +64,7 @@ async fn two_servers_cannot_share_a_data_folder() {
     let profile = Profile::load(&repo_path(PROFILE)).unwrap();
     let settings = Settings::ephemeral(Some(dir.path().to_owned()), "file");
     let err = Server::build(&settings, profile).await.err().expect("second start is refused");
-    assert!(mockgate::error::error_chain(&err).contains("in use by another mockgate process"));
+    assert!(mockgate::telemetry::error_chain(&err).contains("in use by another mockgate process"));
     app.stop().await;
 }
 
@@ -100,7 +100,7 @@ async fn a_corrupt_journal_line_stops_the_start_with_its_line_number() {
     let profile = Profile::load(&repo_path(PROFILE)).unwrap();
     let settings = Settings::ephemeral(Some(dir.path().to_owned()), "file");
     let err = Server::build(&settings, profile).await.err().expect("start is refused");
-    let chain = mockgate::error::error_chain(&err);
+    let chain = mockgate::telemetry::error_chain(&err);
     assert!(chain.contains("journal-000001.jsonl is unreadable: line 2:"), "{chain}");
     assert_eq!(std::fs::read_to_string(dir.path().join("journal-000001.jsonl")).unwrap(), journal, "left untouched");
 }

@@ -68,7 +68,7 @@ async fn an_explicit_redis_that_does_not_answer_fails_the_start_with_its_address
     let mut settings = Settings::ephemeral(None, "redis");
     settings.redis_url = Some(format!("redis://:hunter2@127.0.0.1:{port}"));
     let err = Server::build(&settings, profile).await.err().expect("start fails");
-    let text = mockgate::error::error_chain(&err);
+    let text = mockgate::telemetry::error_chain(&err);
     assert!(text.starts_with(&format!("cannot connect to Redis at redis://127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("hunter2"), "no password in messages: {text}");
 }

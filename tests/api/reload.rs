@@ -40,7 +40,7 @@ async fn start_watched() -> (Watched, std::path::PathBuf) {
     let settings = Settings::ephemeral(Some(data_dir.path().to_owned()), "file");
     let server = Server::build(&settings, profile).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", server.port());
-    let watcher = tokio::spawn(mockgate::watch::watch(
+    let watcher = tokio::spawn(mockgate::reload::watch(
         profile_dir.path().to_owned(),
         server.reloader(),
         Duration::from_millis(40),

@@ -7,6 +7,7 @@
 //! `/users/{id}`), then the one declared first. "No endpoint" and "wrong method" are
 //! values, not errors, as wiremock treats an unmatched request.
 
+use crate::config::{CompileCx, ResponseRuleDef};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,17 +175,52 @@ impl Conditions {
     }
 }
 
+impl Conditions {
+    /// A response rule's `body_conditions`, `query_conditions`, `header_conditions` and
+    /// `path_conditions`; `None` when one of them is not an object (reported).
+    pub fn parse(def: &ResponseRuleDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Conditions> {
+        let mut ok = true;
+        let mut conditions = Conditions::default();
+        for (name, source, lower) in [
+            ("body_conditions", &def.body_conditions, false),
+            ("query_conditions", &def.query_conditions, false),
+            ("header_conditions", &def.header_conditions, true),
+            ("path_conditions", &def.path_conditions, false),
+        ] {
+            let list = match source {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Object(m)) => {
+                    m.iter().map(|(k, v)| (if lower { k.to_ascii_lowercase() } else { k.clone() }, v.clone())).collect()
+                }
+                Some(other) => {
+                    cx.problem(format!("{at}.{name}"), format!("found {other}"), "an object of field: value, or null");
+                    ok = false;
+                    continue;
+                }
+            };
+            match name {
+                "body_conditions" => conditions.body = list,
+                "query_conditions" => conditions.query = list,
+                "header_conditions" => conditions.headers = list,
+                _ => conditions.path = list,
+            }
+        }
+
+        ok.then_some(conditions)
+    }
+}
+
 /// `null` expects the field missing, `null` or empty (Mock-and-Roll's rule). Query,
 /// header and path values are text, so there `123` matches `"123"`.
 fn all(conds: &[(String, Value)], source: &Value, textual: bool) -> bool {
     conds.iter().all(|(field, want)| {
-        let got = crate::store::query::field_at(source, field);
+        let got = crate::json::field_at(source, field);
         match (want, got) {
             (Value::Null, None | Some(Value::Null)) => true,
             (Value::Null, Some(Value::String(s))) => s.is_empty(),
             (Value::Null, Some(_)) => false,
             (_, None) => false,
-            (want, Some(got)) if textual => crate::template::to_text(want) == crate::template::to_text(got),
+            (want, Some(got)) if textual => crate::json::to_text(want) == crate::json::to_text(got),
             (want, Some(got)) => want == got,
         }
     })

@@ -6,6 +6,7 @@
 //! a valid token lacking scopes (403) over wrong credentials (401) over none at all (401).
 //! Secrets are compared in constant time and never logged.
 
+use crate::config::{AuthFileDef, ConfigError, SystemDef};
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,6 +69,117 @@ pub trait Credentials {
     /// A header by lower-case name.
     fn header(&self, name: &str) -> Option<&str>;
     fn query_param(&self, name: &str) -> Option<&str>;
+}
+
+impl AuthMethod {
+    /// Every method of `auth.json`, by name; problems are reported against that file.
+    pub fn parse_all(auth: &AuthFileDef, problems: &mut Vec<ConfigError>) -> HashMap<String, Arc<AuthMethod>> {
+        let mut out = HashMap::new();
+        for (name, def) in &auth.authentication_methods {
+            let at = format!("authentication_methods.{name}");
+            let mut problem = |path: String, found: String, expected: &str| {
+                problems.push(ConfigError {
+                    file: "auth.json".into(),
+                    json_path: path,
+                    found,
+                    expected: expected.into(),
+                });
+            };
+            let kind = def.kind.as_deref().unwrap_or("");
+            let method = match kind {
+                "api_key" | "apikey" => {
+                    let location = match def.location.as_deref() {
+                        None | Some("header") => KeyLocation::Header,
+                        Some("query") => KeyLocation::Query,
+                        Some(other) => {
+                            problem(
+                                format!("{at}.location"),
+                                format!("unknown location {other:?}"),
+                                "\"header\" or \"query\"",
+                            );
+                            continue;
+                        }
+                    };
+                    if def.valid_keys.is_empty() {
+                        problem(format!("{at}.valid_keys"), "no keys".into(), "at least one key");
+                        continue;
+                    }
+                    AuthMethod::ApiKey {
+                        name: def.name.clone().unwrap_or_else(|| "X-API-Key".into()),
+                        location,
+                        keys: def.valid_keys.clone(),
+                    }
+                }
+                "http_basic" | "basic" => {
+                    if def.valid_credentials.is_empty() {
+                        problem(
+                            format!("{at}.valid_credentials"),
+                            "no credentials".into(),
+                            "at least one {\"username\", \"password\"}",
+                        );
+                        continue;
+                    }
+                    AuthMethod::Basic {
+                        credentials: def
+                            .valid_credentials
+                            .iter()
+                            .map(|c| (c.username.clone(), c.password.clone()))
+                            .collect(),
+                    }
+                }
+                "oidc" | "oauth2" | "bearer" | "http_bearer" => {
+                    if def.valid_tokens.is_empty() {
+                        problem(
+                            format!("{at}.valid_tokens"),
+                            "no tokens".into(),
+                            "at least one {\"access_token\", \"scope\"}",
+                        );
+                        continue;
+                    }
+                    let tokens = def
+                        .valid_tokens
+                        .iter()
+                        .map(|t| {
+                            let mut scopes: Vec<String> =
+                                t.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_owned).collect();
+                            scopes.extend(t.scopes.iter().cloned());
+                            (t.access_token.clone(), scopes)
+                        })
+                        .collect();
+                    AuthMethod::Bearer { tokens }
+                }
+                "session" => {
+                    let location = match def.location.as_deref() {
+                        None | Some("header") => SessionLocation::Header,
+                        Some("query") => SessionLocation::Query,
+                        Some("cookie") => SessionLocation::Cookie,
+                        Some("bearer") => SessionLocation::Bearer,
+                        Some(other) => {
+                            problem(
+                                format!("{at}.location"),
+                                format!("unknown location {other:?}"),
+                                "\"header\", \"query\", \"cookie\" or \"bearer\"",
+                            );
+                            continue;
+                        }
+                    };
+                    AuthMethod::Session {
+                        entity: def.entity_name.clone().unwrap_or_else(|| "sessions".into()),
+                        name: def.name.clone().unwrap_or_else(|| "X-Session-Id".into()),
+                        location,
+                    }
+                }
+                other => {
+                    let found =
+                        if other.is_empty() { "missing type".to_owned() } else { format!("unknown type {other:?}") };
+                    problem(format!("{at}.type"), found, "one of api_key, http_basic, oidc, session");
+                    continue;
+                }
+            };
+            out.insert(name.clone(), Arc::new(method));
+        }
+        out
+    }
 }
 
 /// An endpoint's requirements.
@@ -284,6 +396,32 @@ pub enum SystemAuthError {
 }
 
 impl SystemGuard {
+    /// The guard from `api.json`'s `system` block and the `auth.json` method it names
+    /// (`system_api_key` unless `auth_method` says otherwise).
+    pub fn parse(system: Option<&SystemDef>, auth: &AuthFileDef, problems: &mut Vec<ConfigError>) -> SystemGuard {
+        let mut keys: Vec<String> = system.map(|s| s.api_keys.clone()).unwrap_or_default();
+        let method_name = system.and_then(|s| s.auth_method.clone());
+        let mut alt_header = None;
+        let named = method_name.as_deref().unwrap_or("system_api_key");
+        match auth.authentication_methods.get(named) {
+            Some(m) => {
+                keys.extend(m.valid_keys.iter().cloned());
+                alt_header = m.name.clone();
+            }
+            None if method_name.is_some() => {
+                problems.push(ConfigError {
+                    file: "api.json".into(),
+                    json_path: "system.auth_method".into(),
+                    found: format!("no auth.json method named {named:?}"),
+                    expected: "the name of an api_key method in auth.json".into(),
+                });
+            }
+            None => {}
+        }
+        let protect = system.and_then(|s| s.protect_endpoints).unwrap_or(true);
+        SystemGuard { protected: protect && !keys.is_empty(), keys, alt_header, opened: !protect }
+    }
+
     pub fn check(&self, req: &dyn Credentials) -> Result<(), SystemAuthError> {
         if !self.protected {
             return Ok(());

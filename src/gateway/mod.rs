@@ -1,12 +1,21 @@
-//! One request through the whole pipeline, with no actix types: route, authenticate,
+//! One request through the whole pipeline, with no server types: route, authenticate,
 //! parse and validate the body, choose a response rule, run its persistence action,
-//! render. The HTTP layer ([`crate::server`]) only converts at the edges.
+//! render. [`error`] is the table that turns every failure into a status, a code and a
+//! body. The HTTP layer (the `http` module) only converts at the edges.
+//!
+//! A [`Gateway`] is what one loaded profile serves: its router, its read cache and its
+//! OpenAPI document, over the store. A reload builds a new one over the same store.
+
+mod error;
+
+pub use error::ApiError;
 
 use crate::auth::{AuthOutcome, Credentials};
-use crate::config::{Endpoint, Profile, ResponseRule, StatusSpec};
-use crate::error::{ApiError, Violation};
+use crate::openapi::SystemOp;
 use crate::persistence::cache::ReadCache;
+use crate::persistence::rules::Violation;
 use crate::persistence::{Action, ActionError, ActionInput, Outcome, Persist, Recovery};
+use crate::profile::{Endpoint, Profile, ResponseRule, StatusSpec};
 use crate::routing::{Inputs, RouteMatch, Router};
 use crate::store::Store;
 use crate::template::{RenderCtx, RequestData};
@@ -68,16 +77,27 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     router: Router,
     cache: ReadCache,
+    /// The OpenAPI 3.1 document of the profile and the `/system` API, serialised once.
+    openapi: Bytes,
 }
 
 impl Gateway {
-    pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>) -> Self {
+    /// Serves `profile` over `store`; `system` describes the admin API the HTTP layer
+    /// registers, for the OpenAPI document.
+    pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>, system: &[SystemOp]) -> Self {
         let router = Router::new(profile.endpoints.iter().map(|e| (e.method.clone(), e.path.clone())).collect());
-        Gateway { profile, store, router, cache: ReadCache::default() }
+        let doc = crate::openapi::document(&profile, system);
+        let openapi = Bytes::from(serde_json::to_vec(&doc).expect("JSON values always serialise"));
+        Gateway { profile, store, router, cache: ReadCache::default(), openapi }
     }
 
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The OpenAPI document, as served at `/openapi.json`.
+    pub fn openapi(&self) -> &Bytes {
+        &self.openapi
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -162,7 +182,7 @@ impl Gateway {
         let mut next = match persist.action.apply(self.store.as_ref(), input).await {
             Ok(next) => next,
             Err(e) => match persist.on_error.recover(e) {
-                Recovery::Fail(e) => return Err(e.into()),
+                Recovery::Fail(e) => return Err(ApiError::from_action(e, &persist.on_error)),
                 // The profile asked for its response even without the results.
                 Recovery::Fallback => return Ok(before),
             },
@@ -195,7 +215,7 @@ fn render(
             };
             n.filter(|n| (100..=599).contains(n))
                 .map(|n| n as u16)
-                .ok_or_else(|| ApiError::Internal(format!("status_code template rendered {v}, not an HTTP status")))?
+                .ok_or_else(|| ApiError::BadStatusTemplate { rendered: v.clone() })?
         }
     };
     let mut headers = outcome.headers.clone();
@@ -220,11 +240,10 @@ fn parse_body(req: &RequestCtx, ep: &Endpoint) -> Result<Value, ApiError> {
     let content_type = req.header("content-type").unwrap_or("").to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim();
     if media.is_empty() || media == "application/json" || media.ends_with("+json") || media == "text/json" {
-        return serde_json::from_slice(&req.body).map_err(|e| ApiError::MalformedJson(e.to_string()));
+        return serde_json::from_slice(&req.body).map_err(ApiError::MalformedJson);
     }
     if media == "application/x-www-form-urlencoded" {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body)
-            .map_err(|e| ApiError::MalformedJson(format!("bad form body: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body).map_err(ApiError::MalformedForm)?;
         return Ok(Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
     }
     if reads_body(ep) {

@@ -1,0 +1,76 @@
+//! One line per request (request id, method, path, route, status, latency, and the
+//! persistence action with its time), the request metrics, and a `request` span
+//! around the handler carrying the request id, so that `--debug-persistence` store
+//! lines name the request they belong to.
+
+use super::state::AppState;
+use crate::gateway::Trace;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    // The caller's X-Request-Id when it sends a sane one, else a new time-ordered id.
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut res = next.call(req).instrument(span).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
+    }
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    // Taken out, not cloned: nothing reads it after this.
+    let trace = res.response_mut().extensions_mut().remove::<Trace>();
+    // The gateway's endpoint, or the matched `/system` resource; never the raw path.
+    let pattern = if trace.is_none() { res.request().match_pattern() } else { None };
+    let route = match &trace {
+        Some(t) => t.route.as_deref(),
+        None => pattern.as_deref(),
+    }
+    .unwrap_or(crate::metrics::UNMATCHED);
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        state.metrics.observe_request(method.as_str(), route, status, elapsed);
+    }
+    let micros = elapsed.as_micros();
+    let latency_ms = micros as f64 / 1000.0;
+    let (action, persistence_ms) = match &trace {
+        Some(Trace { action: Some(a), persistence, .. }) => {
+            (Some(a.as_ref()), Some(persistence.as_secs_f64() * 1000.0))
+        }
+        _ => (None, None),
+    };
+    tracing::info!(
+        target: "mockgate::access",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        route = %route,
+        status,
+        latency_ms,
+        action,
+        persistence_ms,
+        request_body = trace.as_ref().and_then(|t| t.request_body.as_deref()),
+        response_body = trace.as_ref().and_then(|t| t.response_body.as_deref()),
+        "{method} {path} {status} {}.{:03}ms{}{}{}",
+        micros / 1000,
+        micros % 1000,
+        if action.is_some() { " (" } else { "" },
+        action.unwrap_or(""),
+        if action.is_some() { ")" } else { "" },
+    );
+    Ok(res)
+}

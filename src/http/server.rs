@@ -1,0 +1,193 @@
+//! Build, bind, run: [`Server::build`] opens the store, loads the start data, binds
+//! the listener (port 0 works; [`Server::port`] says which) and wires the app;
+//! [`Server::run_until_stopped`] serves until a signal or a [`ServerHandle::stop`],
+//! then flushes the store.
+
+use super::state::AppState;
+use super::{access_log, docs, error, gateway, system};
+use crate::admin::{self, AdminError};
+use crate::metrics::{MeteredStore, Metrics};
+use crate::profile::Profile;
+use crate::reload::Reloader;
+use crate::settings::Settings;
+use crate::store::{OpenError, Store};
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("cannot load the initial data into the {backend} store: {problem}")]
+    InitialData { backend: &'static str, problem: AdminError },
+    #[error("cannot load the seed file {}: {problem}", file.display())]
+    Seed { file: std::path::PathBuf, problem: AdminError },
+    #[error("cannot start from snapshot {name:?}: {problem}")]
+    Snapshot { name: String, problem: AdminError },
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the server runs on, for the start line and `mockctl`.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub url: String,
+    pub backend: &'static str,
+    /// Where the data lives, in words: a folder, a Redis address, or memory.
+    pub storage: String,
+    /// Why the backend differs from what the profile asked for, if it does.
+    pub note: Option<String>,
+    pub seeded: bool,
+}
+
+pub struct Server {
+    port: u16,
+    reloader: Reloader,
+    server: actix_web::dev::Server,
+    store: Arc<dyn Store>,
+    started: Started,
+}
+
+/// Built-in paths a profile may take for itself: its own endpoints win.
+#[derive(Clone, Copy)]
+struct Conveniences {
+    metrics: bool,
+    openapi: bool,
+    docs: bool,
+}
+
+impl Conveniences {
+    fn for_profile(profile: &Profile) -> Self {
+        let taken = |p: &str| {
+            profile.endpoints.iter().any(|e| {
+                let path = e.path.as_str();
+                path == p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
+        Conveniences { metrics: !taken("/metrics"), openapi: !taken("/openapi.json"), docs: !taken("/docs") }
+    }
+}
+
+impl Server {
+    /// Opens the store (seeding a fresh one), binds the listener and prepares the
+    /// server; nothing is served until [`Server::run_until_stopped`].
+    pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
+        let opened = crate::store::open(settings.open_request(&profile)).await?;
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(opened.store, &metrics));
+        spawn_upkeep(&metrics);
+        let seeded = opened.fresh || settings.reset;
+        start_data(settings, &profile, store.as_ref(), seeded).await?;
+
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let conveniences = Conveniences::for_profile(&profile);
+        let reloader = Reloader::new(profile, Arc::clone(&store), settings.system_key.clone(), system::api());
+        let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now() });
+        let mut http = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| error::bad_part("query string", e)))
+                .app_data(web::PathConfig::default().error_handler(|e, _| error::bad_part("path", e)))
+                .wrap(from_fn(access_log::access_log))
+                .configure(|cfg| routes(cfg, conveniences))
+                .default_service(web::to(gateway::handle))
+        });
+        if let Some(w) = settings.workers {
+            http = http.workers(w.max(1));
+        }
+        let server = http.listen(listener).map_err(|source| StartError::Bind { addr, source })?.run();
+        let started = Started {
+            url: format!("http://{}:{}", settings.host, local.port()),
+            backend: store.backend(),
+            storage: opened.storage,
+            note: opened.note,
+            seeded,
+        };
+        Ok(Server { port: local.port(), reloader, server, store, started })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn started(&self) -> &Started {
+        &self.started
+    }
+
+    /// Swaps the served profile in place (`mockctl start --watch`).
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// Stops the server gracefully when told (tests, embedding).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM or a [`ServerHandle::stop`], then flushes the store.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        self.server.await?;
+        self.store.close().await.map_err(std::io::Error::other)?;
+        tracing::info!("stopped; data flushed");
+        Ok(())
+    }
+}
+
+/// The data a start begins with: the profile's initial data on a fresh (or reset)
+/// store, then a snapshot and a seed file if the settings name them.
+async fn start_data(settings: &Settings, profile: &Profile, store: &dyn Store, seeded: bool) -> Result<(), StartError> {
+    if seeded {
+        admin::reset(store, profile.initial_data())
+            .await
+            .map_err(|problem| StartError::InitialData { backend: store.backend(), problem })?;
+    }
+    if let Some(name) = &settings.snapshot {
+        admin::restore(store, name).await.map_err(|problem| StartError::Snapshot { name: name.clone(), problem })?;
+    }
+    if let Some(file) = &settings.seed_file {
+        let fail = |problem| StartError::Seed { file: file.clone(), problem };
+        let entities = admin::read_seed_file(file).map_err(fail)?;
+        admin::seed(store, &profile.rules, &entities).await.map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Everything but the catch-all gateway: `/system` behind its guard, and the
+/// conveniences the profile left free.
+fn routes(cfg: &mut web::ServiceConfig, free: Conveniences) {
+    cfg.configure(system::configure);
+    if free.metrics {
+        cfg.service(web::resource("/metrics").wrap(from_fn(system::guard)).route(web::get().to(system::metrics)));
+    }
+    if free.openapi {
+        cfg.route("/openapi.json", web::get().to(docs::openapi_document));
+    }
+    if free.docs {
+        cfg.service(docs::swagger_ui());
+    }
+}
+
+/// Drains histogram samples every few seconds while the server's metrics live.
+fn spawn_upkeep(metrics: &Arc<Metrics>) {
+    let weak = Arc::downgrade(metrics);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            match weak.upgrade() {
+                Some(m) => m.upkeep(),
+                None => break,
+            }
+        }
+    });
+}

@@ -1,0 +1,100 @@
+//! Stored data: inspection, the admin delete, seeding, reset, save and load.
+
+use super::Answer;
+use crate::admin::{self, AdminError};
+use crate::gateway::ApiError;
+use crate::http::state::AppState;
+use crate::store::ListQuery;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub async fn overview(state: web::Data<AppState>) -> Answer {
+    let gateway = state.gateway();
+    let entities = admin::counts(gateway.store()).await.map_err(AdminError::from)?;
+    let total: usize = entities.values().sum();
+    Ok(HttpResponse::Ok().json(json!({"backend": gateway.store().backend(), "entities": entities, "total": total})))
+}
+
+#[derive(Deserialize)]
+pub struct DataQuery {
+    search: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+pub async fn list(state: web::Data<AppState>, path: web::Path<String>, query: web::Query<DataQuery>) -> Answer {
+    let limit = query.limit.unwrap_or(100).min(10_000);
+    let q = ListQuery {
+        offset: query.offset.unwrap_or(0),
+        limit: Some(limit),
+        search: query.search.clone(),
+        ..ListQuery::default()
+    };
+    let page = state.gateway().store().list(&path, &q).await.map_err(AdminError::from)?;
+    let has_more = q.offset + page.items.len() < page.total;
+    Ok(HttpResponse::Ok().json(json!({
+        "entity": path.as_str(),
+        "items": page.items,
+        "total": page.total,
+        "limit": limit,
+        "offset": q.offset,
+        "has_more": has_more,
+    })))
+}
+
+pub async fn get(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
+    let (entity, id) = path.into_inner();
+    match state.gateway().store().get(&entity, &id).await.map_err(AdminError::from)? {
+        Some(v) => Ok(HttpResponse::Ok().json(v)),
+        None => Err(AdminError::NotFound { entity, id }.into()),
+    }
+}
+
+/// Deletes one entity with its unique claims; relationships are not followed.
+pub async fn delete(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
+    let (entity, id) = path.into_inner();
+    let gateway = state.gateway();
+    admin::delete(gateway.store(), &gateway.profile().rules, &entity, &id).await?;
+    gateway.cache().invalidate(Some(&entity));
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct SeedBody {
+    entities: Map<String, Value>,
+}
+
+/// Adds (or replaces) records, checked like creates; nothing is written if any fails.
+pub async fn seed(state: web::Data<AppState>, body: web::Bytes) -> Answer {
+    let body: SeedBody = serde_json::from_slice(&body).map_err(ApiError::MalformedJson)?;
+    let gateway = state.gateway();
+    let added = admin::seed(gateway.store(), &gateway.profile().rules, &body.entities).await?;
+    gateway.cache().invalidate(None);
+    let entities = admin::counts(gateway.store()).await.map_err(AdminError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"seeded": added, "entities": entities})))
+}
+
+/// Back to the profile's initial data.
+pub async fn reset(state: web::Data<AppState>) -> Answer {
+    let gateway = state.gateway();
+    admin::reset(gateway.store(), gateway.profile().initial_data()).await?;
+    gateway.cache().invalidate(None);
+    let entities = admin::counts(gateway.store()).await.map_err(AdminError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"reset": true, "entities": entities})))
+}
+
+pub async fn save(state: web::Data<AppState>) -> Answer {
+    let gateway = state.gateway();
+    gateway.store().flush().await.map_err(AdminError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"saved": true, "backend": gateway.store().backend()})))
+}
+
+/// Reloads the data from the embedded store's `db.json` (after editing it by hand).
+pub async fn load(state: web::Data<AppState>) -> Answer {
+    let gateway = state.gateway();
+    admin::load(gateway.store()).await?;
+    gateway.cache().invalidate(None);
+    let entities = admin::counts(gateway.store()).await.map_err(AdminError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"loaded": true, "entities": entities})))
+}

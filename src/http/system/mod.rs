@@ -1,0 +1,241 @@
+//! The `/system` admin API: one route table ([`ROUTES`]) that the server registers
+//! and the OpenAPI document describes, behind one guard (a scope middleware), so a new
+//! admin endpoint can neither forget the key check nor go undocumented.
+//!
+//! Handlers are split by concern — [`health`] (and metrics), [`cache`], [`data`]
+//! (inspection, seeding, reset, save, load) and [`snapshots`] — and each only
+//! extracts, calls [`crate::admin`] or the gateway, and answers. JSON in and out;
+//! errors have the same shape as everywhere else.
+
+mod cache;
+mod data;
+mod health;
+mod snapshots;
+
+use super::gateway::credentials;
+use super::state::AppState;
+use crate::gateway::ApiError;
+use crate::openapi::{BodyKind, Content, SystemOp, Verb};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub use health::metrics;
+
+type Answer = Result<HttpResponse, ApiError>;
+
+/// One admin route: what it is (for the OpenAPI document) and its handler.
+pub struct Route {
+    pub op: SystemOp,
+    to: fn(actix_web::Route) -> actix_web::Route,
+}
+
+const fn op(verb: Verb, path: &'static str, summary: &'static str, answer: &'static str) -> SystemOp {
+    SystemOp { verb, path, summary, status: 200, answer, content: Content::Json, query: &[], body: None, errors: &[] }
+}
+
+const NOT_FOUND: &[(u16, &str)] = &[(404, "No such entity")];
+
+/// Every `/system` route, in the order the OpenAPI document lists them.
+pub static ROUTES: &[Route] = &[
+    Route {
+        op: SystemOp {
+            errors: &[(503, "The backend is down (the body says why)")],
+            ..op(
+                Verb::Get,
+                "/health",
+                "Health: backend details and entity counts (503 when the backend is down)",
+                "Healthy",
+            )
+        },
+        to: |r| r.to(health::health),
+    },
+    Route {
+        op: SystemOp {
+            content: Content::Text,
+            ..op(Verb::Get, "/metrics", "Prometheus metrics (also at /metrics)", "Prometheus text exposition")
+        },
+        to: |r| r.to(health::metrics),
+    },
+    Route {
+        op: op(Verb::Delete, "/cache", "Clear this instance's read cache", "Entries cleared"),
+        to: |r| r.to(cache::clear),
+    },
+    Route {
+        op: op(
+            Verb::Delete,
+            "/cache/flush",
+            "Clear this instance's read cache (Mock-and-Roll's path)",
+            "Entries cleared",
+        ),
+        to: |r| r.to(cache::clear),
+    },
+    Route { op: op(Verb::Get, "/cache/stats", "Read cache statistics", "Statistics"), to: |r| r.to(cache::stats) },
+    Route {
+        op: op(Verb::Get, "/cache/info", "Read cache statistics (Mock-and-Roll's path)", "Statistics"),
+        to: |r| r.to(cache::stats),
+    },
+    Route {
+        op: op(Verb::Get, "/cache/entities/{entity}", "Cached ids of an entity type", "Ids"),
+        to: |r| r.to(cache::ids),
+    },
+    Route {
+        op: op(Verb::Delete, "/cache/entities/{entity}", "Clear an entity type's cached reads", "Entries cleared"),
+        to: |r| r.to(cache::clear_entity),
+    },
+    Route {
+        op: SystemOp {
+            errors: &[(404, "Not cached")],
+            ..op(Verb::Get, "/cache/entities/{entity}/{id}", "One cached entity", "The cached entity")
+        },
+        to: |r| r.to(cache::one),
+    },
+    Route {
+        op: op(Verb::Delete, "/cache/entities/{entity}/{id}", "Clear one cached entity", "Cleared"),
+        to: |r| r.to(cache::clear_one),
+    },
+    Route {
+        op: op(Verb::Delete, "/cache/{entity}", "Clear an entity type's cached reads (short path)", "Entries cleared"),
+        to: |r| r.to(cache::clear_entity),
+    },
+    Route { op: op(Verb::Get, "/data", "Entity types with their counts", "Counts"), to: |r| r.to(data::overview) },
+    Route {
+        op: SystemOp {
+            query: &[
+                ("search", "Substring, any case", false),
+                ("limit", "Page size", true),
+                ("offset", "Entities to skip", true),
+            ],
+            errors: &[(400, "Bad query")],
+            ..op(Verb::Get, "/data/{entity}", "List stored entities of a type", "A page of entities")
+        },
+        to: |r| r.to(data::list),
+    },
+    Route {
+        op: SystemOp { errors: NOT_FOUND, ..op(Verb::Get, "/data/{entity}/{id}", "One stored entity", "The entity") },
+        to: |r| r.to(data::get),
+    },
+    Route {
+        op: SystemOp {
+            status: 204,
+            content: Content::None,
+            errors: &[(404, "No such entity"), (503, "The backend is down")],
+            ..op(
+                Verb::Delete,
+                "/data/{entity}/{id}",
+                "Delete a stored entity (an admin repair: relationships are not followed)",
+                "Deleted",
+            )
+        },
+        to: |r| r.to(data::delete),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Seed),
+            errors: &[(400, "Invalid records, each with its path")],
+            ..op(
+                Verb::Post,
+                "/seed",
+                "Add records, checked like creates; nothing is written if any fails",
+                "Counts seeded",
+            )
+        },
+        to: |r| r.to(data::seed),
+    },
+    Route {
+        op: op(Verb::Post, "/reseed", "Replace all data with the profile's seed data", "Counts after reseeding"),
+        to: |r| r.to(data::reset),
+    },
+    Route {
+        op: op(Verb::Post, "/reset", "Replace all data with the profile's seed data", "Counts after resetting"),
+        to: |r| r.to(data::reset),
+    },
+    Route {
+        op: op(Verb::Post, "/save", "Make every acknowledged write durable now", "Saved"),
+        to: |r| r.to(data::save),
+    },
+    Route {
+        op: SystemOp {
+            errors: &[(400, "This backend has no data file")],
+            ..op(Verb::Post, "/load", "Re-read the embedded store's db.json", "Loaded")
+        },
+        to: |r| r.to(data::load),
+    },
+    Route {
+        op: SystemOp {
+            status: 201,
+            body: Some(BodyKind::Snapshot),
+            errors: &[(400, "Not a snapshot name")],
+            ..op(
+                Verb::Post,
+                "/snapshots",
+                "Save all data as a named snapshot",
+                "Snapshot saved (its listing, without the data)",
+            )
+        },
+        to: |r| r.to(snapshots::create),
+    },
+    Route {
+        op: op(Verb::Get, "/snapshots", "List snapshots", "Snapshots, without their data"),
+        to: |r| r.to(snapshots::list),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Snapshot),
+            errors: &[(404, "No such snapshot")],
+            ..op(Verb::Post, "/snapshots/restore", "Replace all data with a snapshot's", "Restored")
+        },
+        to: |r| r.to(snapshots::restore),
+    },
+    Route {
+        op: SystemOp {
+            status: 204,
+            content: Content::None,
+            errors: &[(404, "No such snapshot")],
+            ..op(Verb::Delete, "/snapshots/{name}", "Delete a snapshot", "Deleted")
+        },
+        to: |r| r.to(snapshots::delete),
+    },
+];
+
+/// The table's descriptions, for the OpenAPI document.
+pub fn api() -> Vec<SystemOp> {
+    ROUTES.iter().map(|r| r.op).collect()
+}
+
+/// Registers `/system` and every route of the table behind the guard.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut scope = web::scope("/system").wrap(from_fn(guard));
+    for r in ROUTES {
+        let method = match r.op.verb {
+            Verb::Get => web::get(),
+            Verb::Post => web::post(),
+            Verb::Delete => web::delete(),
+        };
+        scope = scope.route(r.op.path, (r.to)(method));
+    }
+    cfg.service(scope.default_service(web::to(unknown)));
+}
+
+/// The `/system` key check, in front of every admin route (and of `/metrics`).
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let checked = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => state.gateway().profile().system.check(&credentials(req.request())),
+        None => Ok(()),
+    };
+    match checked {
+        Ok(()) => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        Err(e) => {
+            let res = HttpResponse::from(ApiError::from(e).to_reply());
+            Ok(req.into_response(res).map_into_right_body())
+        }
+    }
+}
+
+async fn unknown(req: HttpRequest) -> Answer {
+    Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_owned() })
+}

@@ -1,0 +1,46 @@
+//! Named snapshots of all data: create, list, restore, delete.
+
+use super::Answer;
+use crate::admin::{self, AdminError};
+use crate::gateway::ApiError;
+use crate::http::state::AppState;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct SnapshotBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+fn body(bytes: &[u8]) -> Result<SnapshotBody, ApiError> {
+    serde_json::from_slice(bytes).map_err(ApiError::MalformedJson)
+}
+
+pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let meta = admin::create_snapshot(state.gateway().store(), &b.name, &b.description).await?;
+    Ok(HttpResponse::Created().json(meta))
+}
+
+pub async fn list(state: web::Data<AppState>) -> Answer {
+    let snapshots = state.gateway().store().snapshots().await.map_err(AdminError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"snapshots": snapshots})))
+}
+
+/// Replaces all data with a snapshot's, in one step.
+pub async fn restore(state: web::Data<AppState>, bytes: web::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let gateway = state.gateway();
+    admin::restore(gateway.store(), &b.name).await?;
+    gateway.cache().invalidate(None);
+    let entities = admin::counts(gateway.store()).await.map_err(AdminError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"restored": b.name, "entities": entities})))
+}
+
+pub async fn delete(state: web::Data<AppState>, path: web::Path<String>) -> Answer {
+    admin::delete_snapshot(state.gateway().store(), &path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,341 @@
+//! Checks a profile as written and compiles it into a [`Profile`], collecting every
+//! problem with its file and JSON path. Each part parses its own block; this file
+//! only walks the files and puts the parts together.
+
+use super::{ApiInfo, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Profile, ResponseRule};
+use crate::auth::{AuthMethod, EndpointAuth, KeyLocation, SystemGuard};
+use crate::config::{ApiDef, AuthFileDef, CompileCx, ConfigError, EndpointDef, EndpointsFileDef};
+use crate::persistence::Persist;
+use crate::persistence::rules::Rules;
+use crate::routing::PathTemplate;
+use crate::store::{BackendChoice, Dataset, id_key, valid_entity_name};
+use crate::telemetry::Logging;
+use crate::template::TemplateEngine;
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+pub fn compile(
+    name: String,
+    dir: PathBuf,
+    api: ApiDef,
+    auth: AuthFileDef,
+    endpoints: EndpointsFileDef,
+) -> Result<Profile, Vec<ConfigError>> {
+    let mut problems = Vec::new();
+    let mut engine = TemplateEngine::new();
+
+    let info = api_info(&api, &name, &mut problems);
+    let backend = backend(api.persistence.as_ref(), &mut problems);
+    let seed = seed(&api, &mut problems);
+    let methods = AuthMethod::parse_all(&auth, &mut problems);
+    let seeded: Vec<String> = seed.keys().cloned().collect();
+    let generator = match &api.generate_data {
+        None | Some(Value::Null) => None,
+        Some(def) => {
+            let mut cx = CompileCx::new("api.json", &mut problems, &mut engine);
+            crate::generate::Generator::parse(def, &seeded, &mut cx)
+        }
+    };
+    let system = SystemGuard::parse(api.system.as_ref(), &auth, &mut problems);
+    let logging = Logging::parse(api.logging.as_ref(), &mut problems);
+
+    let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for (i, def) in endpoints.endpoints.iter().enumerate() {
+        let mut cx = CompileCx::new("endpoints.json", &mut problems, &mut engine);
+        if let Some(ep) = endpoint(def, i, &info.root_path, &methods, &mut cx) {
+            let key = (ep.method.clone(), normalised(ep.path.as_str()));
+            if let Some(first) = seen.insert(key, i) {
+                cx.problem(
+                    format!("endpoints[{i}].path"),
+                    format!("{} {} is already defined by endpoints[{first}]", ep.method, ep.path.as_str()),
+                    "each method and path once",
+                );
+            }
+            compiled.push(ep);
+        }
+    }
+    let rules = Rules::gather(&endpoints, &mut CompileCx::new("endpoints.json", &mut problems, &mut engine));
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let server = api.server.unwrap_or_default();
+    Ok(Profile {
+        name,
+        dir,
+        info,
+        backend,
+        host: server.host,
+        port: server.port,
+        max_body_bytes: server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        system,
+        endpoints: compiled,
+        seed,
+        generator,
+        engine,
+        rules,
+        logging,
+    })
+}
+
+/// `/users/{id}` and `/users/{user_id}` are the same route.
+fn normalised(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
+fn api_problem(problems: &mut Vec<ConfigError>, json_path: &str, found: String, expected: &str) {
+    problems.push(ConfigError {
+        file: "api.json".into(),
+        json_path: json_path.into(),
+        found,
+        expected: expected.into(),
+    });
+}
+
+fn api_info(api: &ApiDef, name: &str, problems: &mut Vec<ConfigError>) -> ApiInfo {
+    let root = api.root_path.clone().unwrap_or_default();
+    let trimmed = root.trim_end_matches('/').to_owned();
+    if !trimmed.is_empty() && (!trimmed.starts_with('/') || trimmed.contains(['{', '}', '?', '#'])) {
+        api_problem(problems, "root_path", format!("found {root:?}"), "a path such as \"/api/v1\"");
+    }
+    ApiInfo {
+        name: api.name.clone().unwrap_or_else(|| name.to_owned()),
+        version: api.version.clone().unwrap_or_else(|| "1.0.0".into()),
+        description: api.description.clone().unwrap_or_default(),
+        root_path: trimmed,
+    }
+}
+
+fn backend(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> BackendChoice {
+    const EXPECTED: &str = "\"memory\", \"file\", \"redis\" or an object with \"backend\"";
+    let cluster = v.and_then(|v| v.get("cluster")).and_then(Value::as_bool).unwrap_or(false);
+    let (kind, url, prefix) = match v {
+        None | Some(Value::Null) => return BackendChoice::Unspecified,
+        Some(Value::Bool(false)) => return BackendChoice::Memory,
+        Some(Value::String(s)) => (s.as_str(), None, None),
+        Some(Value::Object(m)) => {
+            let kind = m.get("backend").or_else(|| m.get("type")).and_then(Value::as_str).unwrap_or("");
+            let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+            (kind, text("url"), text("key_prefix"))
+        }
+        Some(other) => {
+            api_problem(problems, "persistence", format!("found {other}"), EXPECTED);
+            return BackendChoice::Unspecified;
+        }
+    };
+    match kind {
+        "memory" | "none" => BackendChoice::Memory,
+        "file" | "embedded" => BackendChoice::File,
+        "redis" => BackendChoice::Redis { url, prefix, cluster },
+        other => {
+            api_problem(problems, "persistence", format!("unknown backend {other:?}"), EXPECTED);
+            BackendChoice::Unspecified
+        }
+    }
+}
+
+fn seed(api: &ApiDef, problems: &mut Vec<ConfigError>) -> Dataset {
+    let mut out: Dataset = IndexMap::new();
+    let mut sources: Vec<(String, &IndexMap<String, Vec<Value>>)> = Vec::new();
+    if let Some(s) = api.data_seeding.as_ref().filter(|s| s.enabled != Some(false)) {
+        sources.push(("data_seeding.entities".into(), &s.entities));
+    }
+    if let Some(s) = api.system.as_ref().and_then(|s| s.data_seeding.as_ref()).filter(|s| s.enabled != Some(false)) {
+        sources.push(("system.data_seeding.entities".into(), &s.entities));
+    }
+    if let Some(d) = &api.data {
+        sources.push(("data".into(), d));
+    }
+    for (at, entities) in sources {
+        for (entity, records) in entities {
+            if !valid_entity_name(entity) {
+                api_problem(
+                    problems,
+                    &format!("{at}.{entity}"),
+                    format!("bad entity name {entity:?}"),
+                    "letters, digits, `_`, `-` or `.`",
+                );
+                continue;
+            }
+            let table = out.entry(entity.clone()).or_default();
+            for (i, record) in records.iter().enumerate() {
+                let here = format!("{at}.{entity}[{i}]");
+                let Some(id) = record.as_object().and_then(|o| o.get("id")).and_then(id_key) else {
+                    api_problem(
+                        problems,
+                        &here,
+                        "record without an id".into(),
+                        "an object with a string or number \"id\"",
+                    );
+                    continue;
+                };
+                if table.insert(id.clone(), record.clone()).is_some() {
+                    api_problem(
+                        problems,
+                        &format!("{here}.id"),
+                        format!("duplicate id {id:?}"),
+                        "ids unique per entity",
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn endpoint(
+    def: &EndpointDef,
+    i: usize,
+    root: &str,
+    methods: &HashMap<String, Arc<AuthMethod>>,
+    cx: &mut CompileCx<'_>,
+) -> Option<Endpoint> {
+    let at = format!("endpoints[{i}]");
+    let method = def.method.to_ascii_uppercase();
+    let mut ok = true;
+    if !METHODS.contains(&method.as_str()) {
+        cx.problem(format!("{at}.method"), format!("unknown method {:?}", def.method), METHODS.join(", "));
+        ok = false;
+    }
+    let path = match PathTemplate::parse(&format!("{root}{}", def.path)) {
+        Ok(p) => Some(p),
+        Err(msg) => {
+            cx.problem(format!("{at}.path"), msg, "");
+            None
+        }
+    };
+    cx.params = path.as_ref().map(PathTemplate::params).unwrap_or_default();
+
+    let mut auth = EndpointAuth { methods: Vec::new(), required_scopes: def.required_scopes.clone() };
+    cx.credential_params = def
+        .authentication
+        .iter()
+        .filter_map(|name| match methods.get(name).map(|m| &**m) {
+            Some(AuthMethod::ApiKey { name, location: KeyLocation::Query, .. }) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    for (j, name) in def.authentication.iter().enumerate() {
+        match methods.get(name) {
+            Some(m) => auth.methods.push((name.clone(), Arc::clone(m))),
+            None => {
+                let mut known: Vec<&str> = methods.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                let expected = if known.is_empty() {
+                    "a method defined in auth.json (it defines none)".to_owned()
+                } else {
+                    format!("one of {}", known.join(", "))
+                };
+                cx.problem(
+                    format!("{at}.authentication[{j}]"),
+                    format!("unknown authentication method {name:?}"),
+                    expected,
+                );
+                ok = false;
+            }
+        }
+    }
+    if !auth.required_scopes.is_empty() && !auth.methods.iter().any(|(_, m)| matches!(**m, AuthMethod::Bearer { .. })) {
+        cx.problem(
+            format!("{at}.required_scopes"),
+            "scopes without a bearer (oidc) method in authentication",
+            "an oidc method listed in authentication",
+        );
+        ok = false;
+    }
+
+    let schema = match &def.request_body_schema {
+        None | Some(Value::Null) => None,
+        Some(s) => match jsonschema::options().should_validate_formats(true).build(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                cx.problem(format!("{at}.request_body_schema"), format!("invalid JSON Schema: {e}"), "");
+                ok = false;
+                None
+            }
+        },
+    };
+
+    let persistence = match &def.persistence {
+        None => None,
+        Some(p) => {
+            let a = Persist::parse(p, &format!("{at}.persistence"), cx);
+            ok &= a.is_some();
+            a
+        }
+    };
+
+    if def.responses.is_empty() && def.persistence.is_none() {
+        cx.problem(format!("{at}.responses"), "no responses and no persistence action", "at least one response");
+        ok = false;
+    }
+    let mut responses = Vec::with_capacity(def.responses.len());
+    for (j, r) in def.responses.iter().enumerate() {
+        match ResponseRule::parse(r, &format!("{at}.responses[{j}]"), cx) {
+            Some(rule) => responses.push(rule),
+            None => ok = false,
+        }
+    }
+
+    let path = path?;
+    ok.then(|| Endpoint {
+        method,
+        route: path.as_str().into(),
+        path,
+        name: def.name.clone().or_else(|| def.summary.clone()),
+        doc: EndpointDoc {
+            name: def.name.clone(),
+            summary: def.summary.clone(),
+            description: def.description.clone(),
+            body_schema: def.request_body_schema.clone(),
+        },
+        tag: def.tag.clone(),
+        auth,
+        schema,
+        persistence,
+        responses,
+        at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors(endpoints: Value) -> Vec<String> {
+        let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
+        match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
+            Ok(_) => vec![],
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn reports_every_problem_with_file_and_json_path() {
+        let errs = errors(json!({"endpoints": [
+            {"method": "GET", "path": "/ok", "responses": [{"response": {"status_code": 200}}]},
+            {"method": "GET", "path": "/a", "responses": [{"response": {"status_code": 200}}]},
+            {"method": "GET", "path": "/a", "responses": [{"response": {"status_code": 200}}]},
+            {"method": "FETCH", "path": "/b/{id}", "persistence": {"entity_name": "users", "action": "craete"}},
+            {"method": "GET", "path": "/c", "authentication": ["nope"], "responses": [{"response": {"status_code": 700, "body": "{{a +}}"}}]}
+        ]}));
+        assert_eq!(
+            errs,
+            vec![
+                "endpoints.json: endpoints[2].path: GET /a is already defined by endpoints[1], expected each method and path once",
+                "endpoints.json: endpoints[3].method: unknown method \"FETCH\", expected GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
+                "endpoints.json: endpoints[3].persistence.action: unknown action \"craete\", expected one of create, read, update, delete, list",
+                "endpoints.json: endpoints[4].authentication[0]: unknown authentication method \"nope\", expected a method defined in auth.json (it defines none)",
+                "endpoints.json: endpoints[4].responses[0].response.status_code: found 700, expected an HTTP status from 100 to 599",
+                "endpoints.json: endpoints[4].responses[0].response.body: cannot read `{{a +}}`: expression ends too early",
+            ]
+        );
+    }
+}

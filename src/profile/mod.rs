@@ -1,0 +1,172 @@
+//! The profile as the engine runs it: checked and compiled once, at load.
+//!
+//! [`Profile::load`] reads the three files, deserialises them with the JSON path of
+//! any type error, then [`compile`] checks and compiles everything (path templates,
+//! templates, JSON Schemas, persistence actions, auth methods), collecting every
+//! problem with its file and JSON path instead of stopping at the first. Each part
+//! parses its own settings; this module only orchestrates. Nothing is parsed or
+//! checked again at request time. `mockctl validate-config` and a failed start print
+//! the same errors.
+
+mod compile;
+mod response;
+
+pub use response::{ResponseRule, StatusSpec};
+
+use crate::auth::{EndpointAuth, SystemGuard};
+use crate::config::{ApiDef, AuthFileDef, ConfigError, EndpointsFileDef, ProfileError};
+use crate::persistence::Persist;
+use crate::persistence::rules::Rules;
+use crate::routing::PathTemplate;
+use crate::store::{BackendChoice, Dataset};
+use crate::telemetry::Logging;
+use crate::template::TemplateEngine;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The API's descriptive fields.
+#[derive(Debug, Clone, Default)]
+pub struct ApiInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// Normalised: empty, or starts with `/` and has no trailing `/`.
+    pub root_path: String,
+}
+
+/// A checked, compiled profile.
+#[derive(Debug)]
+pub struct Profile {
+    /// The folder's name.
+    pub name: String,
+    pub dir: PathBuf,
+    pub info: ApiInfo,
+    pub backend: BackendChoice,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub max_body_bytes: usize,
+    pub system: SystemGuard,
+    pub endpoints: Vec<Endpoint>,
+    /// Data loaded on first start and on reset.
+    pub seed: Dataset,
+    /// Generated data added to the seed data.
+    pub generator: Option<crate::generate::Generator>,
+    pub engine: TemplateEngine,
+    /// Entity-type rules: constraints, unique fields, versions, relationships.
+    pub rules: Rules,
+    pub logging: Logging,
+}
+
+/// One endpoint, ready to serve.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The full path, `root_path` included.
+    pub path: PathTemplate,
+    /// The path template's text, the `route` of logs and metrics.
+    pub route: std::sync::Arc<str>,
+    pub name: Option<String>,
+    pub tag: Option<String>,
+    pub auth: EndpointAuth,
+    pub schema: Option<jsonschema::Validator>,
+    pub persistence: Option<Persist>,
+    pub responses: Vec<ResponseRule>,
+    /// Where the endpoint is defined, e.g. `endpoints[3]`, for logs and errors.
+    pub at: String,
+    /// What the OpenAPI document says about it, as the profile wrote it.
+    pub doc: EndpointDoc,
+}
+
+/// An endpoint's descriptive fields, kept for documentation.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointDoc {
+    pub name: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    /// `request_body_schema` as written (OpenAPI 3.1 takes it verbatim).
+    pub body_schema: Option<Value>,
+}
+
+/// Default request body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl Profile {
+    /// The data a fresh or reset store starts with: seed data plus generated data,
+    /// with the bookkeeping the entity rules need (versions, unique claims).
+    pub fn initial_data(&self) -> Dataset {
+        let mut data = self.seed.clone();
+        if let Some(g) = &self.generator {
+            for (entity, rows) in g.generate(&self.seed) {
+                data.entry(entity).or_default().extend(rows);
+            }
+        }
+        self.rules.prepare_seed(data)
+    }
+
+    /// Loads and compiles the profile in `dir`.
+    pub fn load(dir: &Path) -> Result<Profile, ProfileError> {
+        let fail = |problems| ProfileError { dir: dir.to_owned(), problems };
+        if !dir.is_dir() {
+            return Err(fail(vec![ConfigError {
+                file: dir.display().to_string(),
+                json_path: String::new(),
+                found: "no such profile folder".into(),
+                expected: "a folder with api.json and endpoints.json".into(),
+            }]));
+        }
+        let mut problems = Vec::new();
+        let api: Option<ApiDef> = read(dir, "api.json", true, &mut problems);
+        let auth: Option<AuthFileDef> = read(dir, "auth.json", false, &mut problems);
+        let endpoints: Option<EndpointsFileDef> = read(dir, "endpoints.json", true, &mut problems);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "profile".into());
+        compile::compile(
+            name,
+            dir.to_owned(),
+            api.unwrap_or_default(),
+            auth.unwrap_or_default(),
+            endpoints.unwrap_or_default(),
+        )
+        .map_err(fail)
+    }
+}
+
+/// Reads one file; a missing optional file is `None`, a missing required one a problem.
+fn read<T: DeserializeOwned>(dir: &Path, file: &str, required: bool, problems: &mut Vec<ConfigError>) -> Option<T> {
+    let problem = |found: String, json_path: String| ConfigError {
+        file: file.to_owned(),
+        json_path,
+        found,
+        expected: String::new(),
+    };
+    let text = match std::fs::read_to_string(dir.join(file)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push(problem(format!("missing (looked in {})", dir.display()), String::new()));
+            return None;
+        }
+        Err(e) => {
+            problems.push(problem(format!("cannot read: {e}"), String::new()));
+            return None;
+        }
+    };
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            problems.push(problem(e.into_inner().to_string(), path));
+            None
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Which backend a start gets, and opening it.
+//!
+//! The profile asks for a backend ([`BackendChoice`], from `api.json`), the operator
+//! may override the kind ([`BackendKind`], from `--no-persistence`, `--redis-url` or
+//! `MOCKGATE_BACKEND`), and [`open`] makes the decision: an explicitly given Redis
+//! must answer; a profile that asks for Redis with none configured uses a local Redis
+//! when one answers on the default port, else the embedded file store, and says so.
+
+use super::{FileStore, MemoryStore, RedisStore, Store, StoreError, SystemClock, redacted};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which storage backend the profile asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// Nothing said: the embedded `file` backend.
+    #[default]
+    Unspecified,
+    Memory,
+    File,
+    /// Redis, with an address and key prefix if the profile gives them.
+    Redis {
+        url: Option<String>,
+        prefix: Option<String>,
+        /// `url` lists Redis Cluster seed nodes.
+        cluster: bool,
+    },
+}
+
+/// A backend kind chosen by the operator over the profile's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Memory,
+    File,
+    Redis,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "memory" => Ok(BackendKind::Memory),
+            "file" => Ok(BackendKind::File),
+            "redis" => Ok(BackendKind::Redis),
+            other => Err(format!("unknown backend {other:?}, expected memory, file or redis")),
+        }
+    }
+}
+
+/// Everything [`open`] needs, gathered from the profile and the settings.
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    /// What the profile asks for.
+    pub choice: BackendChoice,
+    /// The operator's override of the kind.
+    pub kind: Option<BackendKind>,
+    /// The embedded store's folder.
+    pub data_dir: PathBuf,
+    /// A Redis address given explicitly (flag or environment); it must answer.
+    pub redis_url: Option<String>,
+    /// Key prefix, already chosen from the settings, the profile or the default.
+    pub redis_prefix: String,
+    /// The operator said the Redis address lists cluster seed nodes.
+    pub redis_cluster: bool,
+    /// Entity types the embedded store keeps in memory only.
+    pub transient: HashSet<String>,
+}
+
+/// What a start decided about storage.
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    /// Nothing stored yet: load the seed data.
+    pub fresh: bool,
+    /// Where the data lives, in words, for the start line.
+    pub storage: String,
+    /// Why the backend differs from what the profile asked for, if it does.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the {backend} store")]
+    Store {
+        backend: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    #[error("cannot connect to Redis at {address}")]
+    Redis {
+        address: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// Where Mock-and-Roll users' Redis usually is.
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
+
+/// Opens the backend the request decides on.
+pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
+    let choice = match req.kind {
+        Some(BackendKind::Memory) => BackendChoice::Memory,
+        Some(BackendKind::File) => BackendChoice::File,
+        Some(BackendKind::Redis) => match &req.choice {
+            BackendChoice::Redis { .. } => req.choice.clone(),
+            _ => BackendChoice::Redis { url: None, prefix: None, cluster: false },
+        },
+        None => req.choice.clone(),
+    };
+    match choice {
+        BackendChoice::Memory => Ok(Opened {
+            store: Arc::new(MemoryStore::default()),
+            fresh: true,
+            storage: "data in memory only".into(),
+            note: None,
+        }),
+        BackendChoice::File | BackendChoice::Unspecified => open_file(&req, None),
+        BackendChoice::Redis { url, cluster, .. } => {
+            let cluster = cluster || req.redis_cluster;
+            let prefix = &req.redis_prefix;
+            match req.redis_url.clone().or(url) {
+                // An address someone gave must answer.
+                Some(url) => {
+                    let connected = if cluster {
+                        RedisStore::connect_cluster(&url, prefix, Duration::from_secs(2)).await
+                    } else {
+                        RedisStore::connect(&url, prefix, Duration::from_secs(2)).await
+                    };
+                    let store = connected.map_err(|source| OpenError::Redis { address: redacted(&url), source })?;
+                    redis_opened(store, prefix).await
+                }
+                // Nothing configured: use a local Redis if one answers, else the file store.
+                None => match RedisStore::connect(DEFAULT_REDIS, prefix, Duration::from_millis(300)).await {
+                    Ok(store) => redis_opened(store, prefix).await,
+                    Err(_) => open_file(
+                        &req,
+                        Some(format!(
+                            "no Redis configured and none answering at {DEFAULT_REDIS}; using the embedded file store"
+                        )),
+                    ),
+                },
+            }
+        }
+    }
+}
+
+fn open_file(req: &OpenRequest, note: Option<String>) -> Result<Opened, OpenError> {
+    let dir = &req.data_dir;
+    let (store, existed) = FileStore::open_with(dir, Arc::new(SystemClock), req.transient.clone())
+        .map_err(|source| OpenError::Store { backend: "file", source })?;
+    Ok(Opened { store: Arc::new(store), fresh: !existed, storage: format!("data in {}", dir.display()), note })
+}
+
+async fn redis_opened(store: RedisStore, prefix: &str) -> Result<Opened, OpenError> {
+    let fresh = store.is_empty().await.map_err(|source| OpenError::Store { backend: "redis", source })?;
+    let storage = format!("data in {} under {prefix}", store.address());
+    Ok(Opened { store: Arc::new(store), fresh, storage, note: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_kinds_parse_exactly() {
+        assert_eq!("memory".parse::<BackendKind>(), Ok(BackendKind::Memory));
+        assert_eq!("redis".parse::<BackendKind>(), Ok(BackendKind::Redis));
+        assert!("embedded".parse::<BackendKind>().is_err());
+        assert!("File".parse::<BackendKind>().is_err());
+    }
+}
