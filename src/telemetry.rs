@@ -8,6 +8,9 @@
 //! that file; foreground servers write text to stderr and, when the profile names a
 //! `logging.file`, JSON lines there as well. File writes happen on a background thread
 //! (`tracing_appender::non_blocking`, lossless), so requests do not wait on the disk.
+//! Lines logged while a request is handled (store operations under
+//! `--debug-persistence`) carry its `request` span, and with it the request id: in
+//! JSON as `"span": {"request_id": ...}`, in text as a `request{request_id=...}` prefix.
 
 use crate::config::{ConfigError, LoggingDef};
 use serde_json::Value;
@@ -108,7 +111,8 @@ pub fn init_server(opts: &LogOptions) -> Option<WorkerGuard> {
                 let layer = tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(false)
+                    .with_current_span(true)
+                    .with_span_list(false)
                     .with_writer(writer);
                 (Some(layer), Some(guard))
             }
@@ -150,7 +154,8 @@ where
         tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .with_writer(std::io::stderr)
             .boxed()
     } else {

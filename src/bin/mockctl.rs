@@ -1,3 +1,5 @@
+//! The `mockctl` binary: parses the command line and hands it to `mockgate::cli`.
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

@@ -1,3 +1,5 @@
+//! `mockctl list` and `mockctl status`: the servers recorded in the state folder, stale ones removed.
+
 use super::state;
 use clap::Args;
 

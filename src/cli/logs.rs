@@ -88,7 +88,14 @@ fn files(profile: Option<&str>, rotated: bool) -> anyhow::Result<Vec<PathBuf>> {
 fn render(line: &str) -> String {
     let Ok(v) = serde_json::from_str::<Value>(line) else { return line.to_owned() };
     let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
-    let id = v.get("request_id").and_then(Value::as_str).map(|id| format!("  [{id}]")).unwrap_or_default();
+    // An access line carries the id itself; a line logged while a request was handled
+    // (a store operation) carries it in its `request` span.
+    let id = v
+        .get("request_id")
+        .or_else(|| v.pointer("/span/request_id"))
+        .and_then(Value::as_str)
+        .map(|id| format!("  [{id}]"))
+        .unwrap_or_default();
     format!("{} {:>5} {}{id}", text("timestamp"), text("level"), text("message"))
 }
 

@@ -1,3 +1,5 @@
+//! `mockctl stop`: graceful SIGTERM (or `--force`) to the servers named by port, profile or `--all`.
+
 use super::state::{self, ServerRecord};
 use clap::Args;
 use nix::sys::signal::{Signal, kill};

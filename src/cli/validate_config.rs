@@ -1,3 +1,5 @@
+//! `mockctl validate-config`: the same checks as a start, without starting anything.
+
 use crate::profile::Profile;
 use anyhow::Context;
 use clap::Args;

@@ -176,3 +176,170 @@ fn store_status(s: &StoreError) -> (u16, &'static str) {
         _ => (500, "internal_error"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Found;
+
+    fn v() -> Vec<Violation> {
+        vec![Violation { path: "/email".into(), message: "is required".into() }]
+    }
+
+    fn down() -> StoreError {
+        StoreError::Unavailable("connection refused".into())
+    }
+
+    /// Every error the server can answer with: its status, its code, and whether the
+    /// body lists violations. A change here is a change of the public API.
+    #[test]
+    fn every_error_has_one_status_and_one_code() {
+        let json_error = serde_json::from_str::<Value>("{").unwrap_err();
+        let form_error = serde_urlencoded::from_bytes::<Vec<(String, u32)>>(b"n=x").unwrap_err();
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (ApiError::NoRoute { method: "GET".into(), path: "/x".into() }, 404, "route_not_found"),
+            (
+                ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET".into()] },
+                405,
+                "method_not_allowed",
+            ),
+            (
+                ApiError::Auth(AuthError::Missing { expected: vec![], challenges: vec![] }),
+                401,
+                "authentication_required",
+            ),
+            (ApiError::Auth(AuthError::Invalid { challenges: vec![] }), 401, "invalid_credentials"),
+            (
+                ApiError::Auth(AuthError::InsufficientScope { missing: vec!["w".into()], challenges: vec![] }),
+                403,
+                "insufficient_scope",
+            ),
+            (ApiError::SystemAuth(SystemAuthError::Missing), 401, "system_key_missing"),
+            (ApiError::SystemAuth(SystemAuthError::Wrong), 403, "system_key_invalid"),
+            (ApiError::PayloadTooLarge { limit: 10 }, 413, "payload_too_large"),
+            (ApiError::UnsupportedMediaType { found: "text/xml".into() }, 415, "unsupported_media_type"),
+            (ApiError::MalformedJson(json_error), 400, "malformed_json"),
+            (ApiError::UnreadableBody("reset".into()), 400, "malformed_json"),
+            (ApiError::Validation(v()), 400, "validation_failed"),
+            (ApiError::Unprocessable { entity: "users".into(), violations: v() }, 422, "validation_failed"),
+            (ApiError::NoMatchingResponse, 400, "no_matching_response"),
+            (ApiError::BadRequestPart { what: "query string", source: "x".into() }, 400, "bad_request"),
+            (ApiError::BadStatusTemplate { rendered: json!(999) }, 500, "internal_error"),
+            (ApiError::Render(RenderError::Handlebars("x".into())), 500, "internal_error"),
+            (ApiError::Admin(AdminError::Invalid(v())), 400, "validation_failed"),
+            (
+                ApiError::Admin(AdminError::NotFound { entity: "snapshot".into(), id: "s".into() }),
+                404,
+                "entity_not_found",
+            ),
+            (ApiError::Admin(AdminError::NoDataFile { backend: "memory" }), 400, "bad_request"),
+            (ApiError::Admin(AdminError::Changed { entity: "u".into(), id: "1".into() }), 409, "write_conflict"),
+            (ApiError::Admin(AdminError::Store(down())), 503, "backend_unavailable"),
+        ];
+        let action = |e: ActionError| ApiError::Action(e);
+        let (entity, id) = ("users".to_owned(), "1".to_owned());
+        let actions: Vec<(ApiError, u16, &str)> = vec![
+            (action(ActionError::NotFound { entity: entity.clone(), id: id.clone() }), 404, "entity_not_found"),
+            (action(ActionError::Invalid { entity: entity.clone(), violations: v() }), 400, "validation_failed"),
+            (
+                action(ActionError::UniqueViolation {
+                    entity: entity.clone(),
+                    field: "email".into(),
+                    value: "a".into(),
+                }),
+                409,
+                "unique_violation",
+            ),
+            (
+                action(ActionError::VersionConflict { entity: entity.clone(), id: id.clone(), expected: 1, actual: 2 }),
+                409,
+                "version_conflict",
+            ),
+            (
+                action(ActionError::PreconditionFailed {
+                    entity: entity.clone(),
+                    id: id.clone(),
+                    expected: "1".into(),
+                    actual: 2,
+                }),
+                412,
+                "precondition_failed",
+            ),
+            (
+                action(ActionError::Restricted {
+                    entity: entity.clone(),
+                    id: id.clone(),
+                    by: "orders".into(),
+                    count: 1,
+                }),
+                409,
+                "delete_restricted",
+            ),
+            (action(ActionError::AlreadyExists { entity: entity.clone(), id: id.clone() }), 409, "already_exists"),
+            (action(ActionError::MissingId { field: "id".into() }), 400, "missing_id"),
+            (action(ActionError::BadId { entity: entity.clone() }), 400, "invalid_id"),
+            (action(ActionError::NotAnObject { entity: entity.clone() }), 400, "invalid_body"),
+            (action(ActionError::BadQuery { param: "limit".into(), message: "x".into() }), 400, "invalid_query"),
+            (action(ActionError::WriteConflict { entity: entity.clone(), id: id.clone() }), 409, "write_conflict"),
+            (
+                action(ActionError::Store(StoreError::ConditionFailed {
+                    index: 0,
+                    entity: entity.clone(),
+                    id: id.clone(),
+                    found: Found::Changed,
+                })),
+                409,
+                "conflict",
+            ),
+            (action(ActionError::Store(down())), 503, "backend_unavailable"),
+            (
+                action(ActionError::Store(StoreError::Corrupt { path: "db.json".into(), reason: "x".into() })),
+                500,
+                "internal_error",
+            ),
+        ];
+        let form = (ApiError::MalformedForm(form_error), 400, "malformed_json");
+        for (e, status, code) in cases.into_iter().chain(actions).chain([form]) {
+            assert_eq!(e.status_and_code(), (status, code), "{e:?}");
+            let reply = e.to_reply();
+            assert_eq!(reply.status, status, "{e:?}");
+            let body = reply.body.expect("every error has a body");
+            let error = body["error"].as_object().expect("{\"error\": {...}}");
+            assert_eq!(error["code"], code);
+            assert!(error["message"].is_string());
+            if status == 500 {
+                assert_eq!(error["message"], "internal error; see the server log", "500s say nothing internal");
+            }
+            assert_eq!(error.contains_key("violations"), e.violations().is_some(), "{e:?}");
+            let retry = reply.headers.iter().any(|(k, v)| k == "Retry-After" && v == "1");
+            assert_eq!(retry, status == 503, "{e:?}: Retry-After on every 503 only");
+        }
+    }
+
+    #[test]
+    fn error_bodies_carry_their_details_and_headers() {
+        let e = ApiError::Validation(v());
+        assert_eq!(
+            e.to_reply().body.unwrap(),
+            json!({"error": {"code": "validation_failed", "message": "request body failed validation (1 problem)",
+                   "violations": [{"path": "/email", "message": "is required"}]}})
+        );
+        let e = ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET".into(), "DELETE".into()] };
+        let reply = e.to_reply();
+        assert_eq!(reply.body.unwrap()["error"]["allowed"], json!(["GET", "DELETE"]));
+        assert!(reply.headers.contains(&("Allow".into(), "GET, DELETE".into())));
+        let reply = ApiError::SystemAuth(SystemAuthError::Missing).to_reply();
+        assert!(reply.headers.contains(&("WWW-Authenticate".into(), "SystemKey header=\"X-System-Key\"".into())));
+    }
+
+    #[test]
+    fn validation_failures_answer_422_only_when_the_endpoint_asks() {
+        let invalid = || ActionError::Invalid { entity: "users".into(), violations: v() };
+        let plain = ErrorHandling::default();
+        let asks = ErrorHandling { validation_status_422: true, ..ErrorHandling::default() };
+        assert_eq!(ApiError::from_action(invalid(), &plain).status_and_code().0, 400);
+        assert_eq!(ApiError::from_action(invalid(), &asks).status_and_code().0, 422);
+        let missing = ActionError::NotFound { entity: "users".into(), id: "1".into() };
+        assert_eq!(ApiError::from_action(missing, &asks).status_and_code().0, 404);
+    }
+}

@@ -476,3 +476,138 @@ pub fn set_field(entity: &mut Value, field: &str, v: Value) {
         m.insert(field.to_owned(), v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Found, MemoryStore};
+
+    fn messages(c: &Constraint, v: Value) -> Vec<String> {
+        let mut out = Vec::new();
+        c.check("f", &v, &mut out);
+        assert!(out.iter().all(|v| v.path == "/f"), "{out:?}");
+        out.into_iter().map(|v| v.message).collect()
+    }
+
+    #[test]
+    fn constraints_check_strings_numbers_and_enums() {
+        let text = Constraint { min_length: Some(2), max_length: Some(4), ..Constraint::default() };
+        let pattern = Constraint { pattern: Some(Regex::new("^[a-z]+$").unwrap()), ..Constraint::default() };
+        let email = Constraint { email: true, ..Constraint::default() };
+        let range = Constraint { min: Some(1.0), max: Some(10.0), ..Constraint::default() };
+        let allowed = Constraint { allowed: Some(vec![json!("a"), json!(1)]), ..Constraint::default() };
+        let cases: Vec<(&Constraint, Value, Vec<&str>)> = vec![
+            (&text, json!("abc"), vec![]),
+            (&text, json!("é"), vec!["must be at least 2 characters long, got 1"]),
+            (&text, json!("abcde"), vec!["must be at most 4 characters long, got 5"]),
+            (&text, json!(12), vec!["must be a string, got 12"]),
+            (&text, Value::Null, vec![]),
+            (&pattern, json!("abc"), vec![]),
+            (&pattern, json!("aB"), vec!["\"aB\" does not match the pattern ^[a-z]+$"]),
+            (&email, json!("a@b.io"), vec![]),
+            (&email, json!("a@b"), vec!["\"a@b\" is not an email address"]),
+            (&range, json!(1), vec![]),
+            (&range, json!(10.5), vec!["must be at most 10, got 10.5"]),
+            (&range, json!(0), vec!["must be at least 1, got 0"]),
+            (&range, json!("5"), vec!["must be a number, got \"5\""]),
+            (&allowed, json!(1), vec![]),
+            (&allowed, json!("b"), vec!["\"b\" is not one of [\"a\",1]"]),
+        ];
+        for (c, v, want) in cases {
+            assert_eq!(messages(c, v.clone()), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn required_references_are_violations_of_the_whole_entity() {
+        let rules = EntityRules {
+            references: vec![Reference {
+                field: "user_id".into(),
+                target: "users".into(),
+                required: true,
+                on_delete: OnDelete::Restrict,
+            }],
+            ..EntityRules::default()
+        };
+        assert!(rules.violations(&json!({"user_id": "u1"})).is_empty());
+        let missing = rules.violations(&json!({"user_id": ""}));
+        assert_eq!(
+            missing,
+            vec![Violation { path: "/user_id".into(), message: "is required: the id of a users entity".into() }]
+        );
+    }
+
+    fn put(entity: &str, id: &str, cond: Cond) -> Write {
+        Write::Put { entity: entity.into(), id: id.into(), value: json!({"id": id}), ttl: Ttl::Persist, cond }
+    }
+
+    /// Each role explains its own failed condition.
+    #[tokio::test]
+    async fn a_failed_condition_becomes_the_error_of_its_role() {
+        let store = MemoryStore::default();
+        let mut seed = Plan::default();
+        seed.push(put("users", "u1", Cond::Absent), Role::Main);
+        seed.push(put("__unique.users.email", "a@b.io", Cond::Absent), Role::Dependent);
+        seed.commit(&store).await.unwrap();
+
+        let mut exists = Plan::default();
+        exists.push(put("users", "u1", Cond::Absent), Role::Main);
+        assert!(
+            matches!(exists.commit(&store).await, Err(PlanError::Main(Found::Exists, e, i)) if e == "users" && i == "u1")
+        );
+
+        let mut missing = Plan::default();
+        missing.push(put("users", "u9", Cond::Present), Role::Main);
+        assert!(matches!(missing.commit(&store).await, Err(PlanError::Main(Found::Missing, _, _))));
+
+        let mut claim = Plan::default();
+        claim.push(put("users", "u2", Cond::Absent), Role::Main);
+        let role = Role::Claim { entity: "users".into(), field: "email".into(), value: "a@b.io".into() };
+        claim.push(put("__unique.users.email", "a@b.io", Cond::Absent), role);
+        assert!(matches!(claim.commit(&store).await, Err(PlanError::Unique { field, .. }) if field == "email"));
+
+        let mut dangling = Plan::default();
+        dangling.push(put("orders", "o1", Cond::Absent), Role::Main);
+        let check = Write::Check { entity: "users".into(), id: "ghost".into(), cond: Cond::Present };
+        dangling.push(check, Role::Reference { field: "user_id".into(), target: "users".into(), id: "ghost".into() });
+        match dangling.commit(&store).await {
+            Err(PlanError::Dangling(v)) => {
+                assert_eq!((v.path.as_str(), v.message.as_str()), ("/user_id", "users \"ghost\" does not exist"))
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let mut changed = Plan::default();
+        let stale = Write::Put {
+            entity: "users".into(),
+            id: "u1".into(),
+            value: json!({}),
+            ttl: Ttl::Keep,
+            cond: Cond::Equals(json!({"id": "old"})),
+        };
+        changed.push(stale, Role::Main);
+        assert!(matches!(changed.commit(&store).await, Err(PlanError::Retry)), "a changed entity is read again");
+
+        let mut dependent = Plan::default();
+        dependent.push(put("users", "u1", Cond::Absent), Role::Dependent);
+        assert!(matches!(dependent.commit(&store).await, Err(PlanError::Retry)));
+        assert_eq!(store.get("orders", "o1").await.unwrap(), None, "nothing of a failed plan was written");
+    }
+
+    #[test]
+    fn claims_move_with_the_unique_value() {
+        let rules = EntityRules { unique: vec!["email".into()], ..EntityRules::default() };
+        let mut plan = Plan::default();
+        let old = json!({"email": "a@b.io"});
+        let new = json!({"email": "c@d.io"});
+        plan.claims(&rules, "users", "u1", Some(&old), Some(&new), Ttl::Keep);
+        let writes: Vec<(&str, &str, &Cond)> = plan.writes.iter().map(|w| (w.entity(), w.id(), w.cond())).collect();
+        assert_eq!(
+            writes,
+            vec![("__unique.users.email", "a@b.io", &Cond::Any), ("__unique.users.email", "c@d.io", &Cond::Absent)]
+        );
+        let mut unchanged = Plan::default();
+        unchanged.claims(&rules, "users", "u1", Some(&old), Some(&old), Ttl::Keep);
+        assert!(unchanged.writes.is_empty());
+    }
+}

@@ -339,3 +339,43 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn entity_rule_problems_are_reported_at_their_block() {
+        let eps: EndpointsFileDef = serde_json::from_value(json!({"endpoints": [
+            {"method": "POST", "path": "/users", "persistence": {"entity_name": "users", "action": "create",
+                "validation": {"field_constraints": {"name": {"pattern": "("}, "email": {"format": "phone"}}},
+                "relationships": {"team_id": {"entity": "teams", "on_delete": "explode"}}}},
+            {"method": "PUT", "path": "/users/{id}", "persistence": {"entity_name": "users", "action": "update",
+                "optimistic_lock": {"version_field": "rev"}},
+             "responses": [{"persistence": {"atomic": true, "operations": [
+                {"entity_name": "users", "action": "update", "optimistic_lock": {"version_field": "v"}}]},
+                "response": {"status_code": 200}}]}
+        ]}))
+        .unwrap();
+        let errs: Vec<String> =
+            match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
+                Ok(_) => vec![],
+                Err(e) => e.iter().map(ToString::to_string).collect(),
+            };
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(errs[0].starts_with("endpoints.json: endpoints[0].persistence.validation.field_constraints.name.pattern: invalid regular expression"), "{}", errs[0]);
+        assert_eq!(
+            errs[1],
+            "endpoints.json: endpoints[0].persistence.validation.field_constraints.email.format: unknown format \"phone\", expected \"email\""
+        );
+        assert_eq!(
+            errs[2],
+            "endpoints.json: endpoints[0].persistence.relationships.team_id.on_delete: unknown rule \"explode\", expected \"restrict\", \"cascade\" or \"nullify\""
+        );
+        assert_eq!(
+            errs[3],
+            "endpoints.json: endpoints[1].responses[0].persistence.operations[0].optimistic_lock.version_field: users is already locked on \"rev\", here on \"v\", expected one version field per entity type"
+        );
+    }
+}

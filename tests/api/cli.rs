@@ -57,20 +57,31 @@ fn validate_config_speaks_json_for_scripts() {
 }
 
 #[test]
+fn start_refuses_an_unknown_backend_in_the_environment() {
+    let out = mockctl()
+        .args(["start", "basic", "--foreground", "--port", &free_port().to_string()])
+        .env("MOCKGATE_BACKEND", "embedded")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid settings") && err.contains("embedded"), "{err}");
+}
+
+#[test]
 fn start_refuses_an_unknown_profile() {
     let out = mockctl().args(["start", "no-such-profile"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no profile \"no-such-profile\""));
 }
 
-#[tokio::test]
-async fn start_serves_logs_requests_and_flushes_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
+/// `mockctl start persistence --foreground` on the file store in `data`, answering.
+async fn foreground_persistence(data: &std::path::Path) -> (std::process::Child, String) {
     let port = free_port();
-    let mut child = mockctl()
-        .env("MOCKGATE_STATE_DIR", data.path().join("state"))
+    let child = mockctl()
+        .env("MOCKGATE_STATE_DIR", data.join("state"))
         .args(["start", "persistence", "--foreground", "--port", &port.to_string(), "--data-dir"])
-        .arg(data.path())
+        .arg(data)
         // The profile asks for Redis; keep this test off any Redis the machine runs.
         .env("MOCKGATE_BACKEND", "file")
         .stdout(Stdio::null())
@@ -89,7 +100,11 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
         assert!(Instant::now() < deadline, "server did not answer in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let created = client
+    (child, base)
+}
+
+async fn create_cli_user(base: &str) {
+    let created = reqwest::Client::new()
         .post(format!("{base}/api/v1/users"))
         .header("X-API-Key", "demo-api-key-123")
         .json(&serde_json::json!({"name": "Cli", "email": "cli@example.com"}))
@@ -97,20 +112,38 @@ async fn start_serves_logs_requests_and_flushes_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+}
 
+/// SIGTERM, then the exit status and everything the server wrote to stderr.
+fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     let mut log = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
-    assert!(exit.success(), "exit {exit:?}: {log}");
+    (exit, log)
+}
+
+#[tokio::test]
+async fn a_foreground_start_says_what_it_serves_and_logs_each_request() {
+    let data = tempfile::tempdir().unwrap();
+    let (child, base) = foreground_persistence(data.path()).await;
+    create_cli_user(&base).await;
+    let (_, log) = terminate(child);
     assert!(
-        log.contains(&format!(
-            "serving profile persistence (22 endpoints) at http://127.0.0.1:{port} on the file backend"
-        )),
+        log.contains(&format!("serving profile persistence (22 endpoints) at {base} on the file backend")),
         "{log}"
     );
     assert!(log.contains("POST /api/v1/users 201 "), "one line per request: {log}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_cleanly_and_flushes_the_data_to_db_json() {
+    let data = tempfile::tempdir().unwrap();
+    let (child, base) = foreground_persistence(data.path()).await;
+    create_cli_user(&base).await;
+    let (exit, log) = terminate(child);
+    assert!(exit.success(), "exit {exit:?}: {log}");
     let db = std::fs::read_to_string(data.path().join("db.json")).unwrap();
     assert!(db.contains("cli@example.com"), "flushed on shutdown");
 }
@@ -346,37 +379,81 @@ fn eventually(mut attempt: impl FnMut() -> Option<String>) -> String {
     }
 }
 
-#[test]
-fn watch_reloads_edits_and_logs_bodies_store_operations_and_refused_edits() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("notes-api");
-    std::fs::create_dir(&profile).unwrap();
-    for f in ["auth.json", "endpoints.json"] {
-        std::fs::copy(repo_path("tests/fixtures/gateway").join(f), profile.join(f)).unwrap();
-    }
-    let custom_log = dir.path().join("custom/notes.log");
-    let api = serde_json::json!({
-        "name": "Notes", "root_path": "/v1", "persistence": "memory",
-        "logging": {"level": "info", "file": custom_log, "bodies": true, "max_body_bytes": 60}
-    });
-    std::fs::write(profile.join("api.json"), api.to_string()).unwrap();
-    let port = free_port().to_string();
-    let run =
-        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
-    let out = run(&["start", profile.to_str().unwrap(), "--port", &port, "--watch", "--debug-persistence"]);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("log {}", custom_log.display())), "the profile's log file is used: {stdout}");
+/// A background server of a small notes profile (bodies logged to its own file, store
+/// operations logged, profile watched), stopped when dropped.
+struct NotesServer {
+    dir: tempfile::TempDir,
+    profile: std::path::PathBuf,
+    port: String,
+}
 
-    // Bodies are logged, secrets masked and long values cut; store operations too.
+impl NotesServer {
+    fn start() -> NotesServer {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("notes-api");
+        std::fs::create_dir(&profile).unwrap();
+        for f in ["auth.json", "endpoints.json"] {
+            std::fs::copy(repo_path("tests/fixtures/gateway").join(f), profile.join(f)).unwrap();
+        }
+        let custom_log = dir.path().join("custom/notes.log");
+        let api = serde_json::json!({
+            "name": "Notes", "root_path": "/v1", "persistence": "memory",
+            "logging": {"level": "info", "file": custom_log, "bodies": true, "max_body_bytes": 60}
+        });
+        std::fs::write(profile.join("api.json"), api.to_string()).unwrap();
+        let server = NotesServer { dir, profile, port: free_port().to_string() };
+        let out = server.run(&[
+            "start",
+            server.profile.to_str().unwrap(),
+            "--port",
+            &server.port,
+            "--watch",
+            "--debug-persistence",
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains(&format!("log {}", custom_log.display())), "the profile's log file is used: {stdout}");
+        server
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        mockctl().env("MOCKGATE_STATE_DIR", self.dir.path().join("state")).args(args).output().unwrap()
+    }
+
+    /// The first line `mockctl search` finds, once the log has it.
+    fn search(&self, args: &[&str]) -> String {
+        eventually(|| {
+            let out = self.run(args);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            (out.status.success() && !text.trim().is_empty()).then_some(text)
+        })
+    }
+
+    fn edit_endpoints(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.profile.join("endpoints.json");
+        let mut endpoints: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut endpoints);
+        std::fs::write(path, endpoints.to_string()).unwrap();
+    }
+}
+
+impl Drop for NotesServer {
+    fn drop(&mut self) {
+        let stopped = self.run(&["stop", "--all"]);
+        if !std::thread::panicking() {
+            assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+        }
+    }
+}
+
+#[test]
+fn bodies_are_logged_with_secrets_masked_and_long_values_cut() {
+    let notes = NotesServer::start();
     let body = r#"{"id":"n9","password":"hunter2","text":"a fairly long note that will not fit in the log"}"#;
-    let head = raw_request(&port, "POST", "/v1/notes", Some(body));
+    let head = raw_request(&notes.port, "POST", "/v1/notes", Some(body));
     assert!(head.starts_with("HTTP/1.1 201"), "{head}");
-    let line = eventually(|| {
-        let out = run(&["search", "notes-api", "POST /v1/notes", "--json"]);
-        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned)
-    });
-    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let found = notes.search(&["search", "notes-api", "POST /v1/notes", "--json"]);
+    let line: serde_json::Value = serde_json::from_str(found.lines().next().unwrap()).unwrap();
     assert_eq!(line["action"], "create notes", "{line}");
     assert_eq!(line["route"], "/v1/notes");
     assert!(line["persistence_ms"].as_f64().is_some(), "{line}");
@@ -384,31 +461,49 @@ fn watch_reloads_edits_and_logs_bodies_store_operations_and_refused_edits() {
     assert!(logged.contains(r#""password":"***""#) && !logged.contains("hunter2"), "{logged}");
     assert!(logged.ends_with('…') && logged.len() <= 60 + '…'.len_utf8(), "{logged}");
     assert!(line["response_body"].as_str().is_some_and(|b| b.contains("n9")), "{line}");
-    let store = eventually(|| {
-        let out = run(&["search", "store commit", "--profile", "notes-api"]);
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    });
+}
+
+#[test]
+fn debug_persistence_logs_each_store_operation_with_its_request_id() {
+    let notes = NotesServer::start();
+    let body = r#"{"id":"n9","text":"traced"}"#;
+    let request = format!(
+        "POST /v1/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: trace-me-42\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    assert!(raw(&notes.port, &request).starts_with("HTTP/1.1 201"));
+    let store = notes.search(&["search", "store commit", "--profile", "notes-api"]);
     assert!(store.contains("store commit put notes/n9 (absent) ok"), "{store}");
+    assert!(store.contains("[trace-me-42]"), "the store line names its request: {store}");
+    let json = notes.search(&["search", "store commit", "--profile", "notes-api", "--json"]);
+    let line: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(line["span"]["request_id"], "trace-me-42", "{line}");
+    let access = notes.search(&["search", "trace-me-42", "--profile", "notes-api", "--status", "201"]);
+    assert!(access.contains("POST /v1/notes 201"), "the access line has the same id: {access}");
+}
 
-    // An edit is served without a restart; a broken one is refused and logged.
-    assert!(raw_request(&port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 404"));
-    let mut endpoints: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(profile.join("endpoints.json")).unwrap()).unwrap();
-    endpoints["endpoints"].as_array_mut().unwrap().push(serde_json::json!(
-        {"method": "GET", "path": "/ping", "responses": [{"response": {"status_code": 200, "body": {"pong": true}}}]}
-    ));
-    std::fs::write(profile.join("endpoints.json"), endpoints.to_string()).unwrap();
-    eventually(|| raw_request(&port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 200").then(String::new));
-    std::fs::write(profile.join("endpoints.json"), r#"{"endpoints": [{"method": "GET"}]}"#).unwrap();
-    let refused = eventually(|| {
-        let out = run(&["search", "reload failed", "--profile", "notes-api"]);
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+#[test]
+fn watch_serves_an_edit_without_a_restart() {
+    let notes = NotesServer::start();
+    assert!(raw_request(&notes.port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 404"));
+    notes.edit_endpoints(|e| {
+        e["endpoints"].as_array_mut().unwrap().push(serde_json::json!(
+            {"method": "GET", "path": "/ping", "responses": [{"response": {"status_code": 200, "body": {"pong": true}}}]}
+        ))
     });
-    assert!(refused.contains("endpoints.json: endpoints[0]"), "says why: {refused}");
-    assert!(raw_request(&port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 200"), "the old profile still serves");
+    eventually(|| raw_request(&notes.port, "GET", "/v1/ping", None).starts_with("HTTP/1.1 200").then(String::new));
+}
 
-    let stopped = run(&["stop", "--all"]);
-    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+#[test]
+fn watch_refuses_a_broken_edit_and_keeps_serving_the_old_profile() {
+    let notes = NotesServer::start();
+    std::fs::write(notes.profile.join("endpoints.json"), r#"{"endpoints": [{"method": "GET"}]}"#).unwrap();
+    let refused = notes.search(&["search", "reload failed", "--profile", "notes-api"]);
+    assert!(refused.contains("endpoints.json: endpoints[0]"), "says why: {refused}");
+    assert!(
+        raw_request(&notes.port, "POST", "/v1/notes", Some(r#"{"id":"n1"}"#)).starts_with("HTTP/1.1 201"),
+        "the old profile still serves"
+    );
 }
 
 #[tokio::test]

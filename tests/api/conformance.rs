@@ -2,8 +2,8 @@
 
 use crate::common::RedisServer;
 use mockgate::store::{
-    Clock, Cond, FileStore, Found, ListQuery, ManualClock, MemoryStore, RedisStore, Sort, Store, StoreError,
-    Transaction, Ttl, Write,
+    Clock, Cond, FileStore, Found, ListQuery, ManualClock, MemoryStore, RedisStore, Snapshot, SnapshotMeta, Sort,
+    Store, StoreError, Transaction, Ttl, Write,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -25,10 +25,35 @@ impl Subject {
             None => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
         }
     }
+
+    /// Whether `entity/id` is gone by `deadline_ms` after `start` (the case's start): the
+    /// manual clock jumps there; on Redis the entity is polled until it is gone or the
+    /// deadline passes.
+    async fn gone_by(&self, entity: &str, id: &str, start: std::time::Instant, deadline_ms: u64) -> bool {
+        let deadline = start + std::time::Duration::from_millis(deadline_ms);
+        match &self.clock {
+            Some(c) => {
+                c.advance_ms(deadline_ms.saturating_sub(c.now_ms() - START_MS));
+                self.store.get(entity, id).await.unwrap().is_none()
+            }
+            None => loop {
+                if self.store.get(entity, id).await.unwrap().is_none() {
+                    return true;
+                }
+                if std::time::Instant::now() > deadline {
+                    return false;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            },
+        }
+    }
 }
 
+/// Where the embedded stores' manual clocks start.
+const START_MS: u64 = 1_700_000_000_000;
+
 pub async fn memory_store() -> Subject {
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let clock = Arc::new(ManualClock::new(START_MS));
     Subject {
         store: Arc::new(MemoryStore::new(clock.clone() as Arc<dyn Clock>)),
         clock: Some(clock),
@@ -38,7 +63,7 @@ pub async fn memory_store() -> Subject {
 }
 
 pub async fn file_store() -> Subject {
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let clock = Arc::new(ManualClock::new(START_MS));
     let dir = tempfile::tempdir().unwrap();
     let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
     assert!(!existed);
@@ -147,6 +172,7 @@ async fn list_filters_searches_and_sorts(s: Subject) {
 }
 
 async fn an_update_that_keeps_ttl_does_not_extend_it(s: Subject) {
+    let start = std::time::Instant::now();
     let w = Write::Put {
         entity: "sessions".into(),
         id: "s".into(),
@@ -165,8 +191,8 @@ async fn an_update_that_keeps_ttl_does_not_extend_it(s: Subject) {
     };
     s.store.commit(Transaction::single(keep)).await.unwrap();
     assert_eq!(s.store.get("sessions", "s").await.unwrap(), Some(json!({"n": 2})));
-    s.advance_ms(700).await;
-    assert_eq!(s.store.get("sessions", "s").await.unwrap(), None, "expired at 1 s despite the update");
+    // An expiry the update had extended would last until 1.5 s.
+    assert!(s.gone_by("sessions", "s", start, 1400).await, "expired at 1 s despite the update");
     assert_eq!(s.store.list("sessions", &ListQuery::default()).await.unwrap().total, 0);
     assert!(s.store.counts().await.unwrap().iter().all(|(_, n)| *n == 0));
     // An expired entity no longer blocks a create.
@@ -185,6 +211,46 @@ async fn next_id_never_reuses_a_numeric_id(s: Subject) {
     assert_eq!(s.store.next_id("users").await.unwrap(), 8);
     assert_eq!(s.store.next_id("users").await.unwrap(), 9);
     assert_eq!(s.store.next_id("orders").await.unwrap(), 1);
+}
+
+async fn only_canonical_numeric_ids_move_the_counter(s: Subject) {
+    // `007`, `0` and a 16-digit id are names, not numbers, on every backend and path.
+    for id in ["007", "0", "41", "1000000000000000"] {
+        create(s.store.as_ref(), id, json!({"id": id})).await;
+    }
+    assert_eq!(s.store.next_id("users").await.unwrap(), 42);
+    let mut data = mockgate::store::Dataset::new();
+    let rows = data.entry("tags".into()).or_default();
+    for id in ["0099", "9", "1000000000000001"] {
+        rows.insert(id.into(), json!({"id": id}));
+    }
+    s.store.replace_all(data).await.unwrap();
+    assert_eq!(s.store.next_id("tags").await.unwrap(), 10);
+}
+
+async fn snapshots_are_stored_listed_and_deleted(s: Subject) {
+    let mut data = mockgate::store::Dataset::new();
+    data.entry("users".into()).or_default().insert("u1".into(), json!({"id": "u1", "name": "Ada"}));
+    let snapshot = |name: &str| Snapshot {
+        meta: SnapshotMeta {
+            name: name.into(),
+            description: format!("{name} state"),
+            created_at: "2026-12-01T00:00:00Z".into(),
+            counts: [("users".to_owned(), 1)].into_iter().collect(),
+        },
+        data: data.clone(),
+    };
+    for name in ["zeta", "alpha"] {
+        s.store.put_snapshot(&snapshot(name)).await.unwrap();
+    }
+    assert_eq!(s.store.get_snapshot("alpha").await.unwrap(), Some(snapshot("alpha")));
+    assert_eq!(s.store.get_snapshot("missing").await.unwrap(), None);
+    let names: Vec<String> = s.store.snapshots().await.unwrap().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["alpha", "zeta"], "listed by name, without data");
+    assert!(s.store.delete_snapshot("alpha").await.unwrap());
+    assert!(!s.store.delete_snapshot("alpha").await.unwrap());
+    assert_eq!(s.store.snapshots().await.unwrap().len(), 1);
+    assert_eq!(s.store.dump().await.unwrap(), mockgate::store::Dataset::new(), "snapshots are not data");
 }
 
 async fn replace_all_then_dump_round_trips(s: Subject) {
@@ -278,4 +344,6 @@ conformance!(
     replace_all_then_dump_round_trips,
     concurrent_compare_and_set_loses_no_update,
     a_check_writes_nothing_but_its_condition_must_hold,
+    only_canonical_numeric_ids_move_the_counter,
+    snapshots_are_stored_listed_and_deleted,
 );

@@ -3,6 +3,7 @@
 #[macro_use]
 mod common;
 
+mod architecture;
 mod atomic;
 mod auth;
 mod cli;

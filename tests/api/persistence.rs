@@ -13,9 +13,13 @@ async fn entity_counts(app: &TestApp) -> Value {
     app.send(rb).await.1["entities"].clone()
 }
 
-async fn crud_flow_of_seed_001(backend: Backend) {
+/// Creates Ada and returns the created body.
+async fn create_ada(app: &TestApp) -> Value {
+    app.post("/api/v1/users", &json!({"name": "Ada", "email": "ada@example.com"})).await.1
+}
+
+async fn a_create_answers_201_with_a_uuid_and_its_location(backend: Backend) {
     let app = persistence_app(backend).await;
-    // Create.
     let res = app
         .request(reqwest::Method::POST, "/api/v1/users")
         .json(&json!({"name": "Ada", "email": "ada@example.com"}))
@@ -29,30 +33,46 @@ async fn crud_flow_of_seed_001(backend: Backend) {
     assert!(uuid::Uuid::parse_str(&id).is_ok());
     assert_eq!(location, format!("/api/v1/users/{id}"));
     assert_eq!(created["name"], "Ada");
+}
 
-    // Read.
+async fn a_read_returns_what_was_created_with_its_timestamps(backend: Backend) {
+    let app = persistence_app(backend).await;
+    let created = create_ada(&app).await;
+    let id = created["id"].as_str().unwrap();
     let (status, user) = app.get(&format!("/api/v1/users/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["created_at"], created["created_at"]);
     assert_eq!(user["created_at"], user["updated_at"]);
+}
 
-    // Replace: fields not sent are gone, id and created_at stay.
+async fn a_replace_drops_fields_not_sent_and_keeps_id_and_created_at(backend: Backend) {
+    let app = persistence_app(backend).await;
+    let created = create_ada(&app).await;
+    let id = created["id"].as_str().unwrap();
     let (status, put) = app.put(&format!("/api/v1/users/{id}"), &json!({"name": "Ada L.", "email": "ada@l.org"})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(put["id"], id.as_str(), "`{{user_id}}` is the real path value");
+    assert_eq!(put["id"], id, "`{{user_id}}` is the real path value");
     let (_, user) = app.get(&format!("/api/v1/users/{id}")).await;
     assert_eq!(user["name"], "Ada L.");
     assert_eq!(user["created_at"], created["created_at"]);
+}
 
-    // Merge.
+async fn a_merge_changes_only_the_fields_sent_and_null_removes(backend: Backend) {
+    let app = persistence_app(backend).await;
+    let created = create_ada(&app).await;
+    let id = created["id"].as_str().unwrap();
     let (status, merged) = app.patch(&format!("/api/v1/users/{id}"), &json!({"role": "admin", "name": null})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(merged["role"], "admin");
     assert!(merged.get("name").is_none(), "null removes a field in a merge");
-    assert_eq!(merged["email"], "ada@l.org");
+    assert_eq!(merged["email"], "ada@example.com");
+}
 
-    // Delete, then it is gone.
+async fn a_deleted_entity_is_gone_for_reads_updates_and_deletes(backend: Backend) {
+    let app = persistence_app(backend).await;
+    let created = create_ada(&app).await;
+    let id = created["id"].as_str().unwrap();
     assert_eq!(app.delete(&format!("/api/v1/users/{id}")).await, (StatusCode::NO_CONTENT, Value::Null));
     let (status, body) = app.get(&format!("/api/v1/users/{id}")).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "entity_not_found"));
@@ -173,7 +193,11 @@ async fn error_handling_can_fall_back_or_change_the_status(backend: Backend) {
 
 on_every_backend!(
     error_handling_can_fall_back_or_change_the_status,
-    crud_flow_of_seed_001,
+    a_create_answers_201_with_a_uuid_and_its_location,
+    a_read_returns_what_was_created_with_its_timestamps,
+    a_replace_drops_fields_not_sent_and_keeps_id_and_created_at,
+    a_merge_changes_only_the_fields_sent_and_null_removes,
+    a_deleted_entity_is_gone_for_reads_updates_and_deletes,
     lists_page_with_limit_offset_and_totals,
     lists_filter_search_and_sort_by_query,
     increment_ids_continue_after_seeded_ones,

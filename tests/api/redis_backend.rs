@@ -147,3 +147,18 @@ async fn a_read_cache_serves_this_instance_until_its_ttl_or_its_own_write() {
     assert_eq!(a.patch("/v1/notes/n1", &json!({"text": "changed by a"})).await.0, StatusCode::OK);
     assert_eq!(a.get("/v1/cached-notes/n1").await.1["text"], "changed by a", "a's own write dropped its cache");
 }
+
+#[tokio::test]
+async fn an_admin_delete_during_a_redis_outage_is_a_503_not_a_conflict() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let mut app = spawn_app(PROFILE, Backend::Redis).await;
+    assert_eq!(app.get("/system/data/notes/n1").await.0, StatusCode::OK);
+    drop(app.redis.take());
+    let res = app.request(reqwest::Method::DELETE, "/system/data/notes/n1").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "1");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(code(&body), "backend_unavailable");
+}
