@@ -40,25 +40,26 @@
 //!   the `/system` API, docs.
 //! - [`cli`]: the `mockctl` command line.
 
-pub mod admin;
-pub mod auth;
+mod admin;
+mod auth;
 pub mod cli;
-pub mod config;
-pub mod gateway;
-pub mod generate;
-pub mod http;
-pub mod json;
-pub mod metrics;
-pub mod openapi;
-pub mod persistence;
-pub mod profile;
+mod config;
+mod gateway;
+mod generate;
+mod http;
+mod json;
+mod metrics;
+mod openapi;
+mod persistence;
+mod profile;
 pub mod reload;
-pub mod routing;
-pub mod settings;
+mod routing;
+mod settings;
 pub mod store;
 pub mod telemetry;
-pub mod template;
+mod template;
 
-pub use http::Server;
+pub use config::{ConfigError, ProfileError};
+pub use http::{Server, StartError, Started};
 pub use profile::Profile;
-pub use settings::Settings;
+pub use settings::{Overrides, Settings};

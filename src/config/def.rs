@@ -23,7 +23,7 @@ pub struct ApiDef {
     /// Backend selection: `"memory"`, `"file"`, `"redis"` or an object with `backend`.
     pub persistence: Option<Value>,
     pub system: Option<SystemDef>,
-    /// The seed's form: `{"enabled": true, "entities": {"users": [..]}}`.
+    /// Mock-and-Roll's form: `{"enabled": true, "entities": {"users": [..]}}`.
     pub data_seeding: Option<SeedingDef>,
     /// Pretendo's form: `{"users": [..]}`.
     pub data: Option<IndexMap<String, Vec<Value>>>,
@@ -60,7 +60,7 @@ pub struct SystemDef {
     /// Keys accepted in `X-System-Key`.
     #[serde(default)]
     pub api_keys: Vec<String>,
-    /// The seed places `data_seeding` under `system`.
+    /// Mock-and-Roll also places `data_seeding` under `system`.
     pub data_seeding: Option<SeedingDef>,
 }
 
@@ -209,7 +209,7 @@ pub struct PersistenceDef {
     /// `false`: the entity type lives in memory only (the embedded store never writes
     /// it to disk).
     pub persistent: Option<bool>,
-    /// The seed's batch form: `batch_operation: true` with `entities: [...]`.
+    /// Mock-and-Roll's batch form: `batch_operation: true` with `entities: [...]`.
     pub batch_operation: Option<bool>,
     #[serde(default)]
     pub entities: Vec<PersistenceDef>,

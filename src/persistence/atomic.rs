@@ -1,4 +1,4 @@
-//! `atomic: true` (or `transaction: true`, or the seed's `batch_operation`) with a list
+//! `atomic: true` (or `transaction: true`, or Mock-and-Roll's `batch_operation`) with a list
 //! of operations: every operation is read and computed first, then all of them commit
 //! as one store transaction, so they happen together or not at all, even with other
 //! gateway instances writing the same entities. A missing target, a broken rule or a

@@ -15,8 +15,8 @@ mod read;
 pub mod rules;
 mod update;
 
-pub use atomic::{Atomic, AtomicOp};
-pub use create::{Create, IdGen};
+pub use atomic::Atomic;
+pub use create::Create;
 pub use delete::Delete;
 pub use list::List;
 pub use read::Read;

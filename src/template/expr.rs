@@ -1,7 +1,7 @@
 //! The expression language inside `{{ ... }}`, parsed once at profile load.
 //!
 //! It covers the forms profiles use in practice: paths (`request.name`,
-//! `stored_entity.tags.0`), literals, helper calls in both the seed's form
+//! `stored_entity.tags.0`), literals, helper calls in both the function-call form
 //! (`timestamp_plus_seconds(86400)`) and Handlebars' form (`subtract a b`,
 //! `(multiply a 2)`), and infix arithmetic with the usual precedence
 //! (`current.quantity - request.quantity * 2`). Anything else (block helpers, partials)
@@ -189,7 +189,7 @@ fn is_ident_start(c: char) -> bool {
 }
 
 /// Header names contain `-`, so a `-` touching an identifier belongs to it;
-/// subtraction is written with spaces (`a - b`), as the seed does.
+/// subtraction is written with spaces (`a - b`), as profiles do.
 fn is_ident_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '$' | '@')
 }

@@ -7,7 +7,7 @@
 //!   itself and `"{{entity_count}}"` a number;
 //! - text mixed with `{{expr}}` and `{param}` references: interpolated into a string;
 //! - anything using Handlebars blocks (`{{#if}}`, `{{#each}}`, ...): registered with
-//!   Handlebars and rendered by it, with the seed's forms rewritten to Handlebars syntax.
+//!   Handlebars and rendered by it, with the function-call and infix forms rewritten to Handlebars syntax.
 //!
 //! The first three never touch Handlebars at request time. Rendering is always one
 //! pass over the compiled form, so values that come from a request are data and are
@@ -16,7 +16,7 @@
 mod expr;
 mod func;
 
-pub use expr::{Base, Expr, ParseError, Path};
+pub use expr::{Base, Expr, Path};
 pub use func::{EvalError, Func, iso};
 
 use crate::json::{push_text, to_text};
