@@ -31,7 +31,7 @@ pub struct CacheStats {
 
 impl ReadCache {
     pub fn get(&self, entity: &str, id: &str) -> Option<Value> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = crate::store::lock(&self.entries);
         let found = entries
             .get(entity)
             .and_then(|t| t.get(id))
@@ -43,13 +43,13 @@ impl ReadCache {
     }
 
     pub fn put(&self, entity: &str, id: &str, value: Value, ttl: Duration) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = crate::store::lock(&self.entries);
         entries.entry(entity.to_owned()).or_default().insert(id.to_owned(), (value, Instant::now() + ttl));
     }
 
     /// Drops an entity type's entries (after a write), or everything with `None`.
     pub fn invalidate(&self, entity: Option<&str>) -> usize {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = crate::store::lock(&self.entries);
         match entity {
             Some(e) => entries.remove(e).map_or(0, |t| t.len()),
             None => entries.drain().map(|(_, t)| t.len()).sum(),
@@ -58,13 +58,13 @@ impl ReadCache {
 
     /// Drops one cached entity; whether it was cached.
     pub fn invalidate_one(&self, entity: &str, id: &str) -> bool {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = crate::store::lock(&self.entries);
         entries.get_mut(entity).is_some_and(|t| t.remove(id).is_some())
     }
 
     /// Cached ids of an entity type that are still valid.
     pub fn ids(&self, entity: &str) -> Vec<String> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = crate::store::lock(&self.entries);
         let now = Instant::now();
         let mut ids: Vec<String> = entries
             .get(entity)
@@ -75,7 +75,7 @@ impl ReadCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = crate::store::lock(&self.entries);
         CacheStats {
             entries: entries.values().map(HashMap::len).sum(),
             hits: self.hits.load(Ordering::Relaxed),

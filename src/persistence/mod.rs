@@ -191,20 +191,20 @@ impl KeySource {
         KeySource { field }
     }
 
-    /// The value of `field` in the request (path, query, then body).
-    fn value_of(field: &str, req: &RequestData) -> Option<Value> {
-        req.params.get(field).or_else(|| req.query.get(field)).or_else(|| req.body.get(field)).cloned()
+    /// The value of `field` in the request: the path parameter, then the query
+    /// parameter, then the body field. An id belongs to the URL first, so a body that
+    /// carries its own `id` cannot redirect an update to another entity. (Templates'
+    /// `{{request.x}}` looks in the opposite order, body first, because there the
+    /// body's fields are the data being written; `{{request.path.x}}` and friends say
+    /// which one explicitly.)
+    fn value_of<'r>(field: &str, req: &'r RequestData) -> Option<&'r Value> {
+        req.params.get(field).or_else(|| req.query.get(field)).or_else(|| req.body.get(field))
     }
 
     fn resolve(&self, req: &RequestData) -> Result<String, ActionError> {
         // A logout names no id: `session_id` is the authenticated session's own.
         let own_session = || (self.field == "session_id").then(|| req.session.get(ID_FIELD)).flatten();
-        let v = req
-            .params
-            .get(&self.field)
-            .or_else(|| req.query.get(&self.field))
-            .or_else(|| req.body.get(&self.field))
-            .or_else(own_session);
+        let v = Self::value_of(&self.field, req).or_else(own_session);
         v.and_then(id_key).ok_or_else(|| ActionError::MissingId { field: self.field.clone() })
     }
 }

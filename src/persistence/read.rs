@@ -51,7 +51,7 @@ impl Read {
     ) -> Result<String, ActionError> {
         let missing = || ActionError::MissingId { field: field.to_owned() };
         let value = KeySource::value_of(field, input.request).filter(|v| !v.is_null()).ok_or_else(missing)?;
-        let text = crate::json::to_text(&value);
+        let text = crate::json::to_text(value);
         let not_found = || ActionError::NotFound { entity: self.entity.clone(), id: format!("{field}={text}") };
         if input.rules.of(&self.entity).unique.iter().any(|u| u == field) {
             // A unique field's claim names its owner: one lookup.

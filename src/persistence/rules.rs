@@ -9,7 +9,7 @@
 //!   value, written with `Cond::Absent` next to the entity;
 //! - a reference is a `Write::Check` that the referenced entity is present.
 
-use crate::config::{CompileCx, EndpointsFileDef, PersistenceDef};
+use crate::config::{CompileCx, EndpointsFileDef, PersistenceDef, RelationshipDef, ValidationDef};
 use crate::store::{Cond, Store, StoreError, Transaction, Ttl, Write, id_key};
 use regex::Regex;
 use serde_json::{Value, json};
@@ -184,36 +184,7 @@ impl Rules {
             self.entry(entity).transient = true;
         }
         if let Some(v) = &def.validation {
-            let mut constraints = Vec::new();
-            for (field, c) in &v.field_constraints {
-                let here = format!("{at}.validation.field_constraints.{field}");
-                let pattern = match c.pattern.as_deref().map(regex::Regex::new) {
-                    None => None,
-                    Some(Ok(r)) => Some(r),
-                    Some(Err(e)) => {
-                        cx.problem(format!("{here}.pattern"), format!("invalid regular expression: {e}"), "");
-                        continue;
-                    }
-                };
-                let email = match c.format.as_deref() {
-                    None => false,
-                    Some("email") => true,
-                    Some(other) => {
-                        cx.problem(format!("{here}.format"), format!("unknown format {other:?}"), "\"email\"");
-                        continue;
-                    }
-                };
-                let constraint = Constraint {
-                    min_length: c.min_length,
-                    max_length: c.max_length,
-                    min: c.min,
-                    max: c.max,
-                    pattern,
-                    allowed: c.allowed.clone(),
-                    email,
-                };
-                constraints.push((field.clone(), constraint));
-            }
+            let constraints = constraints(v, at, cx);
             let r = self.entry(entity);
             for u in &v.unique_fields {
                 if !r.unique.contains(u) {
@@ -226,41 +197,15 @@ impl Rules {
             }
         }
         for (field, rel) in &def.relationships {
-            let on_delete = match rel.on_delete.as_deref() {
-                None | Some("restrict") => OnDelete::Restrict,
-                Some("cascade") => OnDelete::Cascade,
-                Some("nullify" | "set_null") => OnDelete::Nullify,
-                Some(other) => {
-                    cx.problem(
-                        format!("{at}.relationships.{field}.on_delete"),
-                        format!("unknown rule {other:?}"),
-                        "\"restrict\", \"cascade\" or \"nullify\"",
-                    );
-                    continue;
-                }
-            };
-            if !crate::store::valid_entity_name(&rel.entity) {
-                cx.problem(
-                    format!("{at}.relationships.{field}.entity"),
-                    format!("bad entity name {:?}", rel.entity),
-                    "an entity type name",
-                );
-                continue;
+            if let Some(reference) = Reference::parse(field, rel, &format!("{at}.relationships.{field}"), cx) {
+                let r = self.entry(entity);
+                r.references.retain(|x| x.field != *field);
+                r.references.push(reference);
             }
-            let reference = Reference {
-                field: field.clone(),
-                target: rel.entity.clone(),
-                required: rel.required.unwrap_or(false),
-                on_delete,
-            };
-            let r = self.entry(entity);
-            r.references.retain(|x| x.field != *field);
-            r.references.push(reference);
         }
         if let Some(lock) = &def.optimistic_lock {
             let field = lock.version_field.clone().unwrap_or_else(|| "version".to_owned());
-            let existing = self.entry(entity).version_field.clone();
-            match existing {
+            match self.entry(entity).version_field.clone() {
                 Some(f) if f != field => cx.problem(
                     format!("{at}.optimistic_lock.version_field"),
                     format!("{entity} is already locked on {f:?}, here on {field:?}"),
@@ -269,6 +214,66 @@ impl Rules {
                 _ => self.entry(entity).version_field = Some(field),
             }
         }
+    }
+}
+
+/// `validation.field_constraints`, checked; a constraint with a problem is left out.
+fn constraints(v: &ValidationDef, at: &str, cx: &mut CompileCx<'_>) -> Vec<(String, Constraint)> {
+    let mut out = Vec::new();
+    for (field, c) in &v.field_constraints {
+        let here = format!("{at}.validation.field_constraints.{field}");
+        let pattern = match c.pattern.as_deref().map(Regex::new) {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                cx.problem(format!("{here}.pattern"), format!("invalid regular expression: {e}"), "");
+                continue;
+            }
+        };
+        let email = match c.format.as_deref() {
+            None => false,
+            Some("email") => true,
+            Some(other) => {
+                cx.problem(format!("{here}.format"), format!("unknown format {other:?}"), "\"email\"");
+                continue;
+            }
+        };
+        let constraint = Constraint {
+            min_length: c.min_length,
+            max_length: c.max_length,
+            min: c.min,
+            max: c.max,
+            pattern,
+            allowed: c.allowed.clone(),
+            email,
+        };
+        out.push((field.clone(), constraint));
+    }
+    out
+}
+
+impl Reference {
+    /// One entry of `relationships`, found at `at`.
+    fn parse(field: &str, rel: &RelationshipDef, at: &str, cx: &mut CompileCx<'_>) -> Option<Reference> {
+        let on_delete = match rel.on_delete.as_deref() {
+            None | Some("restrict") => OnDelete::Restrict,
+            Some("cascade") => OnDelete::Cascade,
+            Some("nullify" | "set_null") => OnDelete::Nullify,
+            Some(other) => {
+                cx.problem(
+                    format!("{at}.on_delete"),
+                    format!("unknown rule {other:?}"),
+                    "\"restrict\", \"cascade\" or \"nullify\"",
+                );
+                return None;
+            }
+        };
+        if !crate::store::valid_entity_name(&rel.entity) {
+            cx.problem(format!("{at}.entity"), format!("bad entity name {:?}", rel.entity), "an entity type name");
+            return None;
+        }
+        let required = rel.required.unwrap_or(false);
+        Some(Reference { field: field.to_owned(), target: rel.entity.clone(), required, on_delete })
     }
 }
 

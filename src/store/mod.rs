@@ -20,6 +20,7 @@ mod redis;
 
 pub use file::{FileStore, write_atomically};
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
+pub(crate) use memory::lock;
 pub use open::{BackendChoice, BackendKind, OpenError, OpenRequest, Opened, open};
 pub use query::{ListQuery, Page, Sort};
 pub use redis::{Keys, RedisStore, redacted};
