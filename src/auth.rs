@@ -6,7 +6,7 @@
 //! a valid token lacking scopes (403) over wrong credentials (401) over none at all (401).
 //! Secrets are compared in constant time and never logged.
 
-use crate::config::{AuthFileDef, ConfigError, SystemDef};
+use crate::config::{ApiDef, AuthFileDef, ConfigError, EndpointsFileDef, SystemDef};
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -180,6 +180,61 @@ impl AuthMethod {
         }
         out
     }
+}
+
+/// Keys that decide who may call the API. A near-miss spelling of one (`Authentication`,
+/// `api_key` for `api_keys`) is an error: ignored, it would silently open a door.
+pub fn check_security_keys(
+    api: &ApiDef,
+    auth: &AuthFileDef,
+    endpoints: &EndpointsFileDef,
+    problems: &mut Vec<ConfigError>,
+) {
+    near_misses("api.json", "", &api.unknown, &["system"], problems);
+    if let Some(system) = &api.system {
+        near_misses(
+            "api.json",
+            "system.",
+            &system.unknown,
+            &["protect_endpoints", "api_keys", "auth_method"],
+            problems,
+        );
+    }
+    near_misses("auth.json", "", &auth.unknown, &["authentication_methods"], problems);
+    for (name, m) in &auth.authentication_methods {
+        let keys = ["type", "name", "location", "valid_keys", "valid_credentials", "valid_tokens", "entity_name"];
+        near_misses("auth.json", &format!("authentication_methods.{name}."), &m.unknown, &keys, problems);
+    }
+    for (i, ep) in endpoints.endpoints.iter().enumerate() {
+        let keys = ["authentication", "required_scopes"];
+        near_misses("endpoints.json", &format!("endpoints[{i}]."), &ep.unknown, &keys, problems);
+    }
+}
+
+fn near_misses(
+    file: &str,
+    prefix: &str,
+    unknown: &indexmap::IndexMap<String, serde_json::Value>,
+    keys: &[&str],
+    problems: &mut Vec<ConfigError>,
+) {
+    for key in unknown.keys() {
+        if let Some(known) = keys.iter().find(|known| is_near(key, known)) {
+            problems.push(ConfigError {
+                file: file.to_owned(),
+                json_path: format!("{prefix}{key}"),
+                found: format!("unknown key {key:?}"),
+                expected: format!("{known:?}, spelled exactly (it decides who may call the API)"),
+            });
+        }
+    }
+}
+
+/// The same key but for case, separators or a slip of one or two letters.
+fn is_near(key: &str, known: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace(['-', ' '], "_");
+    let slips = if known.len() > 6 { 2 } else { 1 };
+    key == known || strsim::damerau_levenshtein(&key, known) <= slips
 }
 
 /// An endpoint's requirements.
@@ -395,6 +450,8 @@ pub enum SystemAuthError {
     Missing,
     #[error("the X-System-Key is not valid")]
     Wrong,
+    #[error("no system key is configured, so the system API answers only clients on this machine")]
+    LoopbackOnly,
 }
 
 impl SystemGuard {
@@ -424,9 +481,12 @@ impl SystemGuard {
         SystemGuard { protected: protect && !keys.is_empty(), keys, alt_header, opened: !protect }
     }
 
-    pub fn check(&self, req: &dyn Credentials) -> Result<(), SystemAuthError> {
+    /// Whether this request may use `/system`. With no key configured (and the API not
+    /// opened on purpose), only clients on this machine may: `/system` is never open
+    /// to the network by accident.
+    pub fn check(&self, req: &dyn Credentials, peer_is_loopback: bool) -> Result<(), SystemAuthError> {
         if !self.protected {
-            return Ok(());
+            return if self.opened || peer_is_loopback { Ok(()) } else { Err(SystemAuthError::LoopbackOnly) };
         }
         let given = req
             .header("x-system-key")
@@ -509,9 +569,52 @@ mod tests {
             alt_header: Some("X-API-Key".into()),
             opened: false,
         };
-        assert_eq!(g.check(&Req(vec![], vec![])), Err(SystemAuthError::Missing));
-        assert_eq!(g.check(&Req(vec![("x-system-key", "bad".into())], vec![])), Err(SystemAuthError::Wrong));
-        assert_eq!(g.check(&Req(vec![("x-system-key", "sys".into())], vec![])), Ok(()));
-        assert_eq!(g.check(&Req(vec![("x-api-key", "sys".into())], vec![])), Ok(()));
+        assert_eq!(g.check(&Req(vec![], vec![]), true), Err(SystemAuthError::Missing));
+        assert_eq!(g.check(&Req(vec![("x-system-key", "bad".into())], vec![]), true), Err(SystemAuthError::Wrong));
+        assert_eq!(g.check(&Req(vec![("x-system-key", "sys".into())], vec![]), true), Ok(()));
+        assert_eq!(g.check(&Req(vec![("x-api-key", "sys".into())], vec![]), true), Ok(()));
+    }
+
+    #[test]
+    fn without_a_key_only_this_machine_may_use_the_system_api() {
+        let nobody = Req(vec![], vec![]);
+        let unset = SystemGuard { protected: false, keys: vec![], alt_header: None, opened: false };
+        assert_eq!(unset.check(&nobody, true), Ok(()));
+        assert_eq!(unset.check(&nobody, false), Err(SystemAuthError::LoopbackOnly));
+        let opened = SystemGuard { opened: true, ..unset };
+        assert_eq!(opened.check(&nobody, false), Ok(()), "protect_endpoints: false opens it on purpose");
+    }
+
+    #[test]
+    fn near_misses_of_security_keys_are_refused() {
+        let endpoints: EndpointsFileDef = serde_json::from_value(serde_json::json!({"endpoints": [
+            {"method": "GET", "path": "/a", "Authentication": ["k"], "required-scopes": ["r"], "colour": "red"}
+        ]}))
+        .unwrap();
+        let api: ApiDef =
+            serde_json::from_value(serde_json::json!({"system": {"api_key": ["s"], "protect_endpoint": true}}))
+                .unwrap();
+        let auth: AuthFileDef = serde_json::from_value(serde_json::json!({"authentication_methods": {
+            "k": {"type": "api_key", "valid_key": ["x"]}
+        }}))
+        .unwrap();
+        let mut problems = Vec::new();
+        check_security_keys(&api, &auth, &endpoints, &mut problems);
+        let paths: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.file, p.json_path)).collect();
+        assert_eq!(
+            paths,
+            [
+                "api.json: system.api_key",
+                "api.json: system.protect_endpoint",
+                "auth.json: authentication_methods.k.valid_key",
+                "endpoints.json: endpoints[0].Authentication",
+                "endpoints.json: endpoints[0].required-scopes",
+            ]
+        );
+        assert!(problems[0].expected.starts_with("\"api_keys\""), "{}", problems[0]);
+        assert!(
+            !paths.iter().any(|p| p.contains("colour")),
+            "keys far from any security key are not this check's business"
+        );
     }
 }

@@ -64,6 +64,10 @@ pub struct Generator {
 /// Entity type, how many, and its fields' generators in order.
 type EntityPlan = (String, usize, Vec<(String, Gen)>);
 
+/// The most entities of one type a profile may generate: all of them are made in
+/// memory at start.
+pub const MAX_COUNT: usize = 10_000_000;
+
 const TYPES: &str = "uuid, sequence, username, email, name, first_name, last_name, date, datetime, lorem, number, boolean, pickOne, ref, constant";
 
 impl Generator {
@@ -85,6 +89,10 @@ impl Generator {
         let mut known: Vec<String> = seeded.to_vec();
         let mut plan = Vec::new();
         for (entity, count) in counts {
+            if count > MAX_COUNT {
+                cx.problem(format!("{at}.counts.{entity}"), format!("found {count}"), format!("at most {MAX_COUNT}"));
+                continue;
+            }
             if !crate::store::valid_entity_name(&entity) {
                 cx.problem(
                     format!("{at}.counts.{entity}"),

@@ -234,10 +234,12 @@ pub struct MeteredStore {
     inner: Arc<dyn Store>,
     ops: Vec<OpSeries>,
     in_flight: Gauge,
+    /// Session ids never reach the debug log.
+    secrets: crate::telemetry::Secrets,
 }
 
 impl MeteredStore {
-    pub fn new(inner: Arc<dyn Store>, metrics: &Metrics) -> Self {
+    pub fn new(inner: Arc<dyn Store>, metrics: &Metrics, secrets: crate::telemetry::Secrets) -> Self {
         let backend = inner.backend();
         let ops = OPS
             .iter()
@@ -258,7 +260,7 @@ impl MeteredStore {
             })
             .collect();
         let in_flight = metrics.gauge("mockgate_store_in_flight", vec![Label::new("backend", backend)]);
-        MeteredStore { inner, ops, in_flight }
+        MeteredStore { inner, ops, in_flight, secrets }
     }
 
     async fn timed<T>(
@@ -333,7 +335,7 @@ impl Store for MeteredStore {
     }
 
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
-        self.timed(Op::Get, || format!("{entity}/{id}"), self.inner.get(entity, id)).await
+        self.timed(Op::Get, || format!("{entity}/{}", self.secrets.id(entity, id)), self.inner.get(entity, id)).await
     }
 
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
@@ -342,7 +344,7 @@ impl Store for MeteredStore {
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
         let what = if tracing::enabled!(target: "mockgate::store", tracing::Level::DEBUG) {
-            describe_tx(&tx)
+            describe_tx(&tx, &self.secrets)
         } else {
             String::new()
         };
@@ -400,7 +402,7 @@ impl Store for MeteredStore {
 }
 
 /// `put users/7 (absent), delete __unique.users.email/a@b (any)` for the debug log.
-fn describe_tx(tx: &Transaction) -> String {
+fn describe_tx(tx: &Transaction, secrets: &crate::telemetry::Secrets) -> String {
     use crate::store::{Cond, Write};
     let mut out = String::new();
     for (i, w) in tx.writes.iter().enumerate() {
@@ -415,7 +417,8 @@ fn describe_tx(tx: &Transaction) -> String {
             Cond::Present => "present",
             Cond::Equals(_) => "unchanged",
         };
-        let _ = write!(out, "{}{verb} {}/{} ({cond})", if i == 0 { "" } else { ", " }, w.entity(), w.id());
+        let id = secrets.id(w.entity(), w.id());
+        let _ = write!(out, "{}{verb} {}/{id} ({cond})", if i == 0 { "" } else { ", " }, w.entity());
     }
     out
 }

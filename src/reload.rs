@@ -110,6 +110,7 @@ fn gateway(mut profile: Profile, store: &Arc<dyn Store>, key: Option<&str>, syst
     if let Some(key) = key.filter(|k| !k.is_empty()) {
         profile.system.keys.push(key.to_owned());
         profile.system.protected = true;
+        profile.secrets.add(key);
     }
     Gateway::new(Arc::new(profile), Arc::clone(store), system_api)
 }

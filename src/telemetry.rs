@@ -167,37 +167,98 @@ where
     }
 }
 
-/// A body for the log: JSON with the values of secret-looking keys (password, token,
-/// secret, key, authorization) masked, cut to `cap` bytes on a character boundary.
-pub fn loggable_body(body: &[u8], cap: usize) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(mut v) => {
-            mask_secrets(&mut v);
-            loggable_value(&v, cap)
-        }
-        Err(_) => cut(String::from_utf8_lossy(body).into_owned(), cap),
+/// What the logs must never show: the values of secret-looking keys (password, token,
+/// secret, key, authorization, session, cookie, credential), every credential the
+/// profile defines wherever it appears (whatever its key name), and session ids (the
+/// ids of the entity types that hold sessions).
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// The profile's credentials, longest first (so a longer one is never left half
+    /// shown by masking a shorter one inside it).
+    values: Vec<String>,
+    /// Entity types whose ids are session ids.
+    pub session_entities: std::collections::HashSet<String>,
+}
+
+const MASK: &str = "***";
+
+impl Secrets {
+    pub fn new(values: impl IntoIterator<Item = String>, session_entities: impl IntoIterator<Item = String>) -> Self {
+        let mut values: Vec<String> = values.into_iter().filter(|v| v.len() >= 3).collect();
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        values.dedup();
+        Secrets { values, session_entities: session_entities.into_iter().collect() }
     }
-}
 
-pub fn loggable_value(v: &Value, cap: usize) -> String {
-    cut(v.to_string(), cap)
-}
+    /// One more credential (the settings' system key).
+    pub fn add(&mut self, value: &str) {
+        *self = Secrets::new(self.values.iter().cloned().chain([value.to_owned()]), self.session_entities.drain());
+    }
 
-fn mask_secrets(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m.iter_mut() {
-                let k = k.to_ascii_lowercase();
-                if ["pass", "secret", "token", "key", "authorization"].iter().any(|s| k.contains(s)) {
-                    *v = Value::String("***".into());
-                } else {
-                    mask_secrets(v);
+    fn secret_key(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        ["pass", "secret", "token", "key", "authorization", "session", "cookie", "credential"]
+            .iter()
+            .any(|s| k.contains(s))
+            || k == "sid"
+    }
+
+    /// Masks, at any depth, the values of secret-looking keys and every credential.
+    pub fn mask(&self, v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    if Self::secret_key(k) && !v.is_null() {
+                        *v = Value::String(MASK.into());
+                    } else {
+                        self.mask(v);
+                    }
                 }
             }
+            Value::Array(a) => a.iter_mut().for_each(|v| self.mask(v)),
+            Value::String(s) if self.values.iter().any(|c| s.contains(c.as_str())) => *s = self.mask_text(s),
+            _ => {}
         }
-        Value::Array(a) => a.iter_mut().for_each(mask_secrets),
-        _ => {}
     }
+
+    /// Text with every credential replaced.
+    pub fn mask_text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for c in &self.values {
+            if out.contains(c.as_str()) {
+                out = out.replace(c.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// A store id for the log: masked when it is a session id.
+    pub fn id<'a>(&self, entity: &str, id: &'a str) -> &'a str {
+        if self.session_entities.contains(entity) { MASK } else { id }
+    }
+}
+
+/// A body for the log: JSON (or a form, read as one) with secrets masked, cut to
+/// `cap` bytes on a character boundary.
+pub fn loggable_body(body: &[u8], cap: usize, secrets: &Secrets) -> String {
+    let parsed = serde_json::from_slice::<Value>(body).ok().or_else(|| {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+        (!pairs.is_empty()).then(|| Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+    });
+    match parsed {
+        Some(mut v) => {
+            secrets.mask(&mut v);
+            cut(v.to_string(), cap)
+        }
+        None => cut(secrets.mask_text(&String::from_utf8_lossy(body)), cap),
+    }
+}
+
+/// A value for the log (a response body), secrets masked, cut to `cap` bytes.
+pub fn loggable_value(v: &Value, cap: usize, secrets: &Secrets) -> String {
+    let mut v = v.clone();
+    secrets.mask(&mut v);
+    cut(v.to_string(), cap)
 }
 
 fn cut(mut s: String, cap: usize) -> String {
@@ -317,5 +378,32 @@ mod tests {
         f.write_all(b"twenty bytes of text").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "twenty bytes of text");
         assert_eq!(std::fs::read_to_string(RotatingFile::rotated(&path, 1)).unwrap().len(), 90);
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_masked_at_any_depth_under_any_name() {
+        let secrets = Secrets::new(["k-123456".to_owned(), "hunter22".to_owned()], ["sessions".to_owned()]);
+        let body = json!({
+            "user": {"password": "p1", "profile": {"api_key": "x", "note": "my key is k-123456!"}},
+            "items": [{"token": "t"}, {"session_id": "s"}, {"sid": "c"}],
+            "free": "hunter22",
+            "name": "Ada", "side": "left"
+        });
+        let logged = loggable_value(&body, 10_000, &secrets);
+        for secret in ["p1", "\"x\"", "k-123456", "\"t\"", "\"s\"", "\"c\"", "hunter22"] {
+            assert!(!logged.contains(secret), "{secret} in {logged}");
+        }
+        assert!(logged.contains("Ada") && logged.contains("left"), "{logged}");
+        assert!(logged.contains("my key is ***!"), "{logged}");
+        let form = loggable_body(b"user=ada&password=pw123&note=k-123456", 1000, &secrets);
+        assert!(!form.contains("pw123") && !form.contains("k-123456") && form.contains("ada"), "{form}");
+        assert_eq!(secrets.id("sessions", "abc"), "***");
+        assert_eq!(secrets.id("users", "abc"), "abc");
     }
 }

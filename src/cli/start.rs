@@ -114,8 +114,16 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
     );
     if opened && settings.system_key.is_none() {
         tracing::warn!("the /system API is open: system.protect_endpoints is false in api.json");
+    } else if let Some(key) = &s.generated_system_key {
+        tracing::warn!(
+            "no system key is configured and the server listens on {}: the /system API key for this run is {key} \
+             (set MOCKGATE_SYSTEM_KEY or system.api_keys to choose one)",
+            settings.host
+        );
     } else if unprotected {
-        tracing::warn!("the /system API is open: no system key is configured (set MOCKGATE_SYSTEM_KEY)");
+        tracing::warn!(
+            "no system key is configured: the /system API answers only clients on this machine (set MOCKGATE_SYSTEM_KEY)"
+        );
     }
     let record = ServerRecord {
         pid: std::process::id(),

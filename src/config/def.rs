@@ -31,6 +31,10 @@ pub struct ApiDef {
     pub generate_data: Option<Value>,
     pub server: Option<ServerDef>,
     pub logging: Option<LoggingDef>,
+    /// Keys not listed here, kept so that near-misses of keys that decide who may call
+    /// the API are refused (see `auth::check_security_keys`).
+    #[serde(flatten)]
+    pub unknown: IndexMap<String, Value>,
 }
 
 /// `logging` in `api.json`.
@@ -62,6 +66,10 @@ pub struct SystemDef {
     pub api_keys: Vec<String>,
     /// Mock-and-Roll also places `data_seeding` under `system`.
     pub data_seeding: Option<SeedingDef>,
+    /// Keys not listed here, kept so that near-misses of keys that decide who may call
+    /// the API are refused (see `auth::check_security_keys`).
+    #[serde(flatten)]
+    pub unknown: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +85,14 @@ pub struct ServerDef {
     pub port: Option<u16>,
     /// Largest accepted request body in bytes (default 1 MiB).
     pub max_body_bytes: Option<usize>,
+    /// Seconds a request body may take to arrive once its headers have (default 10):
+    /// a slower client gets 408 and its connection is closed.
+    pub body_timeout_seconds: Option<f64>,
+    /// Seconds an idle keep-alive connection stays open (default 5).
+    pub keep_alive_seconds: Option<f64>,
+    /// Connections one instance serves at once (default 10000); more are answered 503
+    /// and closed.
+    pub max_connections: Option<usize>,
 }
 
 /// `auth.json`.
@@ -84,6 +100,10 @@ pub struct ServerDef {
 pub struct AuthFileDef {
     #[serde(default)]
     pub authentication_methods: IndexMap<String, AuthMethodDef>,
+    /// Keys not listed here, kept so that near-misses of keys that decide who may call
+    /// the API are refused (see `auth::check_security_keys`).
+    #[serde(flatten)]
+    pub unknown: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +123,10 @@ pub struct AuthMethodDef {
     pub valid_tokens: Vec<TokenDef>,
     /// For `session`: the entity type holding sessions (default `sessions`).
     pub entity_name: Option<String>,
+    /// Keys not listed here, kept so that near-misses of keys that decide who may call
+    /// the API are refused (see `auth::check_security_keys`).
+    #[serde(flatten)]
+    pub unknown: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +168,10 @@ pub struct EndpointDef {
     pub persistence: Option<PersistenceDef>,
     #[serde(default)]
     pub responses: Vec<ResponseRuleDef>,
+    /// Keys not listed here, kept so that near-misses of keys that decide who may call
+    /// the API are refused (see `auth::check_security_keys`).
+    #[serde(flatten)]
+    pub unknown: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

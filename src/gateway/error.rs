@@ -29,6 +29,10 @@ pub enum ApiError {
     SystemAuth(#[from] SystemAuthError),
     #[error("request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive within {seconds} s")]
+    BodyTimeout { seconds: f64 },
+    #[error("this instance serves as many connections as it may; try again shortly")]
+    TooManyConnections,
     #[error("content type {found:?} is not supported here; send application/json")]
     UnsupportedMediaType { found: String },
     #[error("request body is not valid JSON: {0}")]
@@ -77,7 +81,10 @@ impl ApiError {
             ApiError::Auth(AuthError::InsufficientScope { .. }) => (403, "insufficient_scope"),
             ApiError::SystemAuth(SystemAuthError::Missing) => (401, "system_key_missing"),
             ApiError::SystemAuth(SystemAuthError::Wrong) => (403, "system_key_invalid"),
+            ApiError::SystemAuth(SystemAuthError::LoopbackOnly) => (403, "system_key_not_configured"),
             ApiError::PayloadTooLarge { .. } => (413, "payload_too_large"),
+            ApiError::BodyTimeout { .. } => (408, "request_timeout"),
+            ApiError::TooManyConnections => (503, "too_many_connections"),
             ApiError::UnsupportedMediaType { .. } => (415, "unsupported_media_type"),
             ApiError::MalformedJson(_) | ApiError::MalformedForm(_) | ApiError::UnreadableBody(_) => {
                 (400, "malformed_json")
@@ -172,6 +179,7 @@ fn render_status(r: &RenderError) -> (u16, &'static str) {
 fn store_status(s: &StoreError) -> (u16, &'static str) {
     match s {
         StoreError::ConditionFailed { .. } => (409, "conflict"),
+        StoreError::TooDeep { .. } => (400, "too_deeply_nested"),
         StoreError::Unavailable(_) => (503, "backend_unavailable"),
         _ => (500, "internal_error"),
     }
@@ -216,7 +224,10 @@ mod tests {
             ),
             (ApiError::SystemAuth(SystemAuthError::Missing), 401, "system_key_missing"),
             (ApiError::SystemAuth(SystemAuthError::Wrong), 403, "system_key_invalid"),
+            (ApiError::SystemAuth(SystemAuthError::LoopbackOnly), 403, "system_key_not_configured"),
             (ApiError::PayloadTooLarge { limit: 10 }, 413, "payload_too_large"),
+            (ApiError::BodyTimeout { seconds: 10.0 }, 408, "request_timeout"),
+            (ApiError::TooManyConnections, 503, "too_many_connections"),
             (ApiError::UnsupportedMediaType { found: "text/xml".into() }, 415, "unsupported_media_type"),
             (ApiError::MalformedJson(json_error), 400, "malformed_json"),
             (ApiError::UnreadableBody("reset".into()), 400, "malformed_json"),
@@ -292,6 +303,15 @@ mod tests {
                 "conflict",
             ),
             (action(ActionError::Store(down())), 503, "backend_unavailable"),
+            (
+                action(ActionError::Store(StoreError::TooDeep {
+                    entity: entity.clone(),
+                    id: id.clone(),
+                    path: "/a".into(),
+                })),
+                400,
+                "too_deeply_nested",
+            ),
             (
                 action(ActionError::Store(StoreError::Corrupt { path: "db.json".into(), reason: "x".into() })),
                 500,

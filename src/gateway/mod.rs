@@ -213,8 +213,8 @@ fn render(
                 Value::String(s) => s.trim().parse().ok(),
                 _ => None,
             };
-            n.filter(|n| (100..=599).contains(n))
-                .map(|n| n as u16)
+            n.and_then(|n| u16::try_from(n).ok())
+                .filter(|n| crate::profile::FINAL_STATUSES.contains(n))
                 .ok_or_else(|| ApiError::BadStatusTemplate { rendered: v.clone() })?
         }
     };
@@ -240,7 +240,13 @@ fn parse_body(req: &RequestCtx, ep: &Endpoint) -> Result<Value, ApiError> {
     let content_type = req.header("content-type").unwrap_or("").to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim();
     if media.is_empty() || media == "application/json" || media.ends_with("+json") || media == "text/json" {
-        return serde_json::from_slice(&req.body).map_err(ApiError::MalformedJson);
+        let v: Value = serde_json::from_slice(&req.body).map_err(ApiError::MalformedJson)?;
+        // What is accepted can be stored, and what is stored can be read back.
+        if let Some(path) = crate::store::too_deep(&v) {
+            let message = format!("nests deeper than {} levels", crate::store::MAX_DEPTH);
+            return Err(ApiError::Validation(vec![Violation { path, message }]));
+        }
+        return Ok(v);
     }
     if media == "application/x-www-form-urlencoded" {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body).map_err(ApiError::MalformedForm)?;

@@ -27,6 +27,11 @@ impl From<Reply> for HttpResponse {
             }
             res.append_header((name.as_str(), value.as_str()));
         }
+        // A body that did not arrive in time may still be on its way: the connection
+        // cannot be reused.
+        if reply.status == 408 {
+            res.force_close();
+        }
         let no_body = matches!(reply.status, 204 | 304) || reply.status < 200;
         match reply.body {
             Some(_) if no_body => res.finish(),

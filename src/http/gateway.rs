@@ -12,10 +12,11 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     let mut trace = Trace::default();
     let gateway = state.gateway();
     let body_cap = gateway.profile().logging.body_bytes;
-    let answered = match read_body(&req, payload, gateway.profile().max_body_bytes).await {
+    let profile = gateway.profile();
+    let answered = match read_body(&req, payload, profile.max_body_bytes, profile.limits.body_timeout).await {
         Ok(body) => {
             if let Some(cap) = body_cap.filter(|_| !body.is_empty()) {
-                trace.request_body = Some(crate::telemetry::loggable_body(&body, cap));
+                trace.request_body = Some(crate::telemetry::loggable_body(&body, cap, &profile.secrets));
             }
             let mut ctx = credentials(&req);
             ctx.body = body;
@@ -25,7 +26,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     };
     let mut reply = answered.unwrap_or_else(|e| e.to_reply());
     if let (Some(cap), Some(body)) = (body_cap, &reply.body) {
-        trace.response_body = Some(crate::telemetry::loggable_value(body, cap));
+        trace.response_body = Some(crate::telemetry::loggable_value(body, cap, &profile.secrets));
     }
     if req.method() == actix_web::http::Method::HEAD {
         reply.body = None;
@@ -50,15 +51,28 @@ pub fn credentials(req: &HttpRequest) -> RequestCtx {
     }
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<bytes::Bytes, ApiError> {
+/// The whole body, refused when it is larger than `limit` or has not arrived within
+/// `timeout` (a client that sends headers and then stalls must not hold a connection).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<bytes::Bytes, ApiError> {
     let declared =
         req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let mut buf = web::BytesMut::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::UnreadableBody(Box::new(e)))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    loop {
+        let next = tokio::time::timeout_at(deadline, payload.next()).await;
+        let chunk = match next {
+            Err(_) => return Err(ApiError::BodyTimeout { seconds: timeout.as_secs_f64() }),
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|e| ApiError::UnreadableBody(Box::new(e)))?,
+        };
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }

@@ -8,6 +8,7 @@
 //! - `gateway`: the catch-all handler — reads the body, hands a transport-free
 //!   request to [`crate::gateway::Gateway`] and sends its reply.
 //! - `access_log`: one line and one span per request, the request id, the metrics.
+//! - `limits`: the connection cap (bodies' time limit is read with the body).
 //! - `error`: a [`crate::gateway::Reply`] or an [`crate::gateway::ApiError`] as an
 //!   actix response.
 //! - `system`: the `/system` admin API, one route table behind one guard, whose
@@ -18,6 +19,7 @@ mod access_log;
 mod docs;
 mod error;
 mod gateway;
+mod limits;
 mod server;
 mod state;
 mod system;

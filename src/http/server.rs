@@ -3,6 +3,7 @@
 //! [`Server::run_until_stopped`] serves until a signal or a [`ServerHandle::stop`],
 //! then flushes the store.
 
+use super::limits::{self, ConnectionCap};
 use super::state::AppState;
 use super::{access_log, docs, error, gateway, system};
 use crate::admin::{self, AdminError};
@@ -46,6 +47,9 @@ pub struct Started {
     /// Why the backend differs from what the profile asked for, if it does.
     pub note: Option<String>,
     pub seeded: bool,
+    /// The `/system` key made up for this run: no key was configured and the server
+    /// listens beyond this machine, where an unguarded `/system` would be open to all.
+    pub generated_system_key: Option<String>,
 }
 
 pub struct Server {
@@ -82,7 +86,7 @@ impl Server {
     pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
         let opened = crate::store::open(settings.open_request(&profile)).await?;
         let metrics = Arc::new(Metrics::new());
-        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(opened.store, &metrics));
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(opened.store, &metrics, profile.secrets.clone()));
         spawn_upkeep(&metrics);
         let seeded = opened.fresh || settings.reset;
         start_data(settings, &profile, store.as_ref(), seeded).await?;
@@ -91,17 +95,29 @@ impl Server {
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let conveniences = Conveniences::for_profile(&profile);
-        let reloader = Reloader::new(profile, Arc::clone(&store), settings.system_key.clone(), system::api());
+        let limits = profile.limits;
+        let guard = &profile.system;
+        let generated_system_key =
+            (!guard.protected && !guard.opened && settings.system_key.is_none() && !local.ip().is_loopback())
+                .then(|| uuid::Uuid::new_v4().simple().to_string());
+        let system_key = settings.system_key.clone().or_else(|| generated_system_key.clone());
+        let reloader = Reloader::new(profile, Arc::clone(&store), system_key, system::api());
         let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now() });
+        let cap = ConnectionCap::new(limits.max_connections);
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| error::bad_part("query string", e)))
                 .app_data(web::PathConfig::default().error_handler(|e, _| error::bad_part("path", e)))
+                .wrap(from_fn(limits::refuse_over_cap))
                 .wrap(from_fn(access_log::access_log))
                 .configure(|cfg| routes(cfg, conveniences))
                 .default_service(web::to(gateway::handle))
-        });
+        })
+        .on_connect(cap.on_connect())
+        .keep_alive(limits.keep_alive)
+        // Slow headers are cut off here; slow bodies by `read_body`.
+        .client_request_timeout(Duration::from_secs(5));
         if let Some(w) = settings.workers {
             http = http.workers(w.max(1));
         }
@@ -112,6 +128,7 @@ impl Server {
             storage: opened.storage,
             note: opened.note,
             seeded,
+            generated_system_key,
         };
         Ok(Server { port: local.port(), reloader, server, store, started })
     }

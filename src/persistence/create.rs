@@ -153,7 +153,7 @@ impl Create {
         };
         plan.push(put, Role::Main);
         plan.claims(rules, &self.entity, key, None, Some(entity), ttl);
-        plan.references(rules, entity);
+        plan.references(rules, None, entity);
     }
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 
 /// Deletes one entity by id; 404 when it does not exist. Entities that reference it
 /// are handled by their relationship's `on_delete` (restrict: 409; cascade: deleted
-/// too; nullify: the field set to null), all in the same atomic commit. The deleted
+/// too; nullify: the field set to null), all in the same atomic commit, which also
+/// requires the entity's reference guard to be as it was when the referencing
+/// entities were looked up: a reference made meanwhile makes the delete look again. The deleted
 /// entity is available to the response as `stored_entity`.
 #[derive(Debug)]
 pub struct Delete {
@@ -57,6 +59,9 @@ impl Delete {
         let mut pending = vec![(self.entity.clone(), id.to_owned())];
         let mut seen: HashSet<(String, String)> = pending.iter().cloned().collect();
         while let Some((entity, id)) = pending.pop() {
+            if !rules.of(&entity).referenced_by.is_empty() {
+                plan.pin_guard(store, &entity, &id).await?;
+            }
             for (source, r) in &rules.of(&entity).referenced_by {
                 let query = ListQuery { filters: vec![(r.field.clone(), id.clone())], ..ListQuery::default() };
                 let children = store.list(source, &query).await?.items;

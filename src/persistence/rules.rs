@@ -80,6 +80,7 @@ impl Rules {
         let mut out = std::collections::HashSet::new();
         for (name, r) in self.entities.iter().filter(|(_, r)| r.transient) {
             out.insert(name.clone());
+            out.insert(guard_entity(name));
             out.extend(r.unique.iter().map(|f| claim_entity(name, f)));
         }
         out
@@ -277,6 +278,14 @@ impl Reference {
     }
 }
 
+/// The bookkeeping table of reference guards for `target`: a row per entity of that
+/// type that something has referenced, rewritten (with a fresh mark) by every write
+/// that makes a new reference to it. Restrict, cascade and nullify are decided inside
+/// the delete's commit by requiring the mark it read to be unchanged.
+pub fn guard_entity(target: &str) -> String {
+    format!("__guard.{target}")
+}
+
 pub fn claim_entity(entity: &str, field: &str) -> String {
     format!("__unique.{entity}.{field}")
 }
@@ -434,14 +443,43 @@ impl Plan {
         }
     }
 
-    /// Checks that every referenced entity exists when the write commits.
-    pub fn references(&mut self, rules: &EntityRules, new: &Value) {
+    /// Checks that every referenced entity exists when the write commits, and marks
+    /// the guard of each one it newly references ([`guard_entity`]), so that a delete
+    /// of that entity which looked for referencing entities before this write cannot
+    /// commit without looking again.
+    pub fn references(&mut self, rules: &EntityRules, old: Option<&Value>, new: &Value) {
         for r in &rules.references {
             if let Some(id) = new.get(&r.field).and_then(id_key) {
+                let already = old.and_then(|o| o.get(&r.field)).and_then(id_key).is_some_and(|was| was == id);
+                if !already {
+                    let mark = Value::String(uuid::Uuid::new_v4().simple().to_string());
+                    let w = Write::Put {
+                        entity: guard_entity(&r.target),
+                        id: id.clone(),
+                        value: mark,
+                        ttl: Ttl::Persist,
+                        cond: Cond::Any,
+                    };
+                    self.push(w, Role::Dependent);
+                }
                 let w = Write::Check { entity: r.target.clone(), id: id.clone(), cond: Cond::Present };
                 self.push(w, Role::Reference { field: r.field.clone(), target: r.target.clone(), id });
             }
         }
+    }
+
+    /// Before a delete of `entity/id` looks for entities that reference it: pins the
+    /// entity's guard as it is now, so the delete commits only if no write made a new
+    /// reference to it meanwhile (otherwise the plan is retried and looks again). The
+    /// guard goes with the entity.
+    pub async fn pin_guard(&mut self, store: &dyn Store, entity: &str, id: &str) -> Result<(), StoreError> {
+        let guard = guard_entity(entity);
+        let w = match store.get(&guard, id).await? {
+            Some(mark) => Write::Delete { entity: guard, id: id.to_owned(), cond: Cond::Equals(mark) },
+            None => Write::Check { entity: guard, id: id.to_owned(), cond: Cond::Absent },
+        };
+        self.push(w, Role::Dependent);
+        Ok(())
     }
 
     pub async fn commit(self, store: &dyn Store) -> Result<Vec<Option<Value>>, PlanError> {

@@ -183,7 +183,7 @@ impl Update {
         };
         plan.push(put, Role::Main);
         plan.claims(rules, &self.entity, id, Some(current), Some(updated), ttl);
-        plan.references(rules, updated);
+        plan.references(rules, Some(current), updated);
     }
 
     fn combine(&self, current: &Value, patch: Map<String, Value>, input: &ActionInput<'_>) -> Value {

@@ -2,14 +2,14 @@
 //! problem with its file and JSON path. Each part parses its own block; this file
 //! only walks the files and puts the parts together.
 
-use super::{ApiInfo, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Profile, ResponseRule};
+use super::{ApiInfo, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Limits, Profile, ResponseRule};
 use crate::auth::{AuthMethod, EndpointAuth, KeyLocation, SystemGuard};
-use crate::config::{ApiDef, AuthFileDef, CompileCx, ConfigError, EndpointDef, EndpointsFileDef};
+use crate::config::{ApiDef, AuthFileDef, CompileCx, ConfigError, EndpointDef, EndpointsFileDef, ServerDef};
 use crate::persistence::Persist;
 use crate::persistence::rules::Rules;
 use crate::routing::PathTemplate;
 use crate::store::{BackendChoice, Dataset, id_key, valid_entity_name};
-use crate::telemetry::Logging;
+use crate::telemetry::{Logging, Secrets};
 use crate::template::TemplateEngine;
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -42,7 +42,9 @@ pub fn compile(
         }
     };
     let system = SystemGuard::parse(api.system.as_ref(), &auth, &mut problems);
+    crate::auth::check_security_keys(&api, &auth, &endpoints, &mut problems);
     let logging = Logging::parse(api.logging.as_ref(), &mut problems);
+    let secrets = secrets(&methods, &system);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
@@ -61,11 +63,12 @@ pub fn compile(
         }
     }
     let rules = Rules::gather(&endpoints, &mut CompileCx::new("endpoints.json", &mut problems, &mut engine));
+    let server = api.server.unwrap_or_default();
+    let limits = limits(&server, &mut problems);
 
     if !problems.is_empty() {
         return Err(problems);
     }
-    let server = api.server.unwrap_or_default();
     Ok(Profile {
         name,
         dir,
@@ -74,6 +77,7 @@ pub fn compile(
         host: server.host,
         port: server.port,
         max_body_bytes: server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        limits,
         system,
         endpoints: compiled,
         seed,
@@ -81,7 +85,51 @@ pub fn compile(
         engine,
         rules,
         logging,
+        secrets,
     })
+}
+
+/// Every credential the profile defines, and the entity types that hold sessions.
+fn secrets(methods: &HashMap<String, Arc<AuthMethod>>, system: &SystemGuard) -> Secrets {
+    let mut values: Vec<String> = system.keys.clone();
+    let mut sessions = Vec::new();
+    for m in methods.values() {
+        match m.as_ref() {
+            AuthMethod::ApiKey { keys, .. } => values.extend(keys.iter().cloned()),
+            AuthMethod::Basic { credentials } => values.extend(credentials.iter().map(|(_, p)| p.clone())),
+            AuthMethod::Bearer { tokens } => values.extend(tokens.keys().cloned()),
+            AuthMethod::Session { entity, .. } => sessions.push(entity.clone()),
+        }
+    }
+    Secrets::new(values, sessions)
+}
+
+/// `server`'s timeouts and connection cap, checked.
+fn limits(server: &ServerDef, problems: &mut Vec<ConfigError>) -> Limits {
+    let mut out = Limits::default();
+    let mut seconds = |at: &str, v: Option<f64>, into: &mut std::time::Duration| match v {
+        None => {}
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => *into = std::time::Duration::from_secs_f64(s),
+        Some(s) => problems.push(ConfigError {
+            file: "api.json".into(),
+            json_path: format!("server.{at}"),
+            found: format!("found {s}"),
+            expected: "a number of seconds above 0 and at most 86400".into(),
+        }),
+    };
+    seconds("body_timeout_seconds", server.body_timeout_seconds, &mut out.body_timeout);
+    seconds("keep_alive_seconds", server.keep_alive_seconds, &mut out.keep_alive);
+    match server.max_connections {
+        Some(0) => problems.push(ConfigError {
+            file: "api.json".into(),
+            json_path: "server.max_connections".into(),
+            found: "found 0".into(),
+            expected: "at least 1".into(),
+        }),
+        Some(n) => out.max_connections = n,
+        None => {}
+    }
+    out
 }
 
 /// `/users/{id}` and `/users/{user_id}` are the same route.
@@ -377,5 +425,63 @@ mod rule_tests {
             errs[3],
             "endpoints.json: endpoints[1].responses[0].persistence.operations[0].optimistic_lock.version_field: users is already locked on \"rev\", here on \"v\", expected one version field per entity type"
         );
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(api: Value, endpoints: Value) -> Vec<String> {
+        let api: ApiDef = serde_json::from_value(api).unwrap();
+        let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
+        match compile("t".into(), PathBuf::from("t"), api, AuthFileDef::default(), eps) {
+            Ok(_) => vec![],
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn one(response: Value) -> Value {
+        json!({"endpoints": [{"method": "GET", "path": "/a", "responses": [response]}]})
+    }
+
+    #[test]
+    fn what_could_only_fail_at_request_time_is_refused_at_load() {
+        let cases = [
+            (
+                one(json!({"response": {"status_code": 101}})),
+                "endpoints.json: endpoints[0].responses[0].response.status_code: found 101, expected a final status from 200 to 599 (1xx statuses are informational)",
+            ),
+            (
+                one(json!({"response": {"status_code": "199"}})),
+                "endpoints.json: endpoints[0].responses[0].response.status_code: found \"199\", expected a final status from 200 to 599 (1xx statuses are informational)",
+            ),
+            (
+                one(json!({"response": {"status_code": 200, "body": {"x": "{{> header}}"}}})),
+                "endpoints.json: endpoints[0].responses[0].response.body.x: partials are not supported: `{{> header}}`",
+            ),
+        ];
+        for (endpoints, want) in cases {
+            assert_eq!(problems(json!({}), endpoints), vec![want.to_owned()]);
+        }
+    }
+
+    #[test]
+    fn generated_counts_are_bounded() {
+        let api = json!({"generate_data": {"counts": {"users": 100_000_000u64}, "entities": {"users": {}}}});
+        let ok = one(json!({"response": {"status_code": 200}}));
+        assert_eq!(
+            problems(api, ok),
+            vec!["api.json: generate_data.counts.users: found 100000000, expected at most 10000000".to_owned()]
+        );
+    }
+
+    #[test]
+    fn server_limits_are_checked() {
+        let api = json!({"server": {"body_timeout_seconds": 0, "keep_alive_seconds": -1, "max_connections": 0}});
+        let found = problems(api, one(json!({"response": {"status_code": 200}})));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].starts_with("api.json: server.body_timeout_seconds: found 0"), "{found:#?}");
     }
 }

@@ -11,7 +11,7 @@
 mod compile;
 mod response;
 
-pub use response::{ResponseRule, StatusSpec};
+pub use response::{FINAL_STATUSES, ResponseRule, StatusSpec};
 
 use crate::auth::{EndpointAuth, SystemGuard};
 use crate::config::{ApiDef, AuthFileDef, ConfigError, EndpointsFileDef, ProfileError};
@@ -19,7 +19,7 @@ use crate::persistence::Persist;
 use crate::persistence::rules::Rules;
 use crate::routing::PathTemplate;
 use crate::store::{BackendChoice, Dataset};
-use crate::telemetry::Logging;
+use crate::telemetry::{Logging, Secrets};
 use crate::template::TemplateEngine;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -46,6 +46,8 @@ pub struct Profile {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub max_body_bytes: usize,
+    /// Timeouts and the connection cap (`server` in `api.json`).
+    pub limits: Limits,
     pub system: SystemGuard,
     pub endpoints: Vec<Endpoint>,
     /// Data loaded on first start and on reset.
@@ -56,6 +58,8 @@ pub struct Profile {
     /// Entity-type rules: constraints, unique fields, versions, relationships.
     pub rules: Rules,
     pub logging: Logging,
+    /// What the logs must never show.
+    pub secrets: Secrets,
 }
 
 /// One endpoint, ready to serve.
@@ -87,6 +91,24 @@ pub struct EndpointDoc {
     pub description: Option<String>,
     /// `request_body_schema` as written (OpenAPI 3.1 takes it verbatim).
     pub body_schema: Option<Value>,
+}
+
+/// How long clients may take and how many may be connected at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub body_timeout: std::time::Duration,
+    pub keep_alive: std::time::Duration,
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_timeout: std::time::Duration::from_secs(10),
+            keep_alive: std::time::Duration::from_secs(5),
+            max_connections: 10_000,
+        }
+    }
 }
 
 /// Default request body limit: 1 MiB.

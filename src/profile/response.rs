@@ -79,6 +79,12 @@ impl ResponseRule {
     }
 }
 
+/// Why a 1xx status cannot answer a request: clients wait for the final response.
+const INFORMATIONAL: &str = "a final status from 200 to 599 (1xx statuses are informational)";
+
+/// The statuses a response may render to (a template checks at render time).
+pub const FINAL_STATUSES: std::ops::RangeInclusive<u16> = 200..=599;
+
 impl StatusSpec {
     /// `response.status_code`: a number, a numeric string, or a template; `None` when
     /// it is none of these (reported).
@@ -87,6 +93,10 @@ impl StatusSpec {
         match value {
             None | Some(Value::Null) => Some(StatusSpec::Default),
             Some(Value::Number(n)) => match n.as_u64().filter(|s| (100..=599).contains(s)) {
+                Some(s) if s < 200 => {
+                    cx.problem(at, format!("found {s}"), INFORMATIONAL);
+                    None
+                }
                 Some(s) => Some(StatusSpec::Fixed(s as u16)),
                 None => {
                     cx.problem(at, format!("found {n}"), "an HTTP status from 100 to 599");
@@ -94,7 +104,11 @@ impl StatusSpec {
                 }
             },
             Some(Value::String(s)) => match s.trim().parse::<u16>() {
-                Ok(n) if (100..=599).contains(&n) => Some(StatusSpec::Fixed(n)),
+                Ok(n) if (100..200).contains(&n) => {
+                    cx.problem(at, format!("found {s:?}"), INFORMATIONAL);
+                    None
+                }
+                Ok(n) if (200..=599).contains(&n) => Some(StatusSpec::Fixed(n)),
                 _ => match cx.template(s, &at)? {
                     Template::Literal(_) => {
                         cx.problem(at, format!("found {s:?}"), "an HTTP status from 100 to 599, or a template");

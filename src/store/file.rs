@@ -37,6 +37,8 @@ use std::time::Duration;
 const DEBOUNCE: Duration = Duration::from_millis(1000);
 const FORMAT: &str = "mockgate/1";
 pub const SNAPSHOT_FILE: &str = "db.json";
+/// How temporary files of atomic writes begin; a crash may leave one behind.
+const TMP_PREFIX: &str = ".tmp";
 
 /// `db.json` as written on disk.
 #[derive(Serialize, Deserialize)]
@@ -133,6 +135,8 @@ impl FileStore {
         if lock.try_lock().is_err() {
             return Err(StoreError::InUse { path: dir.to_owned() });
         }
+        remove_leftovers(dir)?;
+        remove_leftovers(&dir.join("snapshots"))?;
         let path = dir.join(SNAPSHOT_FILE);
         let (mut state, mut seq, mut existed) = match fs::read_to_string(&path) {
             Ok(text) => {
@@ -255,18 +259,25 @@ fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
 fn replay(path: &Path, state: &mut State, after: u64, last_segment: bool) -> Result<u64, StoreError> {
     let text = fs::read_to_string(path).map_err(io("read", path))?;
     let mut top = after;
+    let mut offset = 0u64;
     let mut lines = text.split_inclusive('\n').enumerate().peekable();
     while let Some((i, raw)) = lines.next() {
         let complete = raw.ends_with('\n');
         let line: Line = match serde_json::from_str(raw.trim_end()) {
             Ok(l) => l,
             // A crash mid-append leaves one torn line at the very end: it was never
-            // acknowledged, so it is dropped.
-            Err(_) if !complete && last_segment && lines.peek().is_none() => break,
+            // acknowledged, so it is dropped, and cut off the file so that the next
+            // start (which appends to a newer segment) does not meet it again.
+            Err(_) if !complete && last_segment && lines.peek().is_none() => {
+                tracing::warn!(path = %path.display(), line = i + 1, "dropping a torn last journal line (never acknowledged)");
+                truncate(path, offset)?;
+                break;
+            }
             Err(e) => {
                 return Err(StoreError::Corrupt { path: path.to_owned(), reason: format!("line {}: {e}", i + 1) });
             }
         };
+        offset += raw.len() as u64;
         if line.seq <= after {
             continue;
         }
@@ -297,6 +308,27 @@ fn replay(path: &Path, state: &mut State, after: u64, last_segment: bool) -> Res
         }
     }
     Ok(top)
+}
+
+/// Cuts `path` to its first `len` bytes, durably.
+fn truncate(path: &Path, len: u64) -> Result<(), StoreError> {
+    let file = OpenOptions::new().write(true).open(path).map_err(io("open", path))?;
+    file.set_len(len).map_err(io("truncate", path))?;
+    file.sync_all().map_err(io("sync", path))
+}
+
+/// Temporary files a crash left behind in `dir` (`write_atomically` names them
+/// [`TMP_PREFIX`]…): never part of the data, removed at start.
+fn remove_leftovers(dir: &Path) -> Result<(), StoreError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) && path.is_file() {
+            tracing::info!(path = %path.display(), "removing a temporary file left by an interrupted write");
+            fs::remove_file(&path).map_err(io("remove", &path))?;
+        }
+    }
+    Ok(())
 }
 
 fn parse(path: &Path, text: &str) -> Result<(State, u64), StoreError> {
@@ -468,7 +500,8 @@ impl Shared {
 /// Temp file in the same folder, fsync, rename over the target, fsync the folder.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     let target = dir.join(name);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(dir).map_err(io("create a temporary file in", dir))?;
     tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
     // tempfile creates files private to the owner; a data file is an ordinary file.
     #[cfg(unix)]
@@ -548,7 +581,7 @@ impl Store for FileStore {
                 .map(|(e, rows)| (e.clone(), rows.iter().map(|(id, r)| (id.clone(), Arc::clone(&r.value))).collect()))
                 .collect();
             shared.queue(Line { seq: shared.next_seq(), ops: Vec::new(), reset: Some(tables) })
-        });
+        })?;
         self.durable(seq).await
     }
 

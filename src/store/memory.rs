@@ -192,6 +192,7 @@ impl MemoryStore {
         tx: Transaction,
         after: impl FnOnce(&State, &[(String, String)]) -> R,
     ) -> Result<(Vec<Option<Value>>, R), StoreError> {
+        tx.check_depth()?;
         let now = self.now();
         let mut state = self.lock();
         for (i, w) in tx.writes.iter().enumerate() {
@@ -234,16 +235,13 @@ impl MemoryStore {
             .collect()
     }
 
-    pub(super) fn replace_sync(&self, data: Dataset) {
-        self.replace_then(data, |_| ());
-    }
-
     /// Like [`MemoryStore::commit_then`], for replacing everything.
-    pub(super) fn replace_then<R>(&self, data: Dataset, after: impl FnOnce(&State) -> R) -> R {
+    pub(super) fn replace_then<R>(&self, data: Dataset, after: impl FnOnce(&State) -> R) -> Result<R, StoreError> {
+        super::check_dataset_depth(&data)?;
         let fresh = State::from_dataset(data);
         let mut state = self.lock();
         *state = fresh;
-        after(&state)
+        Ok(after(&state))
     }
 }
 
@@ -290,8 +288,7 @@ impl Store for MemoryStore {
     }
 
     async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
-        self.replace_sync(data);
-        Ok(())
+        self.replace_then(data, |_| ())
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

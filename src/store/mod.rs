@@ -19,8 +19,8 @@ mod query;
 mod redis;
 
 pub use file::{FileStore, write_atomically};
-pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
 pub(crate) use memory::lock;
+pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
 pub use open::{BackendChoice, BackendKind, OpenError, OpenRequest, Opened, open};
 pub use query::{ListQuery, Page, Sort};
 pub use redis::{Keys, RedisStore, redacted};
@@ -129,6 +129,9 @@ pub enum StoreError {
     /// The backend cannot be reached or cannot write right now.
     #[error("storage backend unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A value nests deeper than [`MAX_DEPTH`] at `path`; nothing was written.
+    #[error("{entity} {id:?} nests deeper than {MAX_DEPTH} levels at {path}")]
+    TooDeep { entity: String, id: String, path: String },
     /// A data file cannot be read back; it is left untouched.
     #[error("data file {path} is unreadable: {reason}")]
     Corrupt { path: PathBuf, reason: String },
@@ -218,6 +221,61 @@ pub fn id_key(id: &Value) -> Option<String> {
     }
 }
 
+/// The deepest nesting a stored value may have (objects and arrays inside each other).
+/// Every wrapper a backend puts around a value on its way to disk or Redis (a journal
+/// line, `db.json`, a snapshot) adds at most six levels, so whatever is stored reads
+/// back well within the JSON reader's limit of 128: one rule, checked at every write.
+pub const MAX_DEPTH: usize = 64;
+
+/// The JSON pointer of the first value nested deeper than [`MAX_DEPTH`], if any.
+pub fn too_deep(v: &Value) -> Option<String> {
+    fn walk(v: &Value, depth: usize, at: &mut Vec<String>) -> bool {
+        let children: Box<dyn Iterator<Item = (String, &Value)>> = match v {
+            Value::Object(m) => Box::new(m.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))),
+            Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
+            _ => return false,
+        };
+        if depth + 1 > MAX_DEPTH {
+            return true;
+        }
+        for (key, child) in children {
+            at.push(key);
+            if walk(child, depth + 1, at) {
+                return true;
+            }
+            at.pop();
+        }
+        false
+    }
+    let mut at = Vec::new();
+    walk(v, 0, &mut at).then(|| at.iter().map(|k| format!("/{k}")).collect())
+}
+
+/// Refuses a write whose value nests deeper than [`MAX_DEPTH`].
+fn check_depth<'a>(writes: impl IntoIterator<Item = (&'a str, &'a str, &'a Value)>) -> Result<(), StoreError> {
+    for (entity, id, value) in writes {
+        if let Some(path) = too_deep(value) {
+            return Err(StoreError::TooDeep { entity: entity.to_owned(), id: id.to_owned(), path });
+        }
+    }
+    Ok(())
+}
+
+impl Transaction {
+    /// [`check_depth`] over every put.
+    fn check_depth(&self) -> Result<(), StoreError> {
+        check_depth(self.writes.iter().filter_map(|w| match w {
+            Write::Put { entity, id, value, .. } => Some((entity.as_str(), id.as_str(), value)),
+            _ => None,
+        }))
+    }
+}
+
+/// [`check_depth`] over a whole data set.
+fn check_dataset_depth(data: &Dataset) -> Result<(), StoreError> {
+    check_depth(data.iter().flat_map(|(e, rows)| rows.iter().map(move |(id, v)| (e.as_str(), id.as_str(), v))))
+}
+
 /// Whether `name` can name an entity type: letters, digits, `_`, `-` and `.`, at most
 /// 128 characters. Every key layout relies on it.
 pub fn valid_entity_name(name: &str) -> bool {
@@ -274,6 +332,21 @@ async fn snapshot_listing(store: &dyn Store, mut names: Vec<String>) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(serde_json::json!(1), |inner, i| {
+            if i % 2 == 0 { serde_json::json!([inner]) } else { serde_json::json!({"a/b": inner}) }
+        })
+    }
+
+    #[test]
+    fn values_may_nest_up_to_the_limit() {
+        assert_eq!(too_deep(&nested(MAX_DEPTH)), None);
+        let path = too_deep(&nested(MAX_DEPTH + 1)).expect("one level too deep");
+        assert_eq!(path.matches('/').count(), MAX_DEPTH, "{path}");
+        assert!(path.starts_with("/0/a~1b/0/"), "keys are escaped as JSON pointers: {path}");
+        assert_eq!(too_deep(&serde_json::json!("flat")), None);
+    }
 
     #[test]
     fn numeric_ids_are_canonical_decimals_of_at_most_15_digits() {

@@ -67,6 +67,25 @@ impl Keys {
     }
 }
 
+/// Deletes every entity, index, counter and the type set under prefix ARGV[1]: the
+/// layout of [`Keys`] spelled in Lua. KEYS: the type set, the creation counter.
+const WIPE: &str = r#"
+local prefix = ARGV[1]
+local names = redis.call('SMEMBERS', KEYS[1])
+for _, name in ipairs(names) do
+  local idx = prefix .. ':i:' .. name
+  local ids = redis.call('ZRANGE', idx, 0, -1)
+  for i = 1, #ids, 500 do
+    local keys = {}
+    for j = i, math.min(i + 499, #ids) do keys[#keys + 1] = prefix .. ':e:' .. name .. ':' .. ids[j] end
+    redis.call('DEL', unpack(keys))
+  end
+  redis.call('DEL', idx, prefix .. ':s:' .. name)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return #names
+"#;
+
 /// Checks every condition, then applies every write; returns `{"ok", prev...}` or
 /// `{"fail", index, found}`. KEYS: order, entities, then (entity, index, seq) per
 /// write. ARGV: count, then (op, cond, expected, value, ttl mode, ttl ms, id, entity)
@@ -318,6 +337,7 @@ impl Store for RedisStore {
     }
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+        tx.check_depth()?;
         let mut inv = self.commit.prepare_invoke();
         inv.key(self.keys.order()).key(self.keys.entities()).arg(tx.writes.len());
         for w in &tx.writes {
@@ -387,19 +407,20 @@ impl Store for RedisStore {
     }
 
     async fn replace_all(&self, data: Dataset) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let mut doomed = vec![self.keys.order(), self.keys.entities()];
-        for name in self.entity_names().await? {
-            let ids: Vec<String> = conn.zrange(self.keys.index(&name), 0, -1).await.map_err(unavailable)?;
-            doomed.extend(ids.iter().map(|id| self.keys.entity(&name, id)));
-            doomed.push(self.keys.index(&name));
-            doomed.push(self.keys.seq(&name));
-        }
+        super::check_dataset_depth(&data)?;
+        // One MULTI block: the wipe script finds and deletes every key of the data as
+        // it is at that moment, then the new data is written; no command of another
+        // client can run in between, so nothing written meanwhile survives outside
+        // the index or keeps a stale unique claim.
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for chunk in doomed.chunks(1000) {
-            pipe.del(chunk).ignore();
-        }
+        pipe.cmd("EVAL")
+            .arg(WIPE)
+            .arg(2)
+            .arg(self.keys.entities())
+            .arg(self.keys.order())
+            .arg(&self.keys.prefix)
+            .ignore();
         let mut order = 0u64;
         for (name, rows) in &data {
             pipe.sadd(self.keys.entities(), name).ignore();
@@ -415,7 +436,7 @@ impl Store for RedisStore {
             }
         }
         pipe.set(self.keys.order(), order).ignore();
-        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+        pipe.query_async::<()>(&mut self.conn()).await.map_err(unavailable)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

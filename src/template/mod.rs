@@ -190,6 +190,11 @@ fn scan(src: &str, params: &[String]) -> Result<Vec<Piece>, String> {
                 consumed += 1;
             }
             let trimmed = inner.trim();
+            // A partial names a template that is never registered: it could only fail
+            // at request time.
+            if trimmed.starts_with('>') || trimmed.starts_with("#>") {
+                return Err(format!("partials are not supported: `{{{{{trimmed}}}}}`"));
+            }
             if is_block(trimmed) {
                 flush(&mut text, &mut pieces);
                 pieces.push(Piece::Block(rest[..consumed].to_owned()));

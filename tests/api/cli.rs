@@ -574,3 +574,68 @@ async fn snapshots_of_a_running_server_are_saved_listed_restored_and_deleted() {
     assert!(run(&["stop", "--all"]).status.success());
     assert!(text(&run(&["snapshot", "list"])).contains("no running server"), "nothing to talk to");
 }
+
+#[test]
+fn no_log_a_run_writes_shows_a_secret_it_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("shop-logged");
+    std::fs::create_dir(&profile).unwrap();
+    for f in ["auth.json", "endpoints.json"] {
+        std::fs::copy(repo_path("configs/shop").join(f), profile.join(f)).unwrap();
+    }
+    let mut api: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("configs/shop/api.json")).unwrap()).unwrap();
+    api["persistence"] = "memory".into();
+    api["logging"] = serde_json::json!({"bodies": true, "max_body_bytes": 4096});
+    std::fs::write(profile.join("api.json"), api.to_string()).unwrap();
+    let port = free_port().to_string();
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let out = run(&["start", profile.to_str().unwrap(), "--port", &port, "--debug-persistence"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let send = |method: &str, path: &str, headers: &str, body: &str| {
+        raw(
+            &port,
+            &format!(
+                "{method} /shop/v1{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    let login = r#"{"email":"alice@example.com","password":"wonderland"}"#;
+    use std::io::{Read, Write};
+    write!(s, "POST /shop/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{login}", login.len()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let body: serde_json::Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let token = body["token"].as_str().expect("a session token").to_owned();
+    assert!(send("GET", "/me", &format!("Authorization: Bearer {token}\r\n"), "").starts_with("HTTP/1.1 200"));
+    let product = r#"{"sku":"s-1","name":"Cap","price":3,"meta":{"supplier":{"api_key":"nested-9f3k"}},"note":"bought with shop-admin-key"}"#;
+    assert!(send("POST", "/products", "X-Admin-Key: shop-admin-key\r\n", product).starts_with("HTTP/1.1 201"));
+    let stopped = run(&["stop", "--all"]);
+    assert!(stopped.status.success());
+
+    let mut logs = String::new();
+    for entry in walk(dir.path()) {
+        if entry.extension().is_some_and(|e| e == "log") || entry.to_string_lossy().contains(".log.") {
+            logs.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
+        }
+    }
+    assert!(logs.contains("store commit put sessions/***"), "store operations were logged: {logs}");
+    assert!(logs.contains("POST /shop/v1/products 201"), "{logs}");
+    for secret in ["wonderland", token.as_str(), "shop-admin-key", "nested-9f3k", "shop-system-key"] {
+        assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
+    }
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}

@@ -120,3 +120,52 @@ async fn a_non_persistent_entity_type_never_reaches_the_disk() {
     assert!(on_disk.contains("on disk"));
     assert!(!on_disk.contains("ada"), "no journal line or snapshot holds the session");
 }
+
+#[tokio::test]
+async fn an_entity_at_the_depth_limit_is_read_back_after_a_restart_and_from_the_journal() {
+    let deep = json!({"id": "deep", "tree": crate::validation::nested(63)});
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
+    assert_eq!(app.post("/v1/notes", &deep).await.0, StatusCode::CREATED);
+    app.stop().await;
+    let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
+    assert_eq!(app.get("/v1/notes/deep").await.1["tree"], deep["tree"], "from db.json");
+    app.stop().await;
+
+    // The same entity in a journal line (as a crash before the next snapshot leaves it).
+    let journal = tempfile::tempdir().unwrap();
+    let line = json!({"seq": 1, "ops": [{"put": {"e": "notes", "id": "deep", "v": deep, "x": null}}]});
+    std::fs::write(journal.path().join("journal-000001.jsonl"), format!("{line}\n")).unwrap();
+    let app = spawn_in(PROFILE, Backend::File, journal.path().to_owned()).await;
+    assert_eq!(app.get("/v1/notes/deep").await.1, deep, "replayed from the journal");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_torn_line_is_cut_off_so_every_later_start_recovers_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let torn = format!("{}{{\"seq\":2,\"ops\":[{{\"put\":", journal_line(1, "a", "first"));
+    std::fs::write(dir.path().join("journal-000001.jsonl"), &torn).unwrap();
+    for round in 0..3 {
+        let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
+        assert_eq!(app.get("/v1/notes/a").await.1["text"], "first", "start {round}");
+        app.stop().await;
+    }
+    let segment = std::fs::read_to_string(dir.path().join("journal-000001.jsonl")).unwrap_or_default();
+    assert!(!segment.contains("\"seq\":2"), "the torn bytes are gone: {segment:?}");
+}
+
+#[tokio::test]
+async fn temporary_files_left_by_a_crash_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("snapshots")).unwrap();
+    for leftover in [".tmpAb12Cd", "snapshots/.tmpXy34Zw"] {
+        std::fs::write(dir.path().join(leftover), "x".repeat(1000)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let app = spawn_in(PROFILE, Backend::File, dir.path().to_owned()).await;
+    assert!(!dir.path().join(".tmpAb12Cd").exists());
+    assert!(!dir.path().join("snapshots/.tmpXy34Zw").exists());
+    assert!(dir.path().join("notes.txt").exists(), "only the store's own temporary files go");
+    app.stop().await;
+}

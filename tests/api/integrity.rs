@@ -167,7 +167,52 @@ async fn index_patterns_find_entities_by_another_field(backend: Backend) {
     assert_eq!(app.get("/users/by-email/zoe@new.example").await.1["id"], "z");
 }
 
+/// Every stored entity of `entity` whose `field` names a user that no longer exists.
+async fn orphans(app: &TestApp, entity: &str, field: &str) -> Vec<Value> {
+    let system = |path: String| app.request(reqwest::Method::GET, &path).header("X-System-Key", "k");
+    let (_, users) = app.send(system("/system/data/users?limit=10000".into())).await;
+    let live: std::collections::HashSet<&str> =
+        users["items"].as_array().unwrap().iter().filter_map(|u| u["id"].as_str()).collect();
+    let (_, rows) = app.send(system(format!("/system/data/{entity}?limit=10000"))).await;
+    rows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r[field].as_str().is_some_and(|u| !live.contains(u)))
+        .cloned()
+        .collect()
+}
+
+/// Rounds of one parent delete racing several child creates: whichever wins, no child
+/// may outlive its parent (cascade) and no parent may go while referenced (restrict).
+async fn child_creates_racing_parent_deletes_leave_no_orphan(backend: Backend) {
+    let app = spawn_app(PROFILE, backend).await;
+    let rounds = if backend == Backend::File { 120 } else { 200 };
+    let (mut deleted, mut refused) = (0, 0);
+    for round in 0..rounds {
+        let user = format!("racer{round}");
+        let (status, _) =
+            app.post("/users", &json!({"id": user, "name": "Racer", "email": format!("{user}@example.com")})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let posts =
+            (0..3).map(|i| app.post_owned(format!("/users/{user}/posts"), json!({"id": format!("{user}-p{i}")})));
+        let invoice = app.post_owned("/invoices".into(), json!({"id": format!("{user}-i"), "customer": user}));
+        let path = format!("/users/{user}");
+        let delete = app.delete(&path);
+        let (_, _, (status, _)) = tokio::join!(futures_util::future::join_all(posts), invoice, delete);
+        match status {
+            StatusCode::NO_CONTENT => deleted += 1,
+            StatusCode::CONFLICT => refused += 1,
+            other => panic!("round {round}: delete answered {other}"),
+        }
+    }
+    assert_eq!(orphans(&app, "posts", "user_id").await, Vec::<Value>::new(), "cascade left posts behind");
+    assert_eq!(orphans(&app, "invoices", "customer").await, Vec::<Value>::new(), "restrict let a customer go");
+    assert_eq!(deleted + refused, rounds, "{deleted} deleted, {refused} refused");
+}
+
 on_every_backend!(
+    child_creates_racing_parent_deletes_leave_no_orphan,
     index_patterns_find_entities_by_another_field,
     constraint_violations_are_all_listed_and_nothing_is_stored,
     a_unique_field_is_unique_across_creates_and_updates,

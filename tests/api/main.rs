@@ -13,6 +13,7 @@ mod conformance;
 mod durability;
 mod generated;
 mod integrity;
+mod limits;
 mod metrics;
 mod openapi;
 mod persistence;

@@ -162,3 +162,66 @@ async fn an_admin_delete_during_a_redis_outage_is_a_503_not_a_conflict() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(code(&body), "backend_unavailable");
 }
+
+/// Resets racing eight writers on Redis leave nothing behind: every entity key is in
+/// its type's index and every unique claim belongs to the user holding that value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resets_under_concurrent_writers_leave_no_key_outside_the_index_and_no_stale_claim() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let app = std::sync::Arc::new(spawn_app("tests/fixtures/integrity", Backend::Redis).await);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (app, stop) = (app.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let user =
+                    json!({"id": format!("w{w}-{n}"), "name": "Writer", "email": format!("w{w}-{n}@example.com")});
+                let (status, _) = app.post("/users", &user).await;
+                assert!(status == StatusCode::CREATED || status == StatusCode::CONFLICT, "{status}");
+                n += 1;
+            }
+            n
+        }));
+    }
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(app.request(reqwest::Method::POST, "/system/reset").send().await.unwrap().status(), StatusCode::OK);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut written = 0;
+    for w in writers {
+        written += w.await.unwrap();
+    }
+    assert!(written > 50, "the writers wrote ({written})");
+
+    let url = app.redis.as_ref().unwrap().url();
+    let mut conn = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*:e:*").query_async(&mut conn).await.unwrap();
+    let mut users = std::collections::HashMap::new();
+    for key in &keys {
+        let (prefix, rest) = key.split_once(":e:").unwrap();
+        let (entity, id) = rest.split_once(':').unwrap();
+        let score: Option<f64> =
+            redis::cmd("ZSCORE").arg(format!("{prefix}:i:{entity}")).arg(id).query_async(&mut conn).await.unwrap();
+        assert!(score.is_some(), "{key} is outside its index");
+        if entity == "users" {
+            let text: String = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+            let user: serde_json::Value = serde_json::from_str(&text).unwrap();
+            users.insert(id.to_owned(), user["email"].as_str().unwrap().to_owned());
+        }
+    }
+    for key in keys.iter().filter(|k| k.contains(":e:__unique.users.email:")) {
+        let email = key.rsplit_once(":e:__unique.users.email:").unwrap().1;
+        let text: String = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+        let holder = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+        assert_eq!(users.get(&holder).map(String::as_str), Some(email), "claim {key} is stale");
+    }
+    // And the API agrees: every address no user holds can be taken again.
+    let (status, _) = app.post("/users", &json!({"name": "After", "email": "w0-0@example.com"})).await;
+    let holder = users.iter().find(|(_, e)| *e == "w0-0@example.com");
+    assert_eq!(status == StatusCode::CONFLICT, holder.is_some(), "w0-0@example.com held by {holder:?}");
+}

@@ -124,7 +124,26 @@ async fn cache_endpoints_answer_in_json(backend: Backend) {
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
 }
 
+async fn entities_at_the_depth_limit_snapshot_and_restore_and_deeper_ones_are_refused(backend: Backend) {
+    let app = admin(backend).await;
+    let deep = json!({"id": "deep", "tree": crate::validation::nested(63)});
+    let (status, _) = post(&app, "/system/seed", Some(json!({"entities": {"trees": [deep]}}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(post(&app, "/system/snapshots", Some(json!({"name": "deep"}))).await.0, StatusCode::CREATED);
+    assert_eq!(post(&app, "/system/reset", None).await.0, StatusCode::OK);
+    let (status, listed) = app.get("/system/snapshots").await;
+    assert_eq!((status, listed["snapshots"][0]["name"].clone()), (StatusCode::OK, json!("deep")));
+    assert_eq!(post(&app, "/system/snapshots/restore", Some(json!({"name": "deep"}))).await.0, StatusCode::OK);
+    assert_eq!(app.get("/system/data/trees/deep").await.1, deep);
+
+    let deeper = json!({"id": "deeper", "tree": crate::validation::nested(64)});
+    let (status, body) = post(&app, "/system/seed", Some(json!({"entities": {"trees": [deeper]}}))).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "too_deeply_nested"));
+    assert_eq!(app.get("/system/data/trees/deeper").await.0, StatusCode::NOT_FOUND);
+}
+
 on_every_backend!(
+    entities_at_the_depth_limit_snapshot_and_restore_and_deeper_ones_are_refused,
     health_reports_the_backend_and_counts,
     data_can_be_inspected_searched_and_deleted,
     seeding_is_checked_like_creates_and_all_or_nothing,
@@ -225,4 +244,32 @@ async fn protect_endpoints_false_opens_the_system_api() {
     tokio::spawn(server.run_until_stopped());
     let res = reqwest::get(format!("http://127.0.0.1:{port}/system/health")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_key_the_system_api_answers_this_machine() {
+    let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
+    let (status, health) = app.get("/system/health").await;
+    assert_eq!((status, health["status"].clone()), (StatusCode::OK, json!("healthy")), "from 127.0.0.1");
+}
+
+#[tokio::test]
+async fn a_start_beyond_loopback_without_a_key_makes_one_up_and_requires_it() {
+    let profile = mockgate::Profile::load(&crate::common::repo_path("tests/fixtures/gateway")).unwrap();
+    let mut settings = mockgate::Settings::ephemeral(None, "memory");
+    settings.host = "0.0.0.0".into();
+    let server = mockgate::Server::build(&settings, profile).await.unwrap();
+    let key = server.started().generated_system_key.clone().expect("a key was generated");
+    assert!(key.len() >= 32, "{key}");
+    let port = server.port();
+    tokio::spawn(server.run_until_stopped());
+    let url = format!("http://127.0.0.1:{port}/system/health");
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "even from this machine");
+    let res = client.get(&url).header("X-System-Key", &key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let profile = mockgate::Profile::load(&crate::common::repo_path("configs/persistence")).unwrap();
+    let server = mockgate::Server::build(&settings, profile).await.unwrap();
+    assert_eq!(server.started().generated_system_key, None, "a profile with keys keeps them");
 }

@@ -71,3 +71,22 @@ async fn a_body_that_is_not_an_object_cannot_be_stored() {
     let (status, body) = app.post("/v1/notes", &json!([1, 2])).await;
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_body"));
 }
+
+/// `levels` arrays inside each other around a number.
+pub fn nested(levels: usize) -> serde_json::Value {
+    (0..levels).fold(json!(1), |inner, _| json!([inner]))
+}
+
+#[tokio::test]
+async fn a_body_nested_past_the_storage_limit_is_400_with_its_path_and_stores_nothing() {
+    let app = spawn_app("tests/fixtures/gateway", Backend::Memory).await;
+    // The entity object is one level; its `tree` may take the other 63.
+    let (status, body) = app.post("/v1/notes", &json!({"id": "deep", "tree": nested(64)})).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "validation_failed"));
+    let violation = &body["error"]["violations"][0];
+    assert!(violation["path"].as_str().unwrap().starts_with("/tree/0/0/"), "{violation}");
+    assert_eq!(violation["message"], "nests deeper than 64 levels");
+    assert_eq!(app.get("/v1/notes/deep").await.0, StatusCode::NOT_FOUND);
+    let (status, _) = app.post("/v1/notes", &json!({"id": "deep", "tree": nested(63)})).await;
+    assert_eq!(status, StatusCode::CREATED, "at the limit is fine");
+}

@@ -5,7 +5,7 @@ use crate::admin::{self, AdminError};
 use crate::gateway::ApiError;
 use crate::http::state::AppState;
 use crate::store::ListQuery;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -66,8 +66,9 @@ struct SeedBody {
 }
 
 /// Adds (or replaces) records, checked like creates; nothing is written if any fails.
-pub async fn seed(state: web::Data<AppState>, body: web::Bytes) -> Answer {
-    let body: SeedBody = serde_json::from_slice(&body).map_err(ApiError::MalformedJson)?;
+pub async fn seed(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
+    let bytes = super::body(&req, payload, &state).await?;
+    let body: SeedBody = serde_json::from_slice(&bytes).map_err(ApiError::MalformedJson)?;
     let gateway = state.gateway();
     let added = admin::seed(gateway.store(), &gateway.profile().rules, &body.entities).await?;
     gateway.cache().invalidate(None);

@@ -224,7 +224,10 @@ pub async fn guard(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let checked = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state.gateway().profile().system.check(&credentials(req.request())),
+        Some(state) => {
+            let loopback = req.peer_addr().is_some_and(|a| a.ip().to_canonical().is_loopback());
+            state.gateway().profile().system.check(&credentials(req.request()), loopback)
+        }
         None => Ok(()),
     };
     match checked {
@@ -234,6 +237,13 @@ pub async fn guard(
             Ok(req.into_response(res).map_into_right_body())
         }
     }
+}
+
+/// A `/system` request's body, under the same size and time limits as any other.
+async fn body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<bytes::Bytes, ApiError> {
+    let gateway = state.gateway();
+    let profile = gateway.profile();
+    super::gateway::read_body(req, payload, profile.max_body_bytes, profile.limits.body_timeout).await
 }
 
 async fn unknown(req: HttpRequest) -> Answer {

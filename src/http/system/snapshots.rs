@@ -4,7 +4,7 @@ use super::Answer;
 use crate::admin::{self, AdminError};
 use crate::gateway::ApiError;
 use crate::http::state::AppState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -19,8 +19,8 @@ fn body(bytes: &[u8]) -> Result<SnapshotBody, ApiError> {
     serde_json::from_slice(bytes).map_err(ApiError::MalformedJson)
 }
 
-pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Answer {
-    let b = body(&bytes)?;
+pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
+    let b = body(&super::body(&req, payload, &state).await?)?;
     let meta = admin::create_snapshot(state.gateway().store(), &b.name, &b.description).await?;
     Ok(HttpResponse::Created().json(meta))
 }
@@ -31,8 +31,8 @@ pub async fn list(state: web::Data<AppState>) -> Answer {
 }
 
 /// Replaces all data with a snapshot's, in one step.
-pub async fn restore(state: web::Data<AppState>, bytes: web::Bytes) -> Answer {
-    let b = body(&bytes)?;
+pub async fn restore(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
+    let b = body(&super::body(&req, payload, &state).await?)?;
     let gateway = state.gateway();
     admin::restore(gateway.store(), &b.name).await?;
     gateway.cache().invalidate(None);

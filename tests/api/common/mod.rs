@@ -148,6 +148,11 @@ impl TestApp {
         self.send(self.request(reqwest::Method::POST, path).json(body)).await
     }
 
+    /// [`TestApp::post`] with owned arguments, for requests sent side by side.
+    pub async fn post_owned(&self, path: String, body: Value) -> (StatusCode, Value) {
+        self.post(&path, &body).await
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
         self.send(self.request(reqwest::Method::PUT, path).json(body)).await
     }
