@@ -180,7 +180,7 @@ fn store_status(s: &StoreError) -> (u16, &'static str) {
     match s {
         StoreError::ConditionFailed { .. } => (409, "conflict"),
         StoreError::TooDeep { .. } => (400, "too_deeply_nested"),
-        StoreError::Unavailable(_) => (503, "backend_unavailable"),
+        StoreError::Unavailable(_) | StoreError::Indeterminate(_) => (503, "backend_unavailable"),
         _ => (500, "internal_error"),
     }
 }
@@ -303,6 +303,7 @@ mod tests {
                 "conflict",
             ),
             (action(ActionError::Store(down())), 503, "backend_unavailable"),
+            (action(ActionError::Store(StoreError::Indeterminate("reset".into()))), 503, "backend_unavailable"),
             (
                 action(ActionError::Store(StoreError::TooDeep {
                     entity: entity.clone(),

@@ -374,7 +374,7 @@ impl ErrorHandling {
     /// the response's business: see [`ErrorHandling::validation_status_422`].)
     pub fn recover(&self, e: ActionError) -> Recovery {
         match e {
-            ActionError::Store(StoreError::Unavailable(_)) if self.fallback_on_connection_failure => Recovery::Fallback,
+            ActionError::Store(e) if e.is_unavailable() && self.fallback_on_connection_failure => Recovery::Fallback,
             ActionError::NotFound { .. } if self.fallback_on_not_found => Recovery::Fallback,
             e => Recovery::Fail(e),
         }

@@ -212,7 +212,8 @@ impl FileStore {
         if *rx.borrow() >= seq {
             Ok(())
         } else {
-            Err(StoreError::Unavailable("the journal cannot be written; see the server log".into()))
+            // Applied in memory, but not durable.
+            Err(StoreError::Indeterminate("the journal cannot be written; see the server log".into()))
         }
     }
 }

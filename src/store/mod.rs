@@ -129,6 +129,10 @@ pub enum StoreError {
     /// The backend cannot be reached or cannot write right now.
     #[error("storage backend unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend went away while a write was under way: it may or may not have been
+    /// applied, so a client should read before it retries.
+    #[error("storage backend became unavailable during the write, which may have been applied; read before retrying")]
+    Indeterminate(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A value nests deeper than [`MAX_DEPTH`] at `path`; nothing was written.
     #[error("{entity} {id:?} nests deeper than {MAX_DEPTH} levels at {path}")]
     TooDeep { entity: String, id: String, path: String },
@@ -259,6 +263,13 @@ fn check_depth<'a>(writes: impl IntoIterator<Item = (&'a str, &'a str, &'a Value
         }
     }
     Ok(())
+}
+
+impl StoreError {
+    /// The backend could not be reached or could not finish: 503, retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Indeterminate(_))
+    }
 }
 
 impl Transaction {

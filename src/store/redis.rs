@@ -359,7 +359,11 @@ impl Store for RedisStore {
             };
             inv.arg(op).arg(cond).arg(expected).arg(value).arg(mode).arg(ttl).arg(w.id()).arg(w.entity());
         }
-        let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        // A refused connection never carried the script; any other failure may have
+        // come after Redis ran it.
+        let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn()).await.map_err(|e| {
+            if e.is_connection_refusal() { unavailable(e) } else { StoreError::Indeterminate(Box::new(e)) }
+        })?;
         let text =
             |v: &redis::Value| -> Option<String> { redis::from_redis_value_ref::<Option<String>>(v).ok().flatten() };
         match reply.first().and_then(text).as_deref() {

@@ -12,6 +12,7 @@ mod compose;
 mod conformance;
 mod durability;
 mod generated;
+mod histories;
 mod integrity;
 mod limits;
 mod metrics;
