@@ -32,6 +32,10 @@ pub struct Settings {
     /// `redis_url` lists Redis Cluster seed nodes (comma-separated).
     #[serde(default)]
     pub redis_cluster: bool,
+    /// A file whose first line is the Redis password (`--redis-password-file`,
+    /// `MOCKGATE_REDIS_PASSWORD_FILE`); `REDIS_PASSWORD` works too. Either one goes into
+    /// a `redis_url` that carries no password of its own.
+    pub redis_password_file: Option<PathBuf>,
     /// Start from this snapshot's data.
     pub snapshot: Option<String>,
     /// A JSON seed file (`{"entities": {"users": [...]}}` or just the map) loaded at start.
@@ -48,6 +52,7 @@ pub struct Overrides {
     pub workers: Option<usize>,
     pub reset: bool,
     pub redis_url: Option<String>,
+    pub redis_password_file: Option<PathBuf>,
     pub redis_cluster: bool,
     pub snapshot: Option<String>,
     pub seed_file: Option<PathBuf>,
@@ -72,11 +77,20 @@ impl Settings {
             .set_override_option("workers", cli.workers.map(|w| w as u64))?
             .set_default("redis_url", redis_url_from_env())?
             .set_override_option("redis_url", cli.redis_url)?
+            .set_override_option(
+                "redis_password_file",
+                cli.redis_password_file.map(|p| p.to_string_lossy().into_owned()),
+            )?
             .set_override_option("snapshot", cli.snapshot)?
             .set_override_option("seed_file", cli.seed_file.map(|p| p.to_string_lossy().into_owned()))?;
         let builder = if cli.reset { builder.set_override("reset", true)? } else { builder };
         let builder = if cli.redis_cluster { builder.set_override("redis_cluster", true)? } else { builder };
-        builder.build()?.try_deserialize()
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.redis_url = match settings.redis_url.take() {
+            Some(url) => Some(with_password(&url, redis_password(settings.redis_password_file.as_deref())?.as_deref())),
+            None => None,
+        };
+        Ok(settings)
     }
 
     /// Settings for tests and embedding: loopback, a free port, the given folder.
@@ -95,6 +109,7 @@ impl Settings {
             redis_url: None,
             redis_prefix: None,
             redis_cluster: false,
+            redis_password_file: None,
             snapshot: None,
             seed_file: None,
         }
@@ -120,6 +135,38 @@ impl Settings {
             transient: profile.rules.transient(),
         }
     }
+}
+
+/// The Redis password from the file named, else `MOCKGATE_REDIS_PASSWORD` or
+/// `REDIS_PASSWORD`.
+fn redis_password(file: Option<&std::path::Path>) -> Result<Option<String>, config::ConfigError> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            config::ConfigError::Message(format!("cannot read the Redis password file {}: {e}", file.display()))
+        })?;
+        return Ok(text.lines().next().map(str::to_owned).filter(|p| !p.is_empty()));
+    }
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    Ok(var("MOCKGATE_REDIS_PASSWORD").or_else(|| var("REDIS_PASSWORD")))
+}
+
+/// `redis://host:6379/0` with the password in, unless the URL names one itself (every
+/// URL of a cluster's comma-separated list).
+fn with_password(urls: &str, password: Option<&str>) -> String {
+    let Some(password) = password else { return urls.to_owned() };
+    let encoded = percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC).to_string();
+    urls.split(',')
+        .map(|url| {
+            let url = url.trim();
+            match url.split_once("://") {
+                Some((scheme, rest)) if !rest.split('/').next().unwrap_or("").contains('@') => {
+                    format!("{scheme}://:{encoded}@{rest}")
+                }
+                _ => url.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn kind_name(kind: BackendKind) -> &'static str {
@@ -148,4 +195,17 @@ fn redis_url_from_env() -> Option<String> {
         port.as_deref().unwrap_or("6379"),
         var("REDIS_DB").as_deref().unwrap_or("0")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_password;
+
+    #[test]
+    fn a_password_goes_into_urls_without_one() {
+        assert_eq!(with_password("redis://db:6379/2", Some("p@ss word")), "redis://:p%40ss%20word@db:6379/2");
+        assert_eq!(with_password("redis://:own@db", Some("x")), "redis://:own@db", "the URL's own password wins");
+        assert_eq!(with_password("redis://a:1, redis://b:2", Some("k")), "redis://:k@a:1,redis://:k@b:2");
+        assert_eq!(with_password("redis://db", None), "redis://db");
+    }
 }

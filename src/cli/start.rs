@@ -35,9 +35,14 @@ pub struct StartArgs {
     /// Number of worker threads (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Use this Redis (e.g. redis://127.0.0.1:6379/0); it must answer.
+    /// Use this Redis (e.g. redis://127.0.0.1:6379/0); it must answer. Give its password
+    /// with REDIS_PASSWORD or --redis-password-file rather than in the URL, which other
+    /// users of the machine can read in the process list.
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// A file holding the Redis password (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub redis_password_file: Option<PathBuf>,
     /// The Redis URL lists Redis Cluster seed nodes, comma-separated.
     #[arg(long)]
     pub redis_cluster: bool,
@@ -81,6 +86,7 @@ fn foreground(args: StartArgs) -> anyhow::Result<()> {
         workers: args.workers,
         reset: args.reset,
         redis_url: args.redis_url,
+        redis_password_file: args.redis_password_file,
         redis_cluster: args.redis_cluster,
         snapshot: args.snapshot,
         seed_file: args.seed_file,
@@ -178,6 +184,11 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
     cmd.arg("start").arg(&args.profile).arg("--foreground");
     forward(&mut cmd, &args);
     use std::os::unix::process::CommandExt;
+    // The Redis address travels in the environment, not the command line: a password
+    // in it would be readable by anyone listing processes.
+    if let Some(url) = &args.redis_url {
+        cmd.env("MOCKGATE_REDIS_URL", url).env("MOCKGATE_BACKEND", "redis");
+    }
     let mut child = cmd
         .env("MOCKGATE_LOG_FILE", &log)
         .stdin(Stdio::null())
@@ -229,7 +240,7 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
     opt("--host", a.host.clone());
     opt("--data-dir", a.data_dir.as_ref().map(|p| p.display().to_string()));
     opt("--workers", a.workers.map(|w| w.to_string()));
-    opt("--redis-url", a.redis_url.clone());
+    opt("--redis-password-file", a.redis_password_file.as_ref().map(|p| p.display().to_string()));
     opt("--snapshot", a.snapshot.clone());
     opt("--seed", a.seed_file.as_ref().map(|p| p.display().to_string()));
     for (on, flag) in [

@@ -50,7 +50,7 @@ pub enum ApiError {
     NoMatchingResponse,
     #[error("bad {what}: {source}")]
     BadRequestPart { what: &'static str, source: Cause },
-    #[error("status_code template rendered {rendered}, not an HTTP status")]
+    #[error("this endpoint's status_code template rendered {rendered}, not a status from 200 to 599")]
     BadStatusTemplate { rendered: Value },
     #[error(transparent)]
     Action(#[from] ActionError),
@@ -93,7 +93,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => (422, "validation_failed"),
             ApiError::NoMatchingResponse => (400, "no_matching_response"),
             ApiError::BadRequestPart { .. } => (400, "bad_request"),
-            ApiError::BadStatusTemplate { .. } => (500, "internal_error"),
+            ApiError::BadStatusTemplate { .. } => (500, "invalid_status_template"),
             ApiError::Action(a) => action_status(a),
             ApiError::Admin(a) => match a {
                 AdminError::Invalid(_) => (400, "validation_failed"),
@@ -116,8 +116,11 @@ impl ApiError {
         }
     }
 
-    fn body(&self, status: u16, code: &str) -> Value {
-        let message = if status == 500 { "internal error; see the server log".to_owned() } else { self.to_string() };
+    fn body(&self, code: &str) -> Value {
+        // An internal failure tells the client nothing; a profile's own mistake (its
+        // status template) says what it is, since nothing internal is in it.
+        let message =
+            if code == "internal_error" { "internal error; see the server log".to_owned() } else { self.to_string() };
         let mut error = json!({"code": code, "message": message});
         if let Some(v) = self.violations() {
             error["violations"] = json!(v);
@@ -146,7 +149,7 @@ impl ApiError {
             _ if status == 503 => headers.push(("Retry-After".into(), "1".into())),
             _ => {}
         }
-        Reply { status, headers, body: Some(self.body(status, code)) }
+        Reply { status, headers, body: Some(self.body(code)) }
     }
 }
 
@@ -235,7 +238,7 @@ mod tests {
             (ApiError::Unprocessable { entity: "users".into(), violations: v() }, 422, "validation_failed"),
             (ApiError::NoMatchingResponse, 400, "no_matching_response"),
             (ApiError::BadRequestPart { what: "query string", source: "x".into() }, 400, "bad_request"),
-            (ApiError::BadStatusTemplate { rendered: json!(999) }, 500, "internal_error"),
+            (ApiError::BadStatusTemplate { rendered: json!(999) }, 500, "invalid_status_template"),
             (ApiError::Render(RenderError::Handlebars("x".into())), 500, "internal_error"),
             (ApiError::Admin(AdminError::Invalid(v())), 400, "validation_failed"),
             (
@@ -328,7 +331,7 @@ mod tests {
             let error = body["error"].as_object().expect("{\"error\": {...}}");
             assert_eq!(error["code"], code);
             assert!(error["message"].is_string());
-            if status == 500 {
+            if code == "internal_error" {
                 assert_eq!(error["message"], "internal error; see the server log", "500s say nothing internal");
             }
             assert_eq!(error.contains_key("violations"), e.violations().is_some(), "{e:?}");

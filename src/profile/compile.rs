@@ -461,6 +461,10 @@ mod refusal_tests {
                 one(json!({"response": {"status_code": 200, "body": {"x": "{{> header}}"}}})),
                 "endpoints.json: endpoints[0].responses[0].response.body.x: partials are not supported: `{{> header}}`",
             ),
+            (
+                one(json!({"response": {"status_code": 200, "body": {"x": "{{#if}}yes{{/if}}"}}})),
+                "endpoints.json: endpoints[0].responses[0].response.body.x: `{{#if}}` needs a value to test or walk, as in `{{#if request.x}}`",
+            ),
         ];
         for (endpoints, want) in cases {
             assert_eq!(problems(json!({}), endpoints), vec![want.to_owned()]);

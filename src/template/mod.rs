@@ -195,6 +195,12 @@ fn scan(src: &str, params: &[String]) -> Result<Vec<Piece>, String> {
             if trimmed.starts_with('>') || trimmed.starts_with("#>") {
                 return Err(format!("partials are not supported: `{{{{{trimmed}}}}}`"));
             }
+            if let Some(helper) = trimmed.strip_prefix('#').filter(|h| BLOCKS_WITH_VALUE.contains(&h.trim())) {
+                return Err(format!(
+                    "`{{{{{trimmed}}}}}` needs a value to test or walk, as in `{{{{#{} request.x}}}}`",
+                    helper.trim()
+                ));
+            }
             if is_block(trimmed) {
                 flush(&mut text, &mut pieces);
                 pieces.push(Piece::Block(rest[..consumed].to_owned()));
@@ -223,6 +229,9 @@ fn flush(text: &mut String, pieces: &mut Vec<Piece>) {
         pieces.push(Piece::Text(std::mem::take(text)));
     }
 }
+
+/// Block helpers that cannot run without an argument.
+const BLOCKS_WITH_VALUE: [&str; 4] = ["if", "unless", "each", "with"];
 
 fn is_block(inner: &str) -> bool {
     inner.starts_with(['#', '/', '^', '!', '>', '~', '&']) || inner == "else" || inner.starts_with("else ")

@@ -639,3 +639,44 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_redis_password_from_the_environment_never_shows_in_the_process_list() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let redis_port = free_port();
+    let mut redis = crate::common::redis::command(redis_port, dir.path())
+        .args(["--requirepass", "s3cret-pw"])
+        .spawn()
+        .expect("redis-server starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", redis_port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let port = free_port().to_string();
+    let run = |args: &[&str]| {
+        mockctl()
+            .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+            .env("REDIS_PASSWORD", "s3cret-pw")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let url = format!("redis://127.0.0.1:{redis_port}/0");
+    let out = run(&["start", "persistence", "--port", &port, "--redis-url", &url, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["backend"], "redis", "{record}");
+    let pid = record["pid"].as_u64().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    assert!(!cmdline.contains("s3cret-pw") && !cmdline.contains(&url), "the server's command line: {cmdline}");
+    let health = raw_get(&port, "/system/health", None);
+    assert!(health.starts_with("HTTP/1.1 401") || health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(run(&["stop", "--all"]).status.success());
+    let _ = redis.kill();
+    let _ = redis.wait();
+}
