@@ -90,3 +90,22 @@ async fn a_body_nested_past_the_storage_limit_is_400_with_its_path_and_stores_no
     let (status, _) = app.post("/v1/notes", &json!({"id": "deep", "tree": nested(63)})).await;
     assert_eq!(status, StatusCode::CREATED, "at the limit is fine");
 }
+
+async fn numbers_are_stored_exactly_as_sent(backend: Backend) {
+    let app = spawn_app("tests/fixtures/gateway", backend).await;
+    let body = r#"{"id":"num","zero":-0,"big":123456789012345678901234567890,"tiny":1e-400,"tenth":0.1,"neg":-18446744073709551617}"#;
+    let rb = app.request(Method::POST, "/v1/notes").header("content-type", "application/json").body(body);
+    assert_eq!(app.send(rb).await.0, StatusCode::CREATED);
+    let text = app.request(Method::GET, "/v1/notes/num").send().await.unwrap().text().await.unwrap();
+    for exact in [
+        r#""zero":-0"#,
+        r#""big":123456789012345678901234567890"#,
+        r#""tiny":1e-400"#,
+        r#""tenth":0.1"#,
+        r#""neg":-18446744073709551617"#,
+    ] {
+        assert!(text.contains(exact), "{exact} in {text}");
+    }
+}
+
+on_every_backend!(numbers_are_stored_exactly_as_sent);
