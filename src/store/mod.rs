@@ -333,8 +333,14 @@ async fn snapshot_listing(store: &dyn Store, mut names: Vec<String>) -> Result<V
     names.sort();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        if let Some(s) = store.get_snapshot(&name).await? {
-            out.push(s.meta);
+        match store.get_snapshot(&name).await {
+            Ok(Some(s)) => out.push(s.meta),
+            Ok(None) => {}
+            // One unreadable snapshot (say, edited by hand) must not hide the others.
+            Err(e @ StoreError::Corrupt { .. }) => {
+                tracing::warn!(snapshot = %name, error = %crate::telemetry::error_chain(&e), "skipping an unreadable snapshot");
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(out)

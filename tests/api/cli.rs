@@ -680,3 +680,34 @@ fn a_redis_password_from_the_environment_never_shows_in_the_process_list() {
     let _ = redis.kill();
     let _ = redis.wait();
 }
+
+#[tokio::test]
+async fn a_torn_journal_line_survives_restarts_and_crashes_in_any_order() {
+    let data = tempfile::tempdir().unwrap();
+    let line = r#"{"seq":1,"ops":[{"put":{"e":"notes","id":"a","v":{"id":"a","text":"first"},"x":null}}]}"#;
+    std::fs::write(data.path().join("journal-000001.jsonl"), format!("{line}\n{{\"seq\":2,\"ops\":[{{\"put\":"))
+        .unwrap();
+    let note = |base: String| async move {
+        let res = reqwest::Client::new()
+            .get(format!("{base}/system/data/notes/a"))
+            .header("X-System-Key", "system-admin-key-123")
+            .send()
+            .await
+            .unwrap();
+        res.json::<serde_json::Value>().await.unwrap()["text"].clone()
+    };
+    // Crash right after the recovery, then again, then stop cleanly, then start once more.
+    for round in 0..2 {
+        let (mut child, base) = foreground_persistence(data.path()).await;
+        assert_eq!(note(base).await, "first", "start {round}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let (child, base) = foreground_persistence(data.path()).await;
+    assert_eq!(note(base).await, "first");
+    let (exit, log) = terminate(child);
+    assert!(exit.success(), "{log}");
+    let (child, base) = foreground_persistence(data.path()).await;
+    assert_eq!(note(base).await, "first");
+    terminate(child);
+}

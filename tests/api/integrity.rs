@@ -187,7 +187,7 @@ async fn orphans(app: &TestApp, entity: &str, field: &str) -> Vec<Value> {
 /// may outlive its parent (cascade) and no parent may go while referenced (restrict).
 async fn child_creates_racing_parent_deletes_leave_no_orphan(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
-    let rounds = if backend == Backend::File { 120 } else { 200 };
+    let rounds = 200;
     let (mut deleted, mut refused) = (0, 0);
     for round in 0..rounds {
         let user = format!("racer{round}");

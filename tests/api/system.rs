@@ -273,3 +273,19 @@ async fn a_start_beyond_loopback_without_a_key_makes_one_up_and_requires_it() {
     let server = mockgate::Server::build(&settings, profile).await.unwrap();
     assert_eq!(server.started().generated_system_key, None, "a profile with keys keeps them");
 }
+
+#[tokio::test]
+async fn an_unreadable_snapshot_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::common::spawn_in("configs/persistence", Backend::File, dir.path().to_owned())
+        .await
+        .with_header("X-System-Key", "system-admin-key-123");
+    assert_eq!(post(&app, "/system/snapshots", Some(json!({"name": "good"}))).await.0, StatusCode::CREATED);
+    std::fs::write(dir.path().join("snapshots/broken.json"), "{ not json").unwrap();
+    let (status, listed) = app.get("/system/snapshots").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = listed["snapshots"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["good"]);
+    let (status, body) = post(&app, "/system/snapshots/restore", Some(json!({"name": "broken"}))).await;
+    assert_eq!((status.as_u16(), code(&body)), (500, "internal_error"), "restoring it says it failed");
+}
