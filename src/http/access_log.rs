@@ -1,11 +1,12 @@
 //! One line per request (request id, method, path, route, status, latency, and the
-//! persistence action with its time), the request metrics, and a `request` span
+//! persistence action with its time), the request metrics, the connection cap's
+//! refusals (`limits`), and a `request` span
 //! around the handler carrying the request id, so that `--debug-persistence` store
 //! lines name the request they belong to.
 
 use super::state::AppState;
 use crate::gateway::Trace;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
@@ -15,7 +16,7 @@ use tracing::Instrument;
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
@@ -27,7 +28,11 @@ pub async fn access_log(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut res = next.call(req).instrument(span).await?;
+    // A connection over the cap is answered here, before anything else runs.
+    let mut res = match super::limits::refusal(&req) {
+        Some(refused) => req.into_response(refused).map_into_right_body(),
+        None => next.call(req).instrument(span).await?.map_into_left_body(),
+    };
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
     }

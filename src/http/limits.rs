@@ -4,9 +4,7 @@
 
 use crate::gateway::ApiError;
 use actix_web::HttpResponse;
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::dev::{Extensions, ServiceRequest};
 use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,15 +44,13 @@ impl ConnectionCap {
     }
 }
 
-/// Answers requests of a connection over the cap with 503 and closes it.
-pub async fn refuse_over_cap(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.conn_data::<Slot>().is_some_and(|s| s.over) {
-        let mut res = HttpResponse::from(ApiError::TooManyConnections.to_reply());
-        res.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
-        return Ok(req.into_response(res).map_into_right_body());
+/// The answer for a request on a connection over the cap: 503, and the connection
+/// closed. `None` for every other request.
+pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
+    if !req.conn_data::<Slot>().is_some_and(|s| s.over) {
+        return None;
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    let mut res = HttpResponse::from(ApiError::TooManyConnections.to_reply());
+    res.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    Some(res)
 }

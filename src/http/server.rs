@@ -3,7 +3,7 @@
 //! [`Server::run_until_stopped`] serves until a signal or a [`ServerHandle::stop`],
 //! then flushes the store.
 
-use super::limits::{self, ConnectionCap};
+use super::limits::ConnectionCap;
 use super::state::AppState;
 use super::{access_log, docs, error, gateway, system};
 use crate::admin::{self, AdminError};
@@ -109,7 +109,6 @@ impl Server {
                 .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| error::bad_part("query string", e)))
                 .app_data(web::PathConfig::default().error_handler(|e, _| error::bad_part("path", e)))
-                .wrap(from_fn(limits::refuse_over_cap))
                 .wrap(from_fn(access_log::access_log))
                 .configure(|cfg| routes(cfg, conveniences))
                 .default_service(web::to(gateway::handle))
