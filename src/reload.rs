@@ -52,24 +52,18 @@ pub struct Reloader {
     gateways: Arc<ArcSwap<Gateway>>,
     store: Arc<dyn Store>,
     log: Arc<ReloadLog>,
-    /// An extra `/system` key from the settings, kept across reloads.
-    system_key: Option<String>,
+    /// What the settings change in every profile served, kept across reloads.
+    amend: Amend,
     /// The admin API the HTTP layer registers, for each gateway's OpenAPI document.
     system_api: Arc<[SystemOp]>,
 }
 
 impl Reloader {
     /// Starts serving `profile` over `store`.
-    pub fn new(profile: Profile, store: Arc<dyn Store>, system_key: Option<String>, system_api: Vec<SystemOp>) -> Self {
+    pub fn new(profile: Profile, store: Arc<dyn Store>, amend: Amend, system_api: Vec<SystemOp>) -> Self {
         let system_api: Arc<[SystemOp]> = system_api.into();
-        let first = gateway(profile, &store, system_key.as_deref(), &system_api);
-        Reloader {
-            gateways: Arc::new(ArcSwap::from_pointee(first)),
-            store,
-            log: Arc::default(),
-            system_key,
-            system_api,
-        }
+        let first = gateway(profile, &store, &amend, &system_api);
+        Reloader { gateways: Arc::new(ArcSwap::from_pointee(first)), store, log: Arc::default(), amend, system_api }
     }
 
     /// The gateway serving now; a request keeps the one it started with through a reload.
@@ -88,7 +82,7 @@ impl Reloader {
             tracing::warn!("the profile's storage settings changed; they take effect at the next start");
         }
         let endpoints = profile.endpoints.len();
-        let next = gateway(profile, &self.store, self.system_key.as_deref(), &self.system_api);
+        let next = gateway(profile, &self.store, &self.amend, &self.system_api);
         self.gateways.store(Arc::new(next));
         self.log.update(|s| {
             s.reloads += 1;
@@ -105,12 +99,24 @@ impl Reloader {
     }
 }
 
-/// A gateway for `profile`; the settings' extra system key, if any, guards `/system` too.
-fn gateway(mut profile: Profile, store: &Arc<dyn Store>, key: Option<&str>, system_api: &[SystemOp]) -> Gateway {
-    if let Some(key) = key.filter(|k| !k.is_empty()) {
+/// What the settings change in every profile a server serves.
+#[derive(Debug, Clone, Default)]
+pub struct Amend {
+    /// An extra key that guards `/system` too.
+    pub system_key: Option<String>,
+    /// `--cors` / `--no-cors` over the profile's `cors`.
+    pub cors: Option<bool>,
+}
+
+/// A gateway for `profile`, amended by the settings.
+fn gateway(mut profile: Profile, store: &Arc<dyn Store>, amend: &Amend, system_api: &[SystemOp]) -> Gateway {
+    if let Some(key) = amend.system_key.as_deref().filter(|k| !k.is_empty()) {
         profile.system.keys.push(key.to_owned());
         profile.system.protected = true;
         profile.secrets.add(key);
+    }
+    if let Some(on) = amend.cors {
+        profile.cors.enabled = on;
     }
     Gateway::new(Arc::new(profile), Arc::clone(store), system_api)
 }

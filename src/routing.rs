@@ -111,6 +111,18 @@ impl Router {
         Router { routes }
     }
 
+    /// Every method some endpoint serves at `path` (GET also answering HEAD).
+    pub fn methods(&self, path: &str) -> Vec<String> {
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
+        let mut out: Vec<String> = Vec::new();
+        for (m, template) in &self.routes {
+            if template.matches(&segs).is_some() && !out.contains(m) {
+                out.push(m.clone());
+            }
+        }
+        out
+    }
+
     pub fn find(&self, method: &str, path: &str) -> RouteMatch {
         let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
         let mut best: Option<(usize, Map<String, Value>, Vec<bool>)> = None;

@@ -36,6 +36,8 @@ pub struct Settings {
     /// `MOCKGATE_REDIS_PASSWORD_FILE`); `REDIS_PASSWORD` works too. Either one goes into
     /// a `redis_url` that carries no password of its own.
     pub redis_password_file: Option<PathBuf>,
+    /// `--cors` / `--no-cors` (`MOCKGATE_CORS`) over the profile's `cors`.
+    pub cors: Option<bool>,
     /// Start from this snapshot's data.
     pub snapshot: Option<String>,
     /// A JSON seed file (`{"entities": {"users": [...]}}` or just the map) loaded at start.
@@ -54,6 +56,7 @@ pub struct Overrides {
     pub redis_url: Option<String>,
     pub redis_password_file: Option<PathBuf>,
     pub redis_cluster: bool,
+    pub cors: Option<bool>,
     pub snapshot: Option<String>,
     pub seed_file: Option<PathBuf>,
 }
@@ -81,6 +84,7 @@ impl Settings {
                 "redis_password_file",
                 cli.redis_password_file.map(|p| p.to_string_lossy().into_owned()),
             )?
+            .set_override_option("cors", cli.cors)?
             .set_override_option("snapshot", cli.snapshot)?
             .set_override_option("seed_file", cli.seed_file.map(|p| p.to_string_lossy().into_owned()))?;
         let builder = if cli.reset { builder.set_override("reset", true)? } else { builder };
@@ -110,6 +114,7 @@ impl Settings {
             redis_prefix: None,
             redis_cluster: false,
             redis_password_file: None,
+            cors: None,
             snapshot: None,
             seed_file: None,
         }

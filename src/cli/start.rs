@@ -46,6 +46,13 @@ pub struct StartArgs {
     /// The Redis URL lists Redis Cluster seed nodes, comma-separated.
     #[arg(long)]
     pub redis_cluster: bool,
+    /// Let web pages of any origin call the mock (the default unless api.json's `cors`
+    /// says otherwise) [env: MOCKGATE_CORS=true].
+    #[arg(long, conflicts_with = "no_cors")]
+    pub cors: bool,
+    /// No CORS headers at all: browsers refuse cross-origin calls [env: MOCKGATE_CORS=false].
+    #[arg(long)]
+    pub no_cors: bool,
     /// Start from this snapshot (see /system/snapshots).
     #[arg(long)]
     pub snapshot: Option<String>,
@@ -88,6 +95,13 @@ fn foreground(args: StartArgs) -> anyhow::Result<()> {
         redis_url: args.redis_url,
         redis_password_file: args.redis_password_file,
         redis_cluster: args.redis_cluster,
+        cors: if args.cors {
+            Some(true)
+        } else if args.no_cors {
+            Some(false)
+        } else {
+            None
+        },
         snapshot: args.snapshot,
         seed_file: args.seed_file,
     };
@@ -247,6 +261,8 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
         (a.reset, "--reset"),
         (a.no_persistence, "--no-persistence"),
         (a.redis_cluster, "--redis-cluster"),
+        (a.cors, "--cors"),
+        (a.no_cors, "--no-cors"),
         (a.watch, "--watch"),
         (a.debug_persistence, "--debug-persistence"),
     ] {

@@ -31,6 +31,8 @@ pub struct ApiDef {
     pub generate_data: Option<Value>,
     pub server: Option<ServerDef>,
     pub logging: Option<LoggingDef>,
+    /// Browser access: `true` (default, any origin), `false`, or an object.
+    pub cors: Option<Value>,
     /// Keys not listed here, kept so that near-misses of keys that decide who may call
     /// the API are refused (see `auth::check_security_keys`).
     #[serde(flatten)]

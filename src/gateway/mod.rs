@@ -104,6 +104,11 @@ impl Gateway {
         self.store.as_ref()
     }
 
+    /// The methods the profile serves at `path`, for CORS preflights.
+    pub fn methods(&self, path: &str) -> Vec<String> {
+        self.router.methods(path)
+    }
+
     /// This instance's read cache.
     pub fn cache(&self) -> &ReadCache {
         &self.cache

@@ -9,6 +9,7 @@
 //!   request to [`crate::gateway::Gateway`] and sends its reply.
 //! - `access_log`: one line and one span per request, the request id, the metrics.
 //! - `limits`: the connection cap (bodies' time limit is read with the body).
+//! - `cors`: preflights and the allow headers, as the profile's `cors` says.
 //! - `error`: a [`crate::gateway::Reply`] or an [`crate::gateway::ApiError`] as an
 //!   actix response.
 //! - `system`: the `/system` admin API, one route table behind one guard, whose
@@ -16,6 +17,7 @@
 //! - `docs`: `/openapi.json` and Swagger UI.
 
 mod access_log;
+mod cors;
 mod docs;
 mod error;
 mod gateway;

@@ -9,7 +9,7 @@ use super::{access_log, docs, error, gateway, system};
 use crate::admin::{self, AdminError};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::profile::Profile;
-use crate::reload::Reloader;
+use crate::reload::{Amend, Reloader};
 use crate::settings::Settings;
 use crate::store::{OpenError, Store};
 use actix_web::dev::ServerHandle;
@@ -101,7 +101,8 @@ impl Server {
             (!guard.protected && !guard.opened && settings.system_key.is_none() && !local.ip().is_loopback())
                 .then(|| uuid::Uuid::new_v4().simple().to_string());
         let system_key = settings.system_key.clone().or_else(|| generated_system_key.clone());
-        let reloader = Reloader::new(profile, Arc::clone(&store), system_key, system::api());
+        let amend = Amend { system_key, cors: settings.cors };
+        let reloader = Reloader::new(profile, Arc::clone(&store), amend, system::api());
         let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now() });
         let cap = ConnectionCap::new(limits.max_connections);
         let mut http = HttpServer::new(move || {

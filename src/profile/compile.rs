@@ -2,7 +2,7 @@
 //! problem with its file and JSON path. Each part parses its own block; this file
 //! only walks the files and puts the parts together.
 
-use super::{ApiInfo, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Limits, Profile, ResponseRule};
+use super::{ApiInfo, Cors, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Limits, Profile, ResponseRule};
 use crate::auth::{AuthMethod, EndpointAuth, KeyLocation, SystemGuard};
 use crate::config::{ApiDef, AuthFileDef, CompileCx, ConfigError, EndpointDef, EndpointsFileDef, ServerDef};
 use crate::persistence::Persist;
@@ -45,6 +45,7 @@ pub fn compile(
     crate::auth::check_security_keys(&api, &auth, &endpoints, &mut problems);
     let logging = Logging::parse(api.logging.as_ref(), &mut problems);
     let secrets = secrets(&methods, &system);
+    let cors = Cors::parse(api.cors.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
@@ -86,6 +87,7 @@ pub fn compile(
         rules,
         logging,
         secrets,
+        cors,
     })
 }
 

@@ -9,8 +9,10 @@
 //! the same errors.
 
 mod compile;
+mod cors;
 mod response;
 
+pub use cors::Cors;
 pub use response::{FINAL_STATUSES, ResponseRule, StatusSpec};
 
 use crate::auth::{EndpointAuth, SystemGuard};
@@ -60,6 +62,8 @@ pub struct Profile {
     pub logging: Logging,
     /// What the logs must never show.
     pub secrets: Secrets,
+    /// Which web pages may call the mock from a browser.
+    pub cors: Cors,
 }
 
 /// One endpoint, ready to serve.

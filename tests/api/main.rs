@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod compose;
 mod conformance;
+mod cors;
 mod durability;
 mod generated;
 mod histories;

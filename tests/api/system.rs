@@ -284,7 +284,8 @@ async fn an_unreadable_snapshot_does_not_hide_the_others() {
     std::fs::write(dir.path().join("snapshots/broken.json"), "{ not json").unwrap();
     let (status, listed) = app.get("/system/snapshots").await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = listed["snapshots"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        listed["snapshots"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["good"]);
     let (status, body) = post(&app, "/system/snapshots/restore", Some(json!({"name": "broken"}))).await;
     assert_eq!((status.as_u16(), code(&body)), (500, "internal_error"), "restoring it says it failed");
