@@ -18,5 +18,5 @@ RUN mkdir -p data && chown -R mockgate:mockgate /app
 USER mockgate
 EXPOSE 8000
 # `mockctl status` succeeds when every server recorded in /app/.mockgate answers HTTP.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["mockctl", "status"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["mockctl", "status", "--quiet"]
 CMD ["mockctl", "start", "persistence", "--foreground", "--host", "0.0.0.0"]

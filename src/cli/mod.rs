@@ -30,8 +30,8 @@ pub enum Command {
     Stop(stop::StopArgs),
     /// List running servers.
     List(list::ListArgs),
-    /// List running servers and check that each answers.
-    Status(list::ListArgs),
+    /// Check that every running server is ready (its backend answers); fails otherwise.
+    Status(list::StatusArgs),
     /// Show (and with -f follow) the background servers' logs.
     Logs(logs::LogsArgs),
     /// Search the logs: a pattern, optionally --since "10m ago", --status 5xx, --path /users.

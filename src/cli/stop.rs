@@ -35,6 +35,11 @@ pub fn run(args: StopArgs) -> anyhow::Result<()> {
         .map(|(r, _)| r)
         .filter(|r| args.all || Some(r.port) == args.port || profile.as_deref() == Some(r.profile.as_str()))
         .collect();
+    if chosen.is_empty() && args.all {
+        // Nothing to do is not a failure: scripts run `stop --all` to clean up.
+        println!("no servers running; nothing to stop");
+        return Ok(());
+    }
     if chosen.is_empty() {
         anyhow::bail!("no matching server is running (see `mockctl list`)");
     }

@@ -70,6 +70,11 @@ pub async fn access_log(
         }
         _ => (None, None),
     };
+    // Probes come every few seconds from load balancers and health checks.
+    if super::probes::PATHS.contains(&path.as_str()) && trace.is_none() {
+        tracing::debug!(target: "mockgate::access", request_id = %request_id, status, "{method} {path} {status}");
+        return Ok(res);
+    }
     tracing::info!(
         target: "mockgate::access",
         request_id = %request_id,

@@ -15,6 +15,7 @@
 //! - `system`: the `/system` admin API, one route table behind one guard, whose
 //!   handlers call [`crate::admin`].
 //! - `docs`: `/openapi.json` and Swagger UI.
+//! - `probes`: `/healthz` and `/readyz`, for load balancers and `mockctl status`.
 
 mod access_log;
 mod cors;
@@ -22,6 +23,7 @@ mod docs;
 mod error;
 mod gateway;
 mod limits;
+mod probes;
 mod server;
 mod state;
 mod system;

@@ -5,7 +5,7 @@
 
 use super::limits::ConnectionCap;
 use super::state::AppState;
-use super::{access_log, docs, error, gateway, system};
+use super::{access_log, docs, error, gateway, probes, system};
 use crate::admin::{self, AdminError};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::profile::Profile;
@@ -66,6 +66,7 @@ struct Conveniences {
     metrics: bool,
     openapi: bool,
     docs: bool,
+    probes: bool,
 }
 
 impl Conveniences {
@@ -76,7 +77,12 @@ impl Conveniences {
                 path == p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
             })
         };
-        Conveniences { metrics: !taken("/metrics"), openapi: !taken("/openapi.json"), docs: !taken("/docs") }
+        Conveniences {
+            metrics: !taken("/metrics"),
+            openapi: !taken("/openapi.json"),
+            docs: !taken("/docs"),
+            probes: !taken("/healthz") && !taken("/readyz"),
+        }
     }
 }
 
@@ -191,6 +197,9 @@ fn routes(cfg: &mut web::ServiceConfig, free: Conveniences) {
     }
     if free.docs {
         cfg.service(docs::swagger_ui());
+    }
+    if free.probes {
+        cfg.route("/healthz", web::get().to(probes::live)).route("/readyz", web::get().to(probes::ready));
     }
 }
 

@@ -259,7 +259,7 @@ fn background_start_list_status_and_stop() {
     let shown = String::from_utf8_lossy(&logs.stdout).into_owned();
     assert!(shown.contains("GET /v1/nothing 404"), "{shown}");
     assert_eq!(shown.lines().count(), 3, "each line once, though the record names the file too: {shown}");
-    assert!(String::from_utf8_lossy(&status.stdout).contains("answering (GET /system/health: 200)"));
+    assert!(String::from_utf8_lossy(&status.stdout).contains(": ready"), "status checks readiness (issue 11)");
 
     let stopped = run(&["stop", "--port", &port]);
     assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
@@ -710,4 +710,41 @@ async fn a_torn_journal_line_survives_restarts_and_crashes_in_any_order() {
     let (child, base) = foreground_persistence(data.path()).await;
     assert_eq!(note(base).await, "first");
     terminate(child);
+}
+
+#[test]
+fn status_fails_when_no_server_runs_and_stop_all_with_none_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let status = run(&["status"]);
+    assert_eq!(status.status.code(), Some(1), "nothing to be healthy about");
+    assert!(String::from_utf8_lossy(&status.stderr).contains("no servers running"));
+    let quiet = run(&["status", "--quiet"]);
+    assert_eq!((quiet.status.code(), quiet.stdout.is_empty(), quiet.stderr.is_empty()), (Some(1), true, true));
+    let stop = run(&["stop", "--all"]);
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    assert!(String::from_utf8_lossy(&stop.stdout).contains("nothing to stop"));
+}
+
+#[test]
+fn status_checks_readiness_and_probes_stay_out_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let out = run(&["start", "basic", "--port", &port, "--no-persistence"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = run(&["status"]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(String::from_utf8_lossy(&status.stdout).contains(&format!("basic on port {port}")), "ready");
+    assert!(raw_get(&port, "/nowhere", None).starts_with("HTTP/1.1 404"));
+    let logged = eventually(|| {
+        let out = run(&["search", "GET /nowhere", "--profile", "basic"]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(logged.contains("404"), "{logged}");
+    let probes = run(&["search", "readyz", "--profile", "basic"]);
+    assert!(String::from_utf8_lossy(&probes.stdout).trim().is_empty(), "probes are not logged by default");
+    assert!(run(&["stop", "--all"]).status.success());
 }

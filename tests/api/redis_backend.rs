@@ -225,3 +225,24 @@ async fn resets_under_concurrent_writers_leave_no_key_outside_the_index_and_no_s
     let holder = users.iter().find(|(_, e)| *e == "w0-0@example.com");
     assert_eq!(status == StatusCode::CONFLICT, holder.is_some(), "w0-0@example.com held by {holder:?}");
 }
+
+#[tokio::test]
+async fn liveness_and_readiness_need_no_key_and_readiness_follows_the_backend() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let mut app = spawn_app(PROFILE, Backend::Redis).await;
+    let probe = |path: &'static str| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.address);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            (res.status(), res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    assert_eq!(probe("/healthz").await, (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(probe("/readyz").await, (StatusCode::OK, json!({"status": "ready"})));
+    drop(app.redis.take());
+    assert_eq!(probe("/readyz").await, (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "not ready"})), "no details");
+    assert_eq!(probe("/healthz").await.0, StatusCode::OK, "the process still answers");
+}
