@@ -84,6 +84,17 @@ fn files(profile: Option<&str>, rotated: bool) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// A log line as a person reads it on the terminal: the message of a JSON line (with
+/// its level when it is not plain info), other lines as they are.
+pub fn message(line: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(line) else { return line.to_owned() };
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    match text("level") {
+        "INFO" | "" => text("message").to_owned(),
+        level => format!("{}: {}", level.to_ascii_lowercase(), text("message")),
+    }
+}
+
 /// `time level message` (with the request id when there is one).
 fn render(line: &str) -> String {
     let Ok(v) = serde_json::from_str::<Value>(line) else { return line.to_owned() };

@@ -119,7 +119,13 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
         .file
         .as_ref()
         .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string());
-    let server = Server::build(&settings, profile).await.context("cannot start")?;
+    let server = match Server::build(&settings, profile).await {
+        Ok(server) => server,
+        Err(e @ crate::http::StartError::Bind { .. }) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot start{}", port_holder(settings.port))));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot start")),
+    };
     let s = server.started().clone();
     if let Some(note) = &s.note {
         tracing::warn!("{note}");
@@ -154,6 +160,7 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
         backend: s.backend.to_owned(),
         log: std::env::var("MOCKGATE_LOG_FILE").ok().or(log_file),
         started_at: crate::template::iso(chrono::Utc::now()),
+        note: s.note.clone(),
     };
     // A server that cannot record itself still serves; `mockctl list` just won't see it.
     if let Err(e) = state::write(&record) {
@@ -169,6 +176,37 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
     }
     state::remove(record.port, record.pid);
     result
+}
+
+/// How the user ran this command, for hints: `mockctl`, a path to it, or `cargo run`.
+fn invoked_as() -> String {
+    let argv0 = std::env::args().next().unwrap_or_else(|| "mockctl".into());
+    if std::env::var_os("CARGO").is_some() && argv0.contains("target/release") {
+        return "cargo run --release --".into();
+    }
+    if std::env::var_os("CARGO").is_some() && argv0.contains("target/debug") {
+        return "cargo run --".into();
+    }
+    let name = std::path::Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned());
+    let on_path = name.as_deref().is_some_and(|n| {
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(n).exists()))
+    });
+    match name {
+        Some(n) if on_path && !argv0.contains('/') => n,
+        _ => argv0,
+    }
+}
+
+/// Who holds `port`, when it is one of ours, and what to do instead.
+fn port_holder(port: u16) -> String {
+    let holder = state::all().into_iter().map(|(r, _)| r).find(|r| r.port == port && port != 0);
+    let who = holder.map_or(String::new(), |r| {
+        format!(
+            ": port {port} is taken by mockgate serving profile {} (pid {}; `mockctl stop --port {port}` stops it)",
+            r.profile, r.pid
+        )
+    });
+    format!("{who}; choose another port with --port, or --port 0 for any free one")
 }
 
 /// Starts the same command with `--foreground` as a detached child writing to a log
@@ -221,8 +259,12 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!("mockgate is serving profile {} at {}", r.profile, r.url);
+            if let Some(note) = &r.note {
+                println!("  note: {note}");
+            }
             println!("  pid {}, {} backend, log {}", r.pid, r.backend, log.display());
-            println!("  stop it with: mockctl stop --port {}", r.port);
+            println!("  API docs: {}/docs/", r.url);
+            println!("  stop it with: {} stop --port {}", invoked_as(), r.port);
             return Ok(());
         }
         if let Some(status) = child.try_wait()? {
@@ -232,6 +274,7 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
                 .unwrap_or(&text)
                 .lines()
                 .filter(|l| !l.trim().is_empty())
+                .map(super::logs::message)
                 .collect::<Vec<_>>()
                 .join("\n");
             anyhow::bail!("the server exited ({status}):\n{tail}");

@@ -17,6 +17,9 @@ pub struct ServerRecord {
     pub backend: String,
     pub log: Option<String>,
     pub started_at: String,
+    /// Why the backend differs from what the profile asked for, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 pub fn dir() -> PathBuf {

@@ -67,6 +67,7 @@ struct Conveniences {
     openapi: bool,
     docs: bool,
     probes: bool,
+    landing: bool,
 }
 
 impl Conveniences {
@@ -82,24 +83,27 @@ impl Conveniences {
             openapi: !taken("/openapi.json"),
             docs: !taken("/docs"),
             probes: !taken("/healthz") && !taken("/readyz"),
+            landing: !profile.endpoints.iter().any(|e| e.path.as_str() == "/"),
         }
     }
 }
 
 impl Server {
-    /// Opens the store (seeding a fresh one), binds the listener and prepares the
+    /// Binds the listener, opens the store (seeding a fresh one) and prepares the
     /// server; nothing is served until [`Server::run_until_stopped`].
     pub async fn build(settings: &Settings, profile: Profile) -> Result<Server, StartError> {
+        // The port first: a start that cannot listen must not have created or seeded
+        // anything.
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+
         let opened = crate::store::open(settings.open_request(&profile)).await?;
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(opened.store, &metrics, profile.secrets.clone()));
         spawn_upkeep(&metrics);
         let seeded = opened.fresh || settings.reset;
         start_data(settings, &profile, store.as_ref(), seeded).await?;
-
-        let addr = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let conveniences = Conveniences::for_profile(&profile);
         let limits = profile.limits;
         let guard = &profile.system;
@@ -197,6 +201,9 @@ fn routes(cfg: &mut web::ServiceConfig, free: Conveniences) {
     }
     if free.docs {
         cfg.service(docs::swagger_ui());
+    }
+    if free.landing {
+        cfg.route("/", web::get().to(docs::landing));
     }
     if free.probes {
         cfg.route("/healthz", web::get().to(probes::live)).route("/readyz", web::get().to(probes::ready));

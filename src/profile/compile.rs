@@ -253,11 +253,21 @@ fn endpoint(
         cx.problem(format!("{at}.method"), format!("unknown method {:?}", def.method), METHODS.join(", "));
         ok = false;
     }
-    let path = match PathTemplate::parse(&format!("{root}{}", def.path)) {
-        Ok(p) => Some(p),
-        Err(msg) => {
-            cx.problem(format!("{at}.path"), msg, "");
-            None
+    // `users/x` under root `/api/v1` would silently become `/api/v1users/x`.
+    let path = if !def.path.starts_with('/') {
+        cx.problem(
+            format!("{at}.path"),
+            format!("found {:?}", def.path),
+            "a path starting with `/`, such as \"/users\"",
+        );
+        None
+    } else {
+        match PathTemplate::parse(&format!("{root}{}", def.path)) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                cx.problem(format!("{at}.path"), msg, "");
+                None
+            }
         }
     };
     cx.params = path.as_ref().map(PathTemplate::params).unwrap_or_default();
@@ -471,6 +481,15 @@ mod refusal_tests {
         for (endpoints, want) in cases {
             assert_eq!(problems(json!({}), endpoints), vec![want.to_owned()]);
         }
+    }
+
+    #[test]
+    fn a_path_must_start_with_a_slash() {
+        let eps = json!({"endpoints": [{"method": "GET", "path": "users/x", "responses": [{"response": {"status_code": 200}}]}]});
+        assert_eq!(
+            problems(json!({"root_path": "/api/v1"}), eps),
+            vec!["endpoints.json: endpoints[0].path: found \"users/x\", expected a path starting with `/`, such as \"/users\"".to_owned()]
+        );
     }
 
     #[test]

@@ -748,3 +748,52 @@ fn status_checks_readiness_and_probes_stay_out_of_the_log() {
     assert!(String::from_utf8_lossy(&probes.stdout).trim().is_empty(), "probes are not logged by default");
     assert!(run(&["stop", "--all"]).status.success());
 }
+
+#[test]
+fn a_start_on_a_port_one_of_ours_holds_names_it_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let first = run(&["start", "basic", "--port", &port, "--no-persistence"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let data = dir.path().join("second-data");
+    let second = run(&["start", "persistence", "--port", &port, "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains(&format!("port {port} is taken by mockgate serving profile basic")), "{err}");
+    assert!(err.contains("--port 0"), "suggests a way out: {err}");
+    assert!(!err.contains("{\""), "no raw JSON log lines: {err}");
+    assert!(!data.exists(), "nothing was created or seeded before the port was known to be free");
+    assert!(run(&["stop", "--all"]).status.success());
+}
+
+#[test]
+fn a_background_start_shows_the_docs_the_storage_note_and_how_to_stop_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        mockctl()
+            .env("MOCKGATE_STATE_DIR", dir.path().join("state"))
+            .env_remove("CARGO")
+            // No Redis is configured and none answers: the profile falls back to the file store.
+            .env_remove("REDIS_URL")
+            .env_remove("REDIS_HOST")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    if std::net::TcpStream::connect("127.0.0.1:6379").is_ok() {
+        eprintln!("SKIPPED: something listens on 127.0.0.1:6379");
+        return;
+    }
+    let out = run(&["start", "persistence", "--port", &port, "--data-dir", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("note: no Redis configured and none answering"), "{stdout}");
+    assert!(stdout.contains(&format!("API docs: http://127.0.0.1:{port}/docs/")), "{stdout}");
+    let exe = env!("CARGO_BIN_EXE_mockctl");
+    assert!(stdout.contains(&format!("stop it with: {exe} stop --port {port}")), "the command as it was run: {stdout}");
+    assert!(run(&["stop", "--all"]).status.success());
+}

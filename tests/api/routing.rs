@@ -60,3 +60,24 @@ async fn first_matching_response_wins_and_null_condition_matches_missing_fields(
     assert_eq!(app.send(teapot).await, (StatusCode::IM_A_TEAPOT, json!({"short": "and stout"})));
     assert_eq!(app.post("/v1/echo", &json!({"kind": "k", "count": 1})).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_root_says_where_the_docs_are_in_json_and_in_html() {
+    let app = crate::common::spawn_app("configs/persistence", crate::common::Backend::Memory).await;
+    let (status, body) = app.get("/").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(
+        (body["docs"].clone(), body["openapi"].clone()),
+        (serde_json::json!("/docs/"), serde_json::json!("/openapi.json"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("mockgate"), "{body}");
+    let res = app
+        .request(reqwest::Method::GET, "/")
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("href=\"/docs/\"") && page.contains("<h1>"), "{page}");
+}
