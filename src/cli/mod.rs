@@ -1,9 +1,11 @@
 //! `mockctl`: the command line. One file per subcommand; this file parses and
 //! dispatches.
 
+mod builtin;
 mod http;
 mod list;
 mod logs;
+mod profiles;
 mod snapshot;
 mod start;
 pub mod state;
@@ -40,6 +42,8 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Check a profile without starting anything; exits non-zero on problems.
     ValidateConfig(validate_config::ValidateArgs),
+    /// List the profiles `start` can run: ./configs/<name>/ folders and the built-in ones.
+    Profiles,
     /// Print the version.
     Version,
 }
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stop(args) => stop::run(args),
         Command::List(args) => list::run(args),
         Command::Status(args) => list::status(args),
+        Command::Profiles => profiles::run(),
         Command::Logs(args) => logs::logs(args),
         Command::Search(args) => logs::search(args),
         Command::Snapshot(args) => snapshot::run(args),
@@ -72,11 +77,28 @@ pub fn run(cli: Cli) -> ExitCode {
 pub fn resolve_profile(arg: &str) -> anyhow::Result<PathBuf> {
     let direct = Path::new(arg);
     let named = Path::new("configs").join(arg);
-    if named.is_dir() && !arg.contains(['/', '\\']) {
+    let plain_name = !arg.contains(['/', '\\']);
+    if named.is_dir() && plain_name {
         return Ok(named);
     }
     if direct.is_dir() {
         return Ok(direct.to_owned());
     }
-    anyhow::bail!("no profile {arg:?}: neither {} nor {} is a folder", named.display(), direct.display())
+    if plain_name && let Some(dir) = builtin::materialize(arg)? {
+        return Ok(dir);
+    }
+    let known = profiles::known();
+    let closest =
+        known.iter().min_by_key(|(n, _)| strsim::levenshtein(n, arg)).filter(|(n, _)| strsim::levenshtein(n, arg) <= 3);
+    let hint = match closest {
+        Some((n, _)) => format!("; did you mean {n:?}?"),
+        None => String::new(),
+    };
+    let list: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
+    anyhow::bail!(
+        "no profile {arg:?}: neither {} nor {} is a folder, and no built-in profile has that name{hint} (profiles: {})",
+        named.display(),
+        direct.display(),
+        list.join(", ")
+    )
 }

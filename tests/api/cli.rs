@@ -797,3 +797,39 @@ fn a_background_start_shows_the_docs_the_storage_note_and_how_to_stop_it() {
     assert!(stdout.contains(&format!("stop it with: {exe} stop --port {port}")), "the command as it was run: {stdout}");
     assert!(run(&["stop", "--all"]).status.success());
 }
+
+#[test]
+fn the_shipped_profiles_travel_with_the_binary() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        mockctl()
+            .current_dir(elsewhere.path())
+            .env("MOCKGATE_STATE_DIR", elsewhere.path().join("state"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let checked = run(&["validate-config", "shop"]);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(elsewhere.path().join("state/profiles/shop/endpoints.json").is_file());
+    let listed = String::from_utf8_lossy(&run(&["profiles"]).stdout).into_owned();
+    for name in ["basic", "persistence", "shop"] {
+        assert!(listed.lines().any(|l| l.starts_with(name) && l.ends_with("built in")), "{listed}");
+    }
+    let wrong = run(&["start", "persistance"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("did you mean \"persistence\"?") && err.contains("basic, persistence, shop"), "{err}");
+    // A local folder of the same name wins.
+    std::fs::create_dir_all(elsewhere.path().join("configs/basic")).unwrap();
+    std::fs::write(elsewhere.path().join("configs/basic/api.json"), r#"{"name": "Mine"}"#).unwrap();
+    std::fs::write(
+        elsewhere.path().join("configs/basic/endpoints.json"),
+        r#"{"endpoints": [{"method": "GET", "path": "/mine", "responses": [{"response": {"status_code": 200}}]}]}"#,
+    )
+    .unwrap();
+    let local = String::from_utf8_lossy(&run(&["profiles"]).stdout).into_owned();
+    assert!(local.lines().any(|l| l.starts_with("basic") && l.ends_with("./configs")), "{local}");
+    let mine = run(&["validate-config", "basic"]);
+    assert!(String::from_utf8_lossy(&mine.stdout).contains("1 endpoint"), "{}", String::from_utf8_lossy(&mine.stdout));
+}
