@@ -44,6 +44,11 @@ pub enum Command {
     ValidateConfig(validate_config::ValidateArgs),
     /// List the profiles `start` can run: ./configs/<name>/ folders and the built-in ones.
     Profiles,
+    /// Print a shell completion script, e.g. `mockctl completions bash > ~/.local/share/bash-completion/completions/mockctl`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Print the version.
     Version,
 }
@@ -55,6 +60,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(args),
         Command::Status(args) => list::status(args),
         Command::Profiles => profiles::run(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "mockctl", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Logs(args) => logs::logs(args),
         Command::Search(args) => logs::search(args),
         Command::Snapshot(args) => snapshot::run(args),

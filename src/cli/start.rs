@@ -13,14 +13,22 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args, Clone)]
+#[command(after_help = "Examples:
+  mockctl start persistence                 serve the persistence profile in the background on :8000
+  mockctl start ./my-api --port 0 --json    any free port, the server's record as JSON (test fixtures)
+  mockctl start shop --foreground --reset   stay attached, start from the seed data")]
 pub struct StartArgs {
-    /// Profile name (under ./configs/) or folder.
+    /// Profile name (under ./configs/, or built in: see `mockctl profiles`) or folder.
     pub profile: String,
+    /// Port to listen on (default 8000, or the profile's server.port); 0 picks any free
+    /// one, which `--json` prints [env: MOCKGATE_PORT].
     #[arg(long)]
     pub port: Option<u16>,
+    /// Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+    /// [env: MOCKGATE_HOST].
     #[arg(long)]
     pub host: Option<String>,
-    /// Folder of the embedded store (default: data/<profile>/).
+    /// Folder of the embedded store (default: data/<profile>/) [env: MOCKGATE_DATA_DIR].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Stay in the foreground instead of returning once the server answers (containers).
@@ -32,18 +40,18 @@ pub struct StartArgs {
     /// Keep everything in memory; nothing is written to disk.
     #[arg(long)]
     pub no_persistence: bool,
-    /// Number of worker threads (default: one per core).
+    /// Number of worker threads (default: one per core) [env: MOCKGATE_WORKERS].
     #[arg(long)]
     pub workers: Option<usize>,
     /// Use this Redis (e.g. redis://127.0.0.1:6379/0); it must answer. Give its password
     /// with REDIS_PASSWORD or --redis-password-file rather than in the URL, which other
-    /// users of the machine can read in the process list.
+    /// users of the machine can read in the process list [env: MOCKGATE_REDIS_URL, REDIS_URL].
     #[arg(long)]
     pub redis_url: Option<String>,
-    /// A file holding the Redis password (its first line).
+    /// A file holding the Redis password (its first line) [env: MOCKGATE_REDIS_PASSWORD_FILE].
     #[arg(long, value_name = "FILE")]
     pub redis_password_file: Option<PathBuf>,
-    /// The Redis URL lists Redis Cluster seed nodes, comma-separated.
+    /// The Redis URL lists Redis Cluster seed nodes, comma-separated [env: MOCKGATE_REDIS_CLUSTER].
     #[arg(long)]
     pub redis_cluster: bool,
     /// Let web pages of any origin call the mock (the default unless api.json's `cors`
@@ -53,7 +61,7 @@ pub struct StartArgs {
     /// No CORS headers at all: browsers refuse cross-origin calls [env: MOCKGATE_CORS=false].
     #[arg(long)]
     pub no_cors: bool,
-    /// Start from this snapshot (see /system/snapshots).
+    /// Start from this snapshot (see /system/snapshots) [env: MOCKGATE_SNAPSHOT].
     #[arg(long)]
     pub snapshot: Option<String>,
     /// Load this JSON seed file at start (checked like /system/seed).

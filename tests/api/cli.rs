@@ -833,3 +833,16 @@ fn the_shipped_profiles_travel_with_the_binary() {
     let mine = run(&["validate-config", "basic"]);
     assert!(String::from_utf8_lossy(&mine.stdout).contains("1 endpoint"), "{}", String::from_utf8_lossy(&mine.stdout));
 }
+
+#[test]
+fn shell_completions_and_help_with_examples() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mockctl().args(["completions", shell]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("mockctl") && text.contains("validate-config"), "{shell}");
+    }
+    let help = mockctl().args(["start", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Examples:") && help.contains("--port 0"), "{help}");
+    assert!(help.contains("[env: MOCKGATE_PORT]") && help.contains("[env: MOCKGATE_HOST]"), "{help}");
+}
