@@ -15,7 +15,8 @@
 //!    and [`http`] sends the reply.
 //!
 //! Modules, leaves first (each imports only modules listed before it):
-//! - [`json`]: walking into JSON values and reading them as text.
+//! - [`json`]: walking into JSON values and reading them as text; [`words`]: entity
+//!   type names in English sentences.
 //! - [`template`]: templates compiled at load; typed, one-pass rendering.
 //! - [`config`]: the profile as users write it (`*Def`), [`config::ConfigError`] and
 //!   the compile context every part's parser receives.
@@ -58,6 +59,7 @@ mod settings;
 pub mod store;
 pub mod telemetry;
 mod template;
+mod words;
 
 pub use config::{ConfigError, ProfileError};
 pub use http::{Server, StartError, Started};

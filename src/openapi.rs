@@ -15,6 +15,7 @@
 use crate::auth::{AuthMethod, KeyLocation, SessionLocation};
 use crate::persistence::Action;
 use crate::profile::{Endpoint, Profile, ResponseRule, StatusSpec};
+use crate::words::singular;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
@@ -184,21 +185,6 @@ fn default_summary(ep: &Endpoint) -> String {
         Action::Delete(a) => one("Delete", &a.entity),
         Action::List(a) => format!("List {}", a.entity.replace('_', " ")),
         Action::Atomic(_) => upper_first(&persist.label),
-    }
-}
-
-/// A plain English singular for entity type names (`categories` → `category`);
-/// names it does not recognise stay as they are.
-fn singular(entity: &str) -> String {
-    let e = entity.replace('_', " ");
-    if let Some(stem) = e.strip_suffix("ies") {
-        format!("{stem}y")
-    } else if ["sses", "shes", "ches", "xes", "zes"].iter().any(|s| e.ends_with(s)) {
-        e[..e.len() - 2].to_owned()
-    } else if e.ends_with('s') && !e.ends_with("ss") && !e.ends_with("us") {
-        e[..e.len() - 1].to_owned()
-    } else {
-        e
     }
 }
 
@@ -556,22 +542,6 @@ mod tests {
         assert_eq!(default_tag("/api/v1/users/{id}", "/api/v1"), "users");
         assert_eq!(default_tag("/{tenant}/orders", ""), "orders");
         assert_eq!(default_tag("/", ""), "default");
-    }
-
-    #[test]
-    fn summaries_name_one_entity_in_the_singular() {
-        let cases = [
-            ("users", "user"),
-            ("categories", "category"),
-            ("addresses", "address"),
-            ("boxes", "box"),
-            ("order_items", "order item"),
-            ("status", "status"),
-            ("otp", "otp"),
-        ];
-        for (plural, one) in cases {
-            assert_eq!(singular(plural), one);
-        }
     }
 
     #[test]

@@ -69,19 +69,22 @@ pub struct Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
-    #[error("{entity} {id:?} not found")]
+    #[error("{} {id:?} not found", crate::words::singular(entity))]
     NotFound { entity: String, id: String },
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
     Invalid { entity: String, violations: Vec<Violation> },
-    #[error("another {entity} already has {field} {value:?}")]
+    #[error("another {} already has {field} {value:?}", crate::words::singular(entity))]
     UniqueViolation { entity: String, field: String, value: String },
-    #[error("{entity} {id:?} is at version {actual}, not {expected}")]
+    #[error("{} {id:?} is at version {actual}, not {expected}", crate::words::singular(entity))]
     VersionConflict { entity: String, id: String, expected: u64, actual: u64 },
-    #[error("If-Match {expected} does not match the current version {actual} of {entity} {id:?}")]
+    #[error(
+        "If-Match {expected} does not match the current version {actual} of {} {id:?}",
+        crate::words::singular(entity)
+    )]
     PreconditionFailed { entity: String, id: String, expected: String, actual: u64 },
-    #[error("{entity} {id:?} is still referenced by {count} {by} entit{}", if *.count == 1 { "y" } else { "ies" })]
+    #[error("{} {id:?} is still referenced by {}", crate::words::singular(entity), crate::words::count(*count, by))]
     Restricted { entity: String, id: String, by: String, count: usize },
-    #[error("{entity} {id:?} already exists")]
+    #[error("{} {id:?} already exists", crate::words::singular(entity))]
     AlreadyExists { entity: String, id: String },
     #[error("no id given: expected `{field}` in the path, query or body")]
     MissingId { field: String },
@@ -91,7 +94,7 @@ pub enum ActionError {
     NotAnObject { entity: String },
     #[error("query parameter `{param}`: {message}")]
     BadQuery { param: String, message: String },
-    #[error("{entity} {id:?} kept changing during the update; try again")]
+    #[error("{} {id:?} kept changing during the update; try again", crate::words::singular(entity))]
     WriteConflict { entity: String, id: String },
     #[error(transparent)]
     Render(#[from] RenderError),

@@ -26,7 +26,7 @@ async fn a_unique_field_is_unique_across_creates_and_updates(backend: Backend) {
     let app = spawn_app(PROFILE, backend).await;
     let (status, body) = app.post("/users", &json!({"name": "Copy Cat", "email": "seeded@example.com"})).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "unique_violation"), "seed data holds its claims");
-    assert_eq!(body["error"]["message"], "another users already has email \"seeded@example.com\"");
+    assert_eq!(body["error"]["message"], "another user already has email \"seeded@example.com\"");
     let (status, ada) = app.post("/users", &json!({"id": "ada", "name": "Ada", "email": "ada@example.com"})).await;
     assert_eq!(status, StatusCode::CREATED, "{ada}");
     let (status, body) = app.patch("/users/ada", &json!({"email": "seeded@example.com"})).await;
@@ -85,7 +85,7 @@ async fn deleting_cascades_nullifies_and_restricts(backend: Backend) {
 
     let (status, body) = app.delete("/users/w").await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "delete_restricted"));
-    assert_eq!(body["error"]["message"], "users \"w\" is still referenced by 1 invoices entity");
+    assert_eq!(body["error"]["message"], "user \"w\" is still referenced by 1 invoice");
     assert_eq!(app.get("/posts/p1").await.0, StatusCode::OK, "a refused delete changes nothing");
 
     assert_eq!(app.delete("/invoices/i1").await.0, StatusCode::NO_CONTENT);
@@ -106,7 +106,7 @@ async fn optimistic_locking_versions_every_update(backend: Backend) {
 
     let (status, body) = app.put("/products/p1", &json!({"version": 1, "inventory": 3})).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "version_conflict"));
-    assert_eq!(body["error"]["message"], "products \"p1\" is at version 2, not 1");
+    assert_eq!(body["error"]["message"], "product \"p1\" is at version 2, not 1");
 
     let stale = app.request(Method::PUT, "/products/p1").header("If-Match", "\"1\"").json(&json!({"inventory": 3}));
     let (status, body) = app.send(stale).await;
