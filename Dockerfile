@@ -7,6 +7,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY examples ./examples
+# The shipped profiles are compiled into the binary too.
+COPY configs ./configs
 RUN cargo build --release --locked --bin mockctl
 
 FROM debian:bookworm-slim
@@ -17,6 +19,7 @@ COPY configs ./configs
 RUN mkdir -p data && chown -R mockgate:mockgate /app
 USER mockgate
 EXPOSE 8000
-# `mockctl status` succeeds when every server recorded in /app/.mockgate answers HTTP.
+# `mockctl status` succeeds when every server recorded in the user's state folder
+# (/app/.local/state/mockgate) is ready: it answers and its backend does.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["mockctl", "status", "--quiet"]
 CMD ["mockctl", "start", "persistence", "--foreground", "--host", "0.0.0.0"]

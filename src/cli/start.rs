@@ -164,7 +164,8 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
         port: server.port(),
         url: s.url.clone(),
         profile: name.clone(),
-        profile_dir: dir.display().to_string(),
+        // Absolute: `mockctl snapshot` reads the profile from any folder.
+        profile_dir: std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()).display().to_string(),
         backend: s.backend.to_owned(),
         log: std::env::var("MOCKGATE_LOG_FILE").ok().or(log_file),
         started_at: crate::template::iso(chrono::Utc::now()),

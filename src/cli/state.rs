@@ -1,6 +1,8 @@
-//! The state folder (`MOCKGATE_STATE_DIR`, default `.mockgate/` under the working
-//! directory): one JSON record per running server, written by the server itself once
-//! it listens and removed when it stops, plus the background servers' log files.
+//! The state folder, one per user: `MOCKGATE_STATE_DIR`, else `$XDG_STATE_HOME/mockgate`,
+//! else `~/.local/state/mockgate`, so `list`, `stop`, `logs` and `status` see every
+//! server from any folder. It holds one JSON record per running server, written by
+//! the server itself once it listens and removed when it stops, the background
+//! servers' log files, and the built-in profiles once used.
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -23,7 +25,11 @@ pub struct ServerRecord {
 }
 
 pub fn dir() -> PathBuf {
-    std::env::var_os("MOCKGATE_STATE_DIR").map_or_else(|| PathBuf::from(".mockgate"), PathBuf::from)
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("MOCKGATE_STATE_DIR")
+        .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("mockgate")))
+        .or_else(|| var("HOME").map(|h| h.join(".local/state/mockgate")))
+        .unwrap_or_else(|| PathBuf::from(".mockgate"))
 }
 
 fn servers() -> PathBuf {

@@ -8,6 +8,9 @@ fn mockctl() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mockctl"));
     cmd.current_dir(repo_path(""));
     cmd.env_remove("MOCKGATE_LOG").env_remove("RUST_LOG");
+    // Never the user's own registry of servers: tests that run servers name a state
+    // folder of their own; the rest share this run's.
+    cmd.env("MOCKGATE_STATE_DIR", std::env::temp_dir().join(format!("mockgate-tests-{}", std::process::id())));
     cmd
 }
 
@@ -845,4 +848,27 @@ fn shell_completions_and_help_with_examples() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("Examples:") && help.contains("--port 0"), "{help}");
     assert!(help.contains("[env: MOCKGATE_PORT]") && help.contains("[env: MOCKGATE_HOST]"), "{help}");
+}
+
+#[test]
+fn servers_are_recorded_per_user_so_any_folder_sees_them() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run = |args: &[&str], cwd: &std::path::Path| {
+        mockctl()
+            .current_dir(cwd)
+            .env_remove("MOCKGATE_STATE_DIR")
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let here = tempfile::tempdir().unwrap();
+    let out = run(&["start", "basic", "--port", &port, "--no-persistence"], here.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(home.path().join("state/mockgate/servers").is_dir(), "the per-user state folder");
+    let there = tempfile::tempdir().unwrap();
+    let listed = String::from_utf8_lossy(&run(&["list"], there.path()).stdout).into_owned();
+    assert!(listed.contains(&port) && listed.contains("basic"), "seen from another folder: {listed}");
+    assert!(run(&["stop", "--port", &port], there.path()).status.success());
 }
