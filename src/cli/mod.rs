@@ -3,6 +3,7 @@
 
 mod builtin;
 mod http;
+mod init;
 mod list;
 mod logs;
 mod profiles;
@@ -44,6 +45,8 @@ pub enum Command {
     ValidateConfig(validate_config::ValidateArgs),
     /// List the profiles `start` can run: ./configs/<name>/ folders and the built-in ones.
     Profiles,
+    /// Create a small working profile to start from: `mockctl init my-api --resource users:name,email`.
+    Init(init::InitArgs),
     /// Print a shell completion script, e.g. `mockctl completions bash > ~/.local/share/bash-completion/completions/mockctl`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list::run(args),
         Command::Status(args) => list::status(args),
         Command::Profiles => profiles::run(),
+        Command::Init(args) => init::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "mockctl", &mut std::io::stdout());

@@ -872,3 +872,38 @@ fn servers_are_recorded_per_user_so_any_folder_sees_them() {
     assert!(listed.contains(&port) && listed.contains("basic"), "seen from another folder: {listed}");
     assert!(run(&["stop", "--port", &port], there.path()).status.success());
 }
+
+#[test]
+fn init_scaffolds_a_profile_that_serves_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("team-api");
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let out = run(&["init", profile.to_str().unwrap(), "--resource", "users:name,email"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let key = said.split("X-API-Key: ").nth(1).and_then(|r| r.split('\'').next()).expect("the key is shown").to_owned();
+    for f in ["api.json", "auth.json", "endpoints.json", "README.md"] {
+        assert!(profile.join(f).is_file(), "{f}");
+    }
+    assert!(!run(&["init", profile.to_str().unwrap()]).status.success(), "never over an existing profile");
+
+    let port = free_port().to_string();
+    let started = run(&["start", profile.to_str().unwrap(), "--port", &port, "--no-persistence"]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let post = |body: &str, key: &str| {
+        raw(
+            &port,
+            &format!(
+                "POST /api/users HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    assert!(post(r#"{"name":"Ada","email":"ada@example.com"}"#, &key).starts_with("HTTP/1.1 201"));
+    assert!(post(r#"{"name":"No email"}"#, &key).starts_with("HTTP/1.1 400"), "fields are required");
+    assert!(post(r#"{"name":"Ada","email":"a@b.c"}"#, "wrong").starts_with("HTTP/1.1 401"), "writes need the key");
+    assert!(raw_get(&port, "/api/users?limit=1", None).starts_with("HTTP/1.1 200"));
+    assert!(raw_get(&port, "/api/users/1", None).starts_with("HTTP/1.1 200"), "the seed record");
+    assert!(run(&["stop", "--all"]).status.success());
+}
