@@ -82,6 +82,7 @@ impl AuthMethod {
                     file: "auth.json".into(),
                     json_path: path,
                     found,
+                    endpoint: String::new(),
                     expected: expected.into(),
                 });
             };
@@ -224,6 +225,7 @@ fn near_misses(
                 file: file.to_owned(),
                 json_path: format!("{prefix}{key}"),
                 found: format!("unknown key {key:?}"),
+                endpoint: String::new(),
                 expected: format!("{known:?}, spelled exactly (it decides who may call the API)"),
             });
         }
@@ -472,6 +474,7 @@ impl SystemGuard {
                     file: "api.json".into(),
                     json_path: "system.auth_method".into(),
                     found: format!("no auth.json method named {named:?}"),
+                    endpoint: String::new(),
                     expected: "the name of an api_key method in auth.json".into(),
                 });
             }

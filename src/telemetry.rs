@@ -78,7 +78,13 @@ impl Logging {
 }
 
 fn problem(json_path: &str, found: String, expected: &str) -> ConfigError {
-    ConfigError { file: "api.json".into(), json_path: json_path.into(), found, expected: expected.into() }
+    ConfigError {
+        file: "api.json".into(),
+        json_path: json_path.into(),
+        found,
+        expected: expected.into(),
+        endpoint: String::new(),
+    }
 }
 
 /// How a `mockctl start` process logs.

@@ -9,7 +9,7 @@ use serde_json::json;
 pub struct ValidateArgs {
     /// Profile name (under ./configs/) or folder.
     pub profile: String,
-    /// Print `{"valid", "problems": [{"file", "json_path", "found", "expected"}]}` for
+    /// Print `{"valid", "problems": [{"file", "json_path", "found", "expected", "endpoint"?}]}` for
     /// scripts and editors (still exits 1 when the profile is invalid).
     #[arg(long)]
     pub json: bool,
@@ -26,7 +26,13 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
             .map(|e| &e.problems[..])
             .unwrap_or_default()
             .iter()
-            .map(|p| json!({"file": p.file, "json_path": p.json_path, "found": p.found, "expected": p.expected}))
+            .map(|p| {
+                let mut v = json!({"file": p.file, "json_path": p.json_path, "found": p.found, "expected": p.expected});
+                if !p.endpoint.is_empty() {
+                    v["endpoint"] = json!(p.endpoint);
+                }
+                v
+            })
             .collect();
         let mut out = json!({"profile": dir.display().to_string(), "valid": loaded.is_ok(), "problems": problems});
         if let Ok(p) = &loaded {

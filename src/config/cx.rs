@@ -18,13 +18,19 @@ pub struct ConfigError {
     pub found: String,
     /// What would be valid there; may be empty.
     pub expected: String,
+    /// The endpoint the problem is in, as `METHOD /path`; empty outside endpoints.
+    pub endpoint: String,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.file)?;
         if !self.json_path.is_empty() {
-            write!(f, "{}: ", self.json_path)?;
+            write!(f, "{}", self.json_path)?;
+            if !self.endpoint.is_empty() {
+                write!(f, " ({})", self.endpoint)?;
+            }
+            write!(f, ": ")?;
         }
         write!(f, "{}", self.found)?;
         if !self.expected.is_empty() {
@@ -80,6 +86,7 @@ impl<'a> CompileCx<'a> {
             file: self.file.to_owned(),
             json_path: json_path.into(),
             found: found.into(),
+            endpoint: String::new(),
             expected: expected.into(),
         });
     }

@@ -68,6 +68,7 @@ pub fn compile(
     let limits = limits(&server, &mut problems);
 
     if !problems.is_empty() {
+        label_endpoints(&mut problems, &endpoints);
         return Err(problems);
     }
     Ok(Profile {
@@ -106,6 +107,21 @@ fn secrets(methods: &HashMap<String, Arc<AuthMethod>>, system: &SystemGuard) -> 
     Secrets::new(values, sessions)
 }
 
+/// Names the endpoint of each problem in `endpoints.json` by its method and path, as
+/// written, next to the JSON path (`endpoints[3]` is hard to find in a long file).
+fn label_endpoints(problems: &mut [ConfigError], endpoints: &EndpointsFileDef) {
+    for p in problems.iter_mut().filter(|p| p.file == "endpoints.json") {
+        let index = p
+            .json_path
+            .strip_prefix("endpoints[")
+            .and_then(|r| r.split(']').next())
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(def) = index.and_then(|i| endpoints.endpoints.get(i)) {
+            p.endpoint = format!("{} {}", def.method.to_ascii_uppercase(), def.path);
+        }
+    }
+}
+
 /// `server`'s timeouts and connection cap, checked.
 fn limits(server: &ServerDef, problems: &mut Vec<ConfigError>) -> Limits {
     let mut out = Limits::default();
@@ -116,6 +132,7 @@ fn limits(server: &ServerDef, problems: &mut Vec<ConfigError>) -> Limits {
             file: "api.json".into(),
             json_path: format!("server.{at}"),
             found: format!("found {s}"),
+            endpoint: String::new(),
             expected: "a number of seconds above 0 and at most 86400".into(),
         }),
     };
@@ -126,6 +143,7 @@ fn limits(server: &ServerDef, problems: &mut Vec<ConfigError>) -> Limits {
             file: "api.json".into(),
             json_path: "server.max_connections".into(),
             found: "found 0".into(),
+            endpoint: String::new(),
             expected: "at least 1".into(),
         }),
         Some(n) => out.max_connections = n,
@@ -144,6 +162,7 @@ fn api_problem(problems: &mut Vec<ConfigError>, json_path: &str, found: String, 
         file: "api.json".into(),
         json_path: json_path.into(),
         found,
+        endpoint: String::new(),
         expected: expected.into(),
     });
 }
@@ -373,7 +392,7 @@ mod tests {
         let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
         match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
             Ok(_) => vec![],
-            Err(e) => e.iter().map(ToString::to_string).collect(),
+            Err(e) => e.iter().map(without_label).collect(),
         }
     }
 
@@ -400,6 +419,12 @@ mod tests {
     }
 }
 
+/// A problem as text without its endpoint label: the tests below are about paths.
+#[cfg(test)]
+fn without_label(e: &ConfigError) -> String {
+    ConfigError { endpoint: String::new(), ..e.clone() }.to_string()
+}
+
 #[cfg(test)]
 mod rule_tests {
     use super::*;
@@ -421,7 +446,7 @@ mod rule_tests {
         let errs: Vec<String> =
             match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
                 Ok(_) => vec![],
-                Err(e) => e.iter().map(ToString::to_string).collect(),
+                Err(e) => e.iter().map(without_label).collect(),
             };
         assert_eq!(errs.len(), 4, "{errs:#?}");
         assert!(errs[0].starts_with("endpoints.json: endpoints[0].persistence.validation.field_constraints.name.pattern: invalid regular expression"), "{}", errs[0]);
@@ -450,7 +475,7 @@ mod refusal_tests {
         let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
         match compile("t".into(), PathBuf::from("t"), api, AuthFileDef::default(), eps) {
             Ok(_) => vec![],
-            Err(e) => e.iter().map(ToString::to_string).collect(),
+            Err(e) => e.iter().map(without_label).collect(),
         }
     }
 
@@ -481,6 +506,20 @@ mod refusal_tests {
         for (endpoints, want) in cases {
             assert_eq!(problems(json!({}), endpoints), vec![want.to_owned()]);
         }
+    }
+
+    #[test]
+    fn problems_name_their_endpoint_by_method_and_path() {
+        let eps: EndpointsFileDef = serde_json::from_value(json!({"endpoints": [
+            {"method": "get", "path": "/ok", "responses": [{"response": {"status_code": 200}}]},
+            {"method": "post", "path": "/users", "persistence": {"entity_name": "users", "action": "craete"}}
+        ]}))
+        .unwrap();
+        let err = compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps).unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "endpoints.json: endpoints[1].persistence.action (POST /users): unknown action \"craete\", expected one of create, read, update, delete, list"
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ impl Cors {
                 file: "api.json".into(),
                 json_path: format!("cors{at}"),
                 found,
+                endpoint: String::new(),
                 expected: expected.into(),
             })
         };

@@ -139,6 +139,7 @@ impl Profile {
                 file: dir.display().to_string(),
                 json_path: String::new(),
                 found: "no such profile folder".into(),
+                endpoint: String::new(),
                 expected: "a folder with api.json and endpoints.json".into(),
             }]));
         }
@@ -171,6 +172,7 @@ fn read<T: DeserializeOwned>(dir: &Path, file: &str, required: bool, problems: &
         file: file.to_owned(),
         json_path,
         found,
+        endpoint: String::new(),
         expected: String::new(),
     };
     let text = match std::fs::read_to_string(dir.join(file)) {

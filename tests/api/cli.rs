@@ -31,7 +31,7 @@ fn validate_config_refuses_a_broken_profile_with_file_and_path() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(11 problems)"), "{err}");
-    assert!(err.contains("endpoints.json: endpoints[1].persistence.action: unknown action \"craete\", expected one of create, read, update, delete, list"), "{err}");
+    assert!(err.contains("endpoints.json: endpoints[1].persistence.action (POST /users): unknown action \"craete\", expected one of create, read, update, delete, list"), "{err}");
 }
 
 #[test]
@@ -47,7 +47,8 @@ fn validate_config_speaks_json_for_scripts() {
             "file": "endpoints.json",
             "json_path": "endpoints[1].persistence.action",
             "found": "unknown action \"craete\"",
-            "expected": "one of create, read, update, delete, list"
+            "expected": "one of create, read, update, delete, list",
+            "endpoint": "POST /users"
         })
     );
     let good = mockctl().args(["validate-config", "persistence", "--json"]).output().unwrap();

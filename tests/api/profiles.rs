@@ -20,14 +20,14 @@ fn a_broken_profile_reports_every_problem_with_file_and_json_path() {
             "api.json: root_path: found \"api\", expected a path such as \"/api/v1\"",
             "api.json: persistence: unknown backend \"cassandra\", expected \"memory\", \"file\", \"redis\" or an object with \"backend\"",
             "auth.json: authentication_methods.weird.type: unknown type \"kerberos\", expected one of api_key, http_basic, oidc, session",
-            "endpoints.json: endpoints[0].path: path \"api/ok\" must start with `/`",
-            "endpoints.json: endpoints[1].path: path \"api/users\" must start with `/`",
-            "endpoints.json: endpoints[1].persistence.action: unknown action \"craete\", expected one of create, read, update, delete, list",
-            "endpoints.json: endpoints[2].path: path \"api/users/{id}\" must start with `/`",
-            "endpoints.json: endpoints[2].authentication[0]: unknown authentication method \"missing\", expected one of key",
-            "endpoints.json: endpoints[2].responses[0].response.body.x: cannot read `{{nope(}}`: unknown helper `nope`",
-            "endpoints.json: endpoints[3].path: path \"api/schema\" must start with `/`",
-            "endpoints.json: endpoints[3].request_body_schema: invalid JSON Schema: \"wat\" is not valid under any of the schemas listed in the 'anyOf' keyword",
+            "endpoints.json: endpoints[0].path (GET /ok): path \"api/ok\" must start with `/`",
+            "endpoints.json: endpoints[1].path (POST /users): path \"api/users\" must start with `/`",
+            "endpoints.json: endpoints[1].persistence.action (POST /users): unknown action \"craete\", expected one of create, read, update, delete, list",
+            "endpoints.json: endpoints[2].path (GET /users/{id}): path \"api/users/{id}\" must start with `/`",
+            "endpoints.json: endpoints[2].authentication[0] (GET /users/{id}): unknown authentication method \"missing\", expected one of key",
+            "endpoints.json: endpoints[2].responses[0].response.body.x (GET /users/{id}): cannot read `{{nope(}}`: unknown helper `nope`",
+            "endpoints.json: endpoints[3].path (POST /schema): path \"api/schema\" must start with `/`",
+            "endpoints.json: endpoints[3].request_body_schema (POST /schema): invalid JSON Schema: \"wat\" is not valid under any of the schemas listed in the 'anyOf' keyword",
         ]
     );
 }

@@ -104,7 +104,10 @@ async fn a_broken_edit_keeps_the_old_profile_serving_and_says_why() {
     write_profile(&dir, &broken);
     let (_, health) = app.eventually("/system/health", |(_, h)| h["profile_reloads"]["last_error"].is_string()).await;
     let why = health["profile_reloads"]["last_error"].as_str().unwrap();
-    assert!(why.contains("endpoints.json: endpoints[1].persistence.action: unknown action \"raed\""), "{why}");
+    assert!(
+        why.contains("endpoints.json: endpoints[1].persistence.action (GET /notes/{id}): unknown action \"raed\""),
+        "{why}"
+    );
     assert_eq!(health["profile_reloads"]["reloads"], 0);
     // The previous profile still serves every endpoint.
     assert_eq!(app.get("/notes/nobody").await.0, StatusCode::NOT_FOUND);
