@@ -18,6 +18,8 @@ COPY --from=build /src/target/release/mockctl /usr/local/bin/mockctl
 COPY configs ./configs
 RUN mkdir -p data && chown -R mockgate:mockgate /app
 USER mockgate
+# The embedded store's data: keep it in a volume (`-v mockgate-data:/app/data`).
+VOLUME /app/data
 EXPOSE 8000
 # `mockctl status` succeeds when every server recorded in the user's state folder
 # (/app/.local/state/mockgate) is ready: it answers and its backend does.

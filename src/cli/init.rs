@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl init my-api --resource users:name,email
+  mockctl init orders-mock --resource orders:customer,total --redis")]
 pub struct InitArgs {
     /// The folder to create (default: ./my-api).
     #[arg(default_value = "my-api")]

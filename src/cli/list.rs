@@ -4,6 +4,9 @@ use super::state;
 use clap::Args;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl list
+  mockctl list --json | jq '.[].url'")]
 pub struct ListArgs {
     /// Print JSON for scripts.
     #[arg(long)]
@@ -45,6 +48,9 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
 /// `mockctl status`: whether each recorded server is ready (its `/readyz`: the
 /// process answers and its backend does). Fails when none runs or any is not ready.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl status
+  mockctl status --quiet && echo ready")]
 pub struct StatusArgs {
     /// Print JSON for scripts.
     #[arg(long)]

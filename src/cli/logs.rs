@@ -10,6 +10,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl logs persistence -f
+  mockctl logs -n 200")]
 pub struct LogsArgs {
     /// Profile name; all profiles' logs when absent.
     pub profile: Option<String>,
@@ -22,6 +25,9 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl search persistence \"POST /api/v1/orders\" --status 4xx --since \"1h ago\"
+  mockctl search \"store commit\" --profile persistence --json")]
 pub struct SearchArgs {
     /// `PATTERN`, or `PROFILE PATTERN` (Mock-and-Roll's order): text to find, any
     /// case, anywhere in a log line.

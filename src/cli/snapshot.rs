@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl snapshot create before-test --port 8000
+  mockctl snapshot restore before-test --port 8000")]
 pub struct SnapshotArgs {
     #[command(subcommand)]
     pub action: SnapshotAction,

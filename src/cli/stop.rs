@@ -7,6 +7,9 @@ use nix::unistd::Pid;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl stop --port 8000
+  mockctl stop --all")]
 pub struct StopArgs {
     /// Stop the servers of this profile (name).
     pub profile: Option<String>,

@@ -6,6 +6,9 @@ use clap::Args;
 use serde_json::json;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mockctl validate-config persistence
+  mockctl validate-config ./my-api --json")]
 pub struct ValidateArgs {
     /// Profile name (under ./configs/) or folder.
     pub profile: String,
