@@ -28,21 +28,24 @@ pub async fn access_log(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let span = tracing::info_span!("request", request_id = %request_id);
-    // Only a request from a web page pays for CORS.
-    let grant = match (req.headers().contains_key("origin"), req.app_data::<web::Data<AppState>>()) {
-        (true, Some(state)) => super::cors::grant(&req, &state.gateway()),
+    // Only a request from a web page pays for CORS (one gateway lookup).
+    let cors = match (req.headers().contains_key("origin"), req.app_data::<web::Data<AppState>>()) {
+        (true, Some(state)) => {
+            let gateway = state.gateway();
+            super::cors::grant(&req, &gateway).map(|grant| (grant, gateway))
+        }
         _ => None,
     };
     let early = super::limits::refusal(&req).or_else(|| {
-        let state = req.app_data::<web::Data<AppState>>()?;
-        super::cors::preflight(&req, &state.gateway(), grant.as_ref()?)
+        let (grant, gateway) = cors.as_ref()?;
+        super::cors::preflight(&req, gateway, grant)
     });
     // A connection over the cap, or a preflight, is answered here, before anything else runs.
     let mut res = match early {
         Some(answer) => req.into_response(answer).map_into_right_body(),
         None => next.call(req).instrument(span).await?.map_into_left_body(),
     };
-    if let Some(grant) = &grant {
+    if let Some((grant, _)) = &cors {
         super::cors::apply(res.headers_mut(), grant);
     }
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
