@@ -113,7 +113,9 @@ fn render(line: &str) -> String {
         .and_then(Value::as_str)
         .map(|id| format!("  [{id}]"))
         .unwrap_or_default();
-    format!("{} {:>5} {}{id}", text("timestamp"), text("level"), text("message"))
+    // Instances of one profile share its log file; the port tells them apart.
+    let port = v.get("port").and_then(Value::as_u64).map(|p| format!("  (port {p})")).unwrap_or_default();
+    format!("{} {:>5} {}{id}{port}", text("timestamp"), text("level"), text("message"))
 }
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
@@ -121,6 +123,9 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let mut offsets = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).with_context(|| format!("Failed to read {}", f.display()))?;
+        if files.len() > 1 {
+            println!("==> {} <==", f.display());
+        }
         let lines: Vec<&str> = text.lines().collect();
         for l in &lines[lines.len().saturating_sub(args.lines)..] {
             println!("{}", render(l));

@@ -78,9 +78,11 @@ pub async fn access_log(
         tracing::debug!(target: "mockgate::access", request_id = %request_id, status, "{method} {path} {status}");
         return Ok(res);
     }
+    let port = res.request().app_config().local_addr().port();
     tracing::info!(
         target: "mockgate::access",
         request_id = %request_id,
+        port,
         method = %method,
         path = %path,
         route = %route,

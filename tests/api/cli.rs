@@ -908,3 +908,26 @@ fn init_scaffolds_a_profile_that_serves_at_once() {
     assert!(raw_get(&port, "/api/users/1", None).starts_with("HTTP/1.1 200"), "the seed record");
     assert!(run(&["stop", "--all"]).status.success());
 }
+
+#[test]
+fn logs_tell_instances_and_servers_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let run =
+        |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", dir.path().join("state")).args(args).output().unwrap();
+    let ports: Vec<String> = (0..2).map(|_| free_port().to_string()).collect();
+    for port in &ports {
+        let out = run(&["start", "tests/fixtures/gateway", "--port", port, "--no-persistence"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(raw_get(port, "/v1/notes/n1", None).starts_with("HTTP/1.1 200"));
+    }
+    let other = free_port().to_string();
+    assert!(run(&["start", "basic", "--port", &other, "--no-persistence"]).status.success());
+    let shown = eventually(|| {
+        let text = String::from_utf8_lossy(&run(&["logs", "gateway"]).stdout).into_owned();
+        ports.iter().all(|p| text.contains(&format!("(port {p})"))).then_some(text)
+    });
+    assert!(shown.lines().filter(|l| l.contains("GET /v1/notes/n1 200")).count() >= 2, "{shown}");
+    let all = String::from_utf8_lossy(&run(&["logs"]).stdout).into_owned();
+    assert!(all.contains("==> ") && all.contains("gateway.log <==") && all.contains("basic.log <=="), "{all}");
+    assert!(run(&["stop", "--all"]).status.success());
+}
