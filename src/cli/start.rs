@@ -79,6 +79,9 @@ pub struct StartArgs {
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
+    if !args.foreground && !cfg!(unix) {
+        anyhow::bail!("background servers need Linux or macOS; use --foreground, or WSL or Docker on Windows");
+    }
     if args.foreground { foreground(args) } else { background(args) }
 }
 
@@ -244,21 +247,16 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
     let mut cmd = Command::new(exe);
     cmd.arg("start").arg(&args.profile).arg("--foreground");
     forward(&mut cmd, &args);
-    use std::os::unix::process::CommandExt;
     // The Redis address travels in the environment, not the command line: a password
     // in it would be readable by anyone listing processes.
     if let Some(url) = &args.redis_url {
         cmd.env("MOCKGATE_REDIS_URL", url).env("MOCKGATE_BACKEND", "redis");
     }
-    let mut child = cmd
-        .env("MOCKGATE_LOG_FILE", &log)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        // Its own process group: a Ctrl-C in this terminal does not reach it.
-        .process_group(0)
-        .spawn()
-        .context("Failed to start the server process")?;
+    cmd.env("MOCKGATE_LOG_FILE", &log).stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
+    // Its own process group: a Ctrl-C in this terminal does not reach it.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().context("Failed to start the server process")?;
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

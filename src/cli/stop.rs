@@ -2,8 +2,6 @@
 
 use super::state::{self, ServerRecord};
 use clap::Args;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -62,8 +60,17 @@ pub fn run(args: StopArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(not(unix))]
+fn stop_one(_: &ServerRecord, _: bool) -> anyhow::Result<&'static str> {
+    anyhow::bail!(
+        "stopping a background server needs Linux or macOS; on Windows use WSL or Docker, or stop it with Ctrl-C in the foreground"
+    )
+}
+
+#[cfg(unix)]
 fn stop_one(r: &ServerRecord, force: bool) -> anyhow::Result<&'static str> {
-    let pid = Pid::from_raw(i32::try_from(r.pid)?);
+    use nix::sys::signal::{Signal, kill};
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(r.pid)?);
     if !state::alive(r.pid) {
         state::remove(r.port, r.pid);
         return Ok(" (it had already exited; stale entry removed)");
