@@ -274,7 +274,14 @@ fn validate(schema: &jsonschema::Validator, body: &Value) -> Result<(), ApiError
         .iter_errors(body)
         .map(|e| {
             let path = e.instance_path().as_str();
-            Violation { path: if path.is_empty() { "/".to_owned() } else { path.to_owned() }, message: e.to_string() }
+            // The validator says `"x" is not a "email"`; people read `is not a valid email`.
+            let message = match e.kind() {
+                jsonschema::error::ValidationErrorKind::Format { format } => {
+                    format!("{} is not a valid {}", e.instance(), format.replace('-', " "))
+                }
+                _ => e.to_string(),
+            };
+            Violation { path: if path.is_empty() { "/".to_owned() } else { path.to_owned() }, message }
         })
         .collect();
     if violations.is_empty() { Ok(()) } else { Err(ApiError::Validation(violations)) }

@@ -109,3 +109,17 @@ async fn numbers_are_stored_exactly_as_sent(backend: Backend) {
 }
 
 on_every_backend!(numbers_are_stored_exactly_as_sent);
+
+#[tokio::test]
+async fn a_format_violation_reads_as_english() {
+    let app = spawn_app("configs/basic", Backend::Memory).await;
+    let rb = app
+        .request(Method::POST, "/api/v1/orders")
+        .basic_auth("admin", Some("secret123"))
+        .json(&json!({"quantity": 1, "email": "not-an-email", "priority": "low", "product": "x"}));
+    let (status, body) = app.send(rb).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let violations = body["error"]["violations"].as_array().unwrap();
+    let email = violations.iter().find(|v| v["path"] == "/email").expect("the email is refused");
+    assert_eq!(email["message"], "\"not-an-email\" is not a valid email");
+}
