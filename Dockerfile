@@ -1,10 +1,20 @@
 # mockgate: build in the Rust image, run on slim Debian as a non-root user.
 #   docker build -t mockgate .
 #   docker run -p 8000:8000 mockgate          # the persistence profile, embedded store
-#   docker-compose up                         # the same, with Redis
+#   docker compose up                         # the same, with Redis
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# Dependencies first, in a layer of their own: it is rebuilt only when Cargo.toml or
+# Cargo.lock change, not on every edit under src/. Empty stand-ins for the crate's
+# targets let cargo build every dependency; their fingerprints are then removed so the
+# real sources below are always compiled (COPY keeps the files' old mtimes).
+RUN mkdir -p src/bin \
+ && echo 'fn main() {}' > src/bin/mockctl.rs \
+ && touch src/lib.rs \
+ && cargo build --release --locked --bin mockctl \
+ && rm -rf src target/release/.fingerprint/mockgate-* target/release/deps/mockctl-* \
+      target/release/deps/libmockgate-* target/release/mockctl
 COPY src ./src
 COPY examples ./examples
 # The shipped profiles are compiled into the binary too.

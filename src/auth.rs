@@ -6,7 +6,8 @@
 //! a valid token lacking scopes (403) over wrong credentials (401) over none at all (401).
 //! Secrets are compared in constant time and never logged.
 
-use crate::config::{ApiDef, AuthFileDef, ConfigError, EndpointsFileDef, SystemDef};
+use crate::config::keys::UnknownKey;
+use crate::config::{AuthFileDef, ConfigError, SystemDef};
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -184,52 +185,44 @@ impl AuthMethod {
 }
 
 /// Keys that decide who may call the API. A near-miss spelling of one (`Authentication`,
-/// `api_key` for `api_keys`) is an error: ignored, it would silently open a door.
-pub fn check_security_keys(
-    api: &ApiDef,
-    auth: &AuthFileDef,
-    endpoints: &EndpointsFileDef,
-    problems: &mut Vec<ConfigError>,
-) {
-    near_misses("api.json", "", &api.unknown, &["system"], problems);
-    if let Some(system) = &api.system {
-        near_misses(
-            "api.json",
-            "system.",
-            &system.unknown,
-            &["protect_endpoints", "api_keys", "auth_method"],
-            problems,
-        );
-    }
-    near_misses("auth.json", "", &auth.unknown, &["authentication_methods"], problems);
-    for (name, m) in &auth.authentication_methods {
-        let keys = ["type", "name", "location", "valid_keys", "valid_credentials", "valid_tokens", "entity_name"];
-        near_misses("auth.json", &format!("authentication_methods.{name}."), &m.unknown, &keys, problems);
-    }
-    for (i, ep) in endpoints.endpoints.iter().enumerate() {
-        let keys = ["authentication", "required_scopes"];
-        near_misses("endpoints.json", &format!("endpoints[{i}]."), &ep.unknown, &keys, problems);
-    }
-}
-
-fn near_misses(
-    file: &str,
-    prefix: &str,
-    unknown: &indexmap::IndexMap<String, serde_json::Value>,
-    keys: &[&str],
-    problems: &mut Vec<ConfigError>,
-) {
-    for key in unknown.keys() {
-        if let Some(known) = keys.iter().find(|known| is_near(key, known)) {
-            problems.push(ConfigError {
-                file: file.to_owned(),
-                json_path: format!("{prefix}{key}"),
-                found: format!("unknown key {key:?}"),
-                endpoint: String::new(),
-                expected: format!("{known:?}, spelled exactly (it decides who may call the API)"),
-            });
-        }
-    }
+/// `api_key` for `api_keys`) is an error, whatever `--strict` says: ignored, it would
+/// silently open a door. Returns the problem for such a key.
+pub fn security_near_miss(file: &str, unknown: &UnknownKey) -> Option<ConfigError> {
+    use crate::config::keys::Segment;
+    let place: Vec<Option<&str>> = unknown
+        .parent
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) => Some(k.as_str()),
+            Segment::Index(_) => None,
+        })
+        .collect();
+    let keys: &[&str] = match (file, place.as_slice()) {
+        ("api.json", []) => &["system"],
+        ("api.json", [Some("system")]) => &["protect_endpoints", "api_keys", "auth_method"],
+        ("auth.json", []) => &["authentication_methods"],
+        ("auth.json", [Some("authentication_methods"), _]) => &[
+            "type",
+            "name",
+            "location",
+            "valid_keys",
+            "valid_credentials",
+            "valid_tokens",
+            "entity_name",
+            "valid_sessions",
+            "session_cookie",
+        ],
+        ("endpoints.json", [Some("endpoints"), None]) => &["authentication", "required_scopes"],
+        _ => &[],
+    };
+    let known = keys.iter().find(|known| is_near(&unknown.key, known))?;
+    Some(ConfigError {
+        file: file.to_owned(),
+        json_path: unknown.json_path(),
+        found: format!("unknown key {:?}", unknown.key),
+        endpoint: String::new(),
+        expected: format!("{known:?}, spelled exactly (it decides who may call the API)"),
+    })
 }
 
 /// The same key but for case, separators or a slip of one or two letters.
@@ -506,6 +499,7 @@ impl SystemGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ApiDef, EndpointsFileDef};
 
     struct Req(Vec<(&'static str, String)>, Vec<(&'static str, &'static str)>);
 
@@ -590,19 +584,20 @@ mod tests {
 
     #[test]
     fn near_misses_of_security_keys_are_refused() {
-        let endpoints: EndpointsFileDef = serde_json::from_value(serde_json::json!({"endpoints": [
-            {"method": "GET", "path": "/a", "Authentication": ["k"], "required-scopes": ["r"], "colour": "red"}
-        ]}))
+        use crate::config::keys::from_str;
+        let (_, endpoints): (EndpointsFileDef, _) = from_str(
+            r#"{"endpoints": [{"method": "GET", "path": "/a", "Authentication": ["k"], "required-scopes": ["r"], "colour": "red"}]}"#,
+        )
         .unwrap();
-        let api: ApiDef =
-            serde_json::from_value(serde_json::json!({"system": {"api_key": ["s"], "protect_endpoint": true}}))
-                .unwrap();
-        let auth: AuthFileDef = serde_json::from_value(serde_json::json!({"authentication_methods": {
-            "k": {"type": "api_key", "valid_key": ["x"]}
-        }}))
-        .unwrap();
-        let mut problems = Vec::new();
-        check_security_keys(&api, &auth, &endpoints, &mut problems);
+        let (_, api): (ApiDef, _) = from_str(r#"{"system": {"api_key": ["s"], "protect_endpoint": true}}"#).unwrap();
+        let (_, auth): (AuthFileDef, _) =
+            from_str(r#"{"authentication_methods": {"k": {"type": "api_key", "valid_key": ["x"]}}}"#).unwrap();
+        let all = api
+            .iter()
+            .map(|k| ("api.json", k))
+            .chain(auth.iter().map(|k| ("auth.json", k)))
+            .chain(endpoints.iter().map(|k| ("endpoints.json", k)));
+        let problems: Vec<ConfigError> = all.filter_map(|(f, k)| security_near_miss(f, k)).collect();
         let paths: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.file, p.json_path)).collect();
         assert_eq!(
             paths,

@@ -86,12 +86,16 @@ pub fn document(profile: &Profile, system: &[SystemOp]) -> Value {
 
     for ep in &profile.endpoints {
         let Some(method) = http_method(&ep.method) else { continue };
-        let tag = ep.tag.clone().unwrap_or_else(|| default_tag(ep.path.as_str(), &profile.info.root_path));
-        tags.insert(tag.clone());
+        let ep_tags = if ep.tags.is_empty() {
+            vec![default_tag(ep.path.as_str(), &profile.info.root_path)]
+        } else {
+            ep.tags.clone()
+        };
+        tags.extend(ep_tags.iter().cloned());
         let doc = &ep.doc;
         let id = unique(&mut operation_ids, operation_id(ep));
         let mut op = OperationBuilder::new()
-            .tag(tag)
+            .tags(Some(ep_tags))
             .operation_id(Some(id.clone()))
             .summary(doc.summary.clone().or_else(|| doc.name.clone()).or_else(|| Some(default_summary(ep))))
             .description(doc.description.clone())

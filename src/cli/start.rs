@@ -76,6 +76,10 @@ pub struct StartArgs {
     /// Print the started server's record (url, pid, port, profile, backend, log) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Refuse to start when the profile holds keys mockgate does not read (or reads
+    /// without effect); otherwise they are warnings [env: MOCKGATE_STRICT].
+    #[arg(long, env = "MOCKGATE_STRICT")]
+    pub strict: bool,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -87,11 +91,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
 
 fn foreground(args: StartArgs) -> anyhow::Result<()> {
     let dir = super::resolve_profile(&args.profile)?;
-    let profile = Profile::load(&dir).map_err(anyhow::Error::new).context("cannot start")?;
+    let profile = Profile::load_with(&dir, args.strict).map_err(anyhow::Error::new).context("cannot start")?;
     let _flush_logs_at_exit = crate::telemetry::init_server(&crate::telemetry::LogOptions {
         logging: profile.logging.clone(),
         debug_persistence: args.debug_persistence,
     });
+    for w in &profile.warnings {
+        tracing::warn!("profile: {w}");
+    }
     let overrides = Overrides {
         host: args.host,
         port: args.port,
@@ -229,12 +236,16 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| args.profile.clone());
+    // A profile that cannot load is reported here, as a foreground start would; its
+    // warnings go to this terminal, not only to the log.
+    let profile = Profile::load_with(&super::resolve_profile(&args.profile)?, args.strict)
+        .map_err(anyhow::Error::new)
+        .context("cannot start")?;
+    for w in &profile.warnings {
+        eprintln!("warning: {w}");
+    }
     // The profile's `logging.file` if it names one, else the state folder's.
-    let log = super::resolve_profile(&args.profile)
-        .ok()
-        .and_then(|dir| Profile::load(&dir).ok())
-        .and_then(|p| p.logging.file)
-        .unwrap_or_else(|| state::log_path(&name));
+    let log = profile.logging.file.clone().unwrap_or_else(|| state::log_path(&name));
     let log = std::path::absolute(&log).unwrap_or(log);
     std::fs::create_dir_all(log.parent().expect("a log path has a folder"))?;
     let file = std::fs::OpenOptions::new()
@@ -315,6 +326,7 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
         (a.no_cors, "--no-cors"),
         (a.watch, "--watch"),
         (a.debug_persistence, "--debug-persistence"),
+        (a.strict, "--strict"),
     ] {
         if on {
             cmd.arg(flag);

@@ -1,10 +1,12 @@
 //! The profile as users write it: permissive serde structs that mirror `api.json`,
 //! `auth.json` and `endpoints.json` (Mock-and-Roll's format, extended).
 //!
-//! Unknown keys are ignored so that Mock-and-Roll profiles (which carry Swagger UI,
-//! logging and other settings of their own) load unchanged. Values whose shape depends
-//! on their content (templates, conditions, schemas) stay `serde_json::Value` here and
-//! are checked in [`super::validate`], which knows the JSON path of every problem.
+//! Keys not declared here are skipped by serde and reported by [`super::keys`] with
+//! their JSON path (a warning, an error with `--strict`). Mock-and-Roll's own keys are
+//! declared, including those mockgate accepts without using (the compile step says
+//! so). Values whose shape depends on their content (templates, conditions, schemas)
+//! stay `serde_json::Value` here and are checked by the part that owns them, which
+//! knows the JSON path of every problem.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -33,10 +35,32 @@ pub struct ApiDef {
     pub logging: Option<LoggingDef>,
     /// Browser access: `true` (default, any origin), `false`, or an object.
     pub cors: Option<Value>,
-    /// Keys not listed here, kept so that near-misses of keys that decide who may call
-    /// the API are refused (see `auth::check_security_keys`).
-    #[serde(flatten)]
-    pub unknown: IndexMap<String, Value>,
+    /// `false`: endpoints answer only under `root_path`, not also without it.
+    pub unprefixed_paths: Option<bool>,
+    /// Mock-and-Roll's Swagger UI settings (`airgapped_mode` and display options);
+    /// the UI is always served from the binary, so it works offline as it is.
+    pub swagger_ui: Option<SwaggerUiDef>,
+    /// Mock-and-Roll reads the display options from here in air-gapped mode.
+    pub swagger: Option<SwaggerUiDef>,
+    /// Mock-and-Roll's OpenAPI metadata, accepted without effect.
+    pub support: Option<Value>,
+    pub terms_of_service: Option<Value>,
+    pub license: Option<Value>,
+    pub openapi_tags: Option<Value>,
+    pub base_url: Option<Value>,
+}
+
+/// `swagger_ui` (or `swagger`) in `api.json`: accepted for Mock-and-Roll profiles.
+#[derive(Debug, Default, Deserialize)]
+pub struct SwaggerUiDef {
+    /// Needs nothing: mockgate's Swagger UI never loads anything from the network.
+    #[allow(dead_code)]
+    pub airgapped_mode: Option<bool>,
+    pub doc_expansion: Option<Value>,
+    pub default_models_expand_depth: Option<Value>,
+    pub default_model_expand_depth: Option<Value>,
+    pub display_request_duration: Option<Value>,
+    pub try_it_out_enabled: Option<Value>,
 }
 
 /// `logging` in `api.json`.
@@ -44,17 +68,31 @@ pub struct ApiDef {
 pub struct LoggingDef {
     /// A filter such as `info` or `info,mockgate::store=debug` (`MOCKGATE_LOG` wins).
     pub level: Option<String>,
-    /// Also write JSON lines here (relative to the working directory).
+    /// Also write JSON lines here (relative to the working directory); Mock-and-Roll
+    /// writes `file_path`.
+    #[serde(alias = "file_path")]
     pub file: Option<String>,
     /// Rotate the log file when it grows past this many megabytes (default 10).
+    #[serde(alias = "max_file_size_mb")]
     pub max_size_mb: Option<u64>,
     /// Rotated files kept next to it: `<file>.1` (newest) … (default 5).
+    #[serde(alias = "backup_count")]
     pub max_files: Option<usize>,
     /// Log request and response bodies in the access log (secrets masked).
     #[serde(alias = "log_request_body", alias = "log_bodies")]
     pub bodies: Option<bool>,
     /// At most this many bytes of each logged body (default 1024).
+    #[serde(alias = "max_body_log_size")]
     pub max_body_bytes: Option<usize>,
+    /// `false`: `DELETE /system/logging/logs` is refused (403).
+    pub allow_log_deletion: Option<bool>,
+    /// Mock-and-Roll's switches, accepted without effect: the access log is always
+    /// written, to standard error and (with `file`) to the file, as JSON lines.
+    pub enabled: Option<bool>,
+    pub console_enabled: Option<bool>,
+    pub file_enabled: Option<bool>,
+    pub format: Option<String>,
+    pub request_response_logging: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,10 +106,6 @@ pub struct SystemDef {
     pub api_keys: Vec<String>,
     /// Mock-and-Roll also places `data_seeding` under `system`.
     pub data_seeding: Option<SeedingDef>,
-    /// Keys not listed here, kept so that near-misses of keys that decide who may call
-    /// the API are refused (see `auth::check_security_keys`).
-    #[serde(flatten)]
-    pub unknown: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,10 +136,6 @@ pub struct ServerDef {
 pub struct AuthFileDef {
     #[serde(default)]
     pub authentication_methods: IndexMap<String, AuthMethodDef>,
-    /// Keys not listed here, kept so that near-misses of keys that decide who may call
-    /// the API are refused (see `auth::check_security_keys`).
-    #[serde(flatten)]
-    pub unknown: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,10 +155,23 @@ pub struct AuthMethodDef {
     pub valid_tokens: Vec<TokenDef>,
     /// For `session`: the entity type holding sessions (default `sessions`).
     pub entity_name: Option<String>,
-    /// Keys not listed here, kept so that near-misses of keys that decide who may call
-    /// the API are refused (see `auth::check_security_keys`).
-    #[serde(flatten)]
-    pub unknown: IndexMap<String, Value>,
+    /// Mock-and-Roll's cookie sessions (`session_based`, `vmanage_session`): the
+    /// cookie's name (default `JSESSIONID`) and the sessions it may carry, each
+    /// `{"session_id", "csrf_token"?, "username"?, ...}`.
+    pub session_cookie: Option<String>,
+    #[serde(default)]
+    pub valid_sessions: Vec<IndexMap<String, Value>>,
+    /// Descriptive OAuth/OIDC settings, accepted without effect (tokens are checked
+    /// against `valid_tokens`).
+    pub description: Option<Value>,
+    pub scheme: Option<Value>,
+    pub bearer_format: Option<Value>,
+    pub authorization_url: Option<Value>,
+    pub token_url: Option<Value>,
+    pub openid_connect_url: Option<Value>,
+    pub client_id: Option<Value>,
+    pub client_secret: Option<Value>,
+    pub redirect_uri: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +187,12 @@ pub struct TokenDef {
     pub scope: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Token details Mock-and-Roll profiles carry, accepted without effect.
+    pub token_type: Option<Value>,
+    pub expires_in: Option<Value>,
+    pub refresh_token: Option<Value>,
+    pub id_token: Option<Value>,
+    pub client_id: Option<Value>,
 }
 
 /// `endpoints.json`.
@@ -158,7 +207,8 @@ pub struct EndpointDef {
     pub method: String,
     pub path: String,
     pub name: Option<String>,
-    pub tag: Option<String>,
+    /// A tag name, `{"name"}`, or a list of either.
+    pub tag: Option<Value>,
     pub summary: Option<String>,
     pub description: Option<String>,
     /// Names of `auth.json` methods; any one passing is enough.
@@ -170,10 +220,29 @@ pub struct EndpointDef {
     pub persistence: Option<PersistenceDef>,
     #[serde(default)]
     pub responses: Vec<ResponseRuleDef>,
-    /// Keys not listed here, kept so that near-misses of keys that decide who may call
-    /// the API are refused (see `auth::check_security_keys`).
-    #[serde(flatten)]
-    pub unknown: IndexMap<String, Value>,
+    /// Headers that must have exactly this value; otherwise 400 (Mock-and-Roll).
+    #[serde(default)]
+    pub required_headers: IndexMap<String, String>,
+    /// The answer of a read or delete whose entity does not exist (Mock-and-Roll).
+    pub not_found_response: Option<ResponseDef>,
+    /// Query parameters, documented; a `required` one that is missing is a 400.
+    #[serde(default)]
+    pub query_parameters: Vec<QueryParameterDef>,
+    /// Mock-and-Roll's form login: the body is form-encoded (`j_username`, `j_password`).
+    pub form_parameters: Option<Value>,
+    /// Mock-and-Roll's `{"Content-Type": ...}`: only documents the request.
+    pub request_headers: Option<IndexMap<String, Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QueryParameterDef {
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+    pub description: Option<String>,
+    /// `string` (default), `integer`, `number` or `boolean`, for the document.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -243,6 +312,38 @@ pub struct PersistenceDef {
     pub batch_operation: Option<bool>,
     #[serde(default)]
     pub entities: Vec<PersistenceDef>,
+    /// Mock-and-Roll: the path parameter holding the id (`key_field` in mockgate's terms).
+    pub id_path_param: Option<String>,
+    /// Mock-and-Roll lists: the response body's key that receives the entities, and
+    /// the key that receives their count.
+    pub response_list_key: Option<String>,
+    pub response_count_key: Option<String>,
+    /// Mock-and-Roll lists: the query parameters that filter (others are ignored).
+    pub filter_by_query_params: Option<Vec<String>>,
+    /// Mock-and-Roll creates: store the whole rendered response, not just the request.
+    pub store_response_body: Option<bool>,
+    /// Mock-and-Roll: unique across the entity type (as `validation.unique_fields`).
+    #[serde(default)]
+    pub unique_fields: Vec<String>,
+    /// Mock-and-Roll: fields that must name an existing entity (404 otherwise).
+    #[serde(default)]
+    pub required_entities: Vec<RequiredEntityDef>,
+    /// Mock-and-Roll: entities deleted with this one, found by their foreign key.
+    #[serde(default)]
+    pub cascade_delete: Vec<CascadeDef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RequiredEntityDef {
+    pub field: String,
+    pub entity_name: String,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CascadeDef {
+    pub entity_name: String,
+    pub foreign_key: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -106,7 +106,11 @@ impl Gateway {
 
     /// The methods the profile serves at `path`, for CORS preflights.
     pub fn methods(&self, path: &str) -> Vec<String> {
-        self.router.methods(path)
+        let methods = self.router.methods(path);
+        if methods.is_empty() && self.profile.unprefixed {
+            return self.router.methods(&format!("{}{}", self.profile.info.root_path, path));
+        }
+        methods
     }
 
     /// This instance's read cache.
@@ -116,7 +120,12 @@ impl Gateway {
 
     /// Answers one request; `trace` says what happened, error or not.
     pub async fn handle(&self, req: RequestCtx, trace: &mut Trace) -> Result<Reply, ApiError> {
-        let (index, params) = match self.router.find(&req.method, &req.path) {
+        let mut found = self.router.find(&req.method, &req.path);
+        if matches!(found, RouteMatch::NotFound) && self.profile.unprefixed {
+            // `/items/42` reaches `/api/v1/items/42`, as in Mock-and-Roll.
+            found = self.router.find(&req.method, &format!("{}{}", self.profile.info.root_path, req.path));
+        }
+        let (index, params) = match found {
             RouteMatch::Found(i, params) => (i, params),
             RouteMatch::MethodNotAllowed(allowed) => {
                 return Err(ApiError::MethodNotAllowed { method: req.method, allowed });

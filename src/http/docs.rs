@@ -42,7 +42,9 @@ pub async fn landing(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
     }
     HttpResponse::Ok().json(serde_json::json!({
-        "message": format!("{} {} is served by mockgate", info.name, info.version),
+        // Mock-and-Roll's answer, which health scripts of its users check.
+        "message": "Mock server is running.",
+        "api": format!("{} {}", info.name, info.version),
         "root_path": info.root_path,
         "docs": "/docs/",
         "openapi": "/openapi.json",

@@ -83,7 +83,7 @@ impl Conveniences {
             openapi: !taken("/openapi.json"),
             docs: !taken("/docs"),
             probes: !taken("/healthz") && !taken("/readyz"),
-            landing: !profile.endpoints.iter().any(|e| e.path.as_str() == "/"),
+            landing: !profile.defines_root(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::{ApiInfo, Cors, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Limits, Profile, ResponseRule};
 use crate::auth::{AuthMethod, EndpointAuth, KeyLocation, SystemGuard};
+use crate::config::keys::UnknownKey;
 use crate::config::{ApiDef, AuthFileDef, CompileCx, ConfigError, EndpointDef, EndpointsFileDef, ServerDef};
 use crate::persistence::Persist;
 use crate::persistence::rules::Rules;
@@ -22,12 +23,21 @@ const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OP
 pub fn compile(
     name: String,
     dir: PathBuf,
-    api: ApiDef,
+    mut api: ApiDef,
     auth: AuthFileDef,
     endpoints: EndpointsFileDef,
+    unknown: &[(&'static str, UnknownKey)],
 ) -> Result<Profile, Vec<ConfigError>> {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let mut engine = TemplateEngine::new();
+    for (file, key) in unknown {
+        match crate::auth::security_near_miss(file, key) {
+            Some(p) => problems.push(p),
+            None => warnings.push(unknown_key(file, key)),
+        }
+    }
+    without_effect(&api, &auth, &endpoints, &mut warnings);
 
     let info = api_info(&api, &name, &mut problems);
     let backend = backend(api.persistence.as_ref(), &mut problems);
@@ -42,7 +52,6 @@ pub fn compile(
         }
     };
     let system = SystemGuard::parse(api.system.as_ref(), &auth, &mut problems);
-    crate::auth::check_security_keys(&api, &auth, &endpoints, &mut problems);
     let logging = Logging::parse(api.logging.as_ref(), &mut problems);
     let secrets = secrets(&methods, &system);
     let cors = Cors::parse(api.cors.as_ref(), &mut problems);
@@ -64,13 +73,15 @@ pub fn compile(
         }
     }
     let rules = Rules::gather(&endpoints, &mut CompileCx::new("endpoints.json", &mut problems, &mut engine));
-    let server = api.server.unwrap_or_default();
+    let server = api.server.take().unwrap_or_default();
     let limits = limits(&server, &mut problems);
 
+    label_endpoints(&mut warnings, &endpoints);
     if !problems.is_empty() {
         label_endpoints(&mut problems, &endpoints);
         return Err(problems);
     }
+    let unprefixed = !info.root_path.is_empty() && api.unprefixed_paths != Some(false);
     Ok(Profile {
         name,
         dir,
@@ -89,7 +100,109 @@ pub fn compile(
         logging,
         secrets,
         cors,
+        unprefixed,
+        warnings,
     })
+}
+
+/// The warning for a key nothing reads, naming the key that was probably meant.
+fn unknown_key(file: &str, key: &UnknownKey) -> ConfigError {
+    let expected = crate::config::keys::expected_keys(file, &key.parent);
+    let (found, expected) = match crate::config::keys::closest(&key.key, expected) {
+        Some(k) => (format!("unknown key, did you mean {k:?}?"), String::new()),
+        None if expected.is_empty() => ("unknown key".to_owned(), String::new()),
+        None if expected.len() == 1 => ("unknown key".to_owned(), format!("{:?}", expected[0])),
+        None => ("unknown key".to_owned(), format!("one of {}", expected.join(", "))),
+    };
+    ConfigError { file: file.to_owned(), json_path: key.json_path(), found, expected, endpoint: String::new() }
+}
+
+/// Keys that are understood but change nothing in mockgate: each is said once.
+fn without_effect(api: &ApiDef, auth: &AuthFileDef, endpoints: &EndpointsFileDef, warnings: &mut Vec<ConfigError>) {
+    let mut note = |file: &str, json_path: String, why: &str| {
+        warnings.push(ConfigError {
+            file: file.to_owned(),
+            json_path,
+            found: format!("accepted without effect: {why}"),
+            expected: String::new(),
+            endpoint: String::new(),
+        });
+    };
+    let meta = [
+        ("support", api.support.is_some()),
+        ("terms_of_service", api.terms_of_service.is_some()),
+        ("license", api.license.is_some()),
+        ("openapi_tags", api.openapi_tags.is_some()),
+        ("base_url", api.base_url.is_some()),
+    ];
+    for (key, _) in meta.iter().filter(|(_, present)| *present) {
+        note("api.json", (*key).to_owned(), "/openapi.json does not carry it");
+    }
+    for (at, ui) in [("swagger_ui", &api.swagger_ui), ("swagger", &api.swagger)] {
+        let Some(ui) = ui else { continue };
+        let display = [
+            ("doc_expansion", ui.doc_expansion.is_some()),
+            ("default_models_expand_depth", ui.default_models_expand_depth.is_some()),
+            ("default_model_expand_depth", ui.default_model_expand_depth.is_some()),
+            ("display_request_duration", ui.display_request_duration.is_some()),
+            ("try_it_out_enabled", ui.try_it_out_enabled.is_some()),
+        ];
+        for (key, _) in display.iter().filter(|(_, present)| *present) {
+            note("api.json", format!("{at}.{key}"), "the Swagger UI at /docs/ keeps its own display settings");
+        }
+    }
+    if let Some(l) = &api.logging {
+        let switches = [
+            ("enabled", l.enabled.is_some()),
+            ("console_enabled", l.console_enabled.is_some()),
+            ("file_enabled", l.file_enabled.is_some()),
+            ("format", l.format.is_some()),
+            ("request_response_logging", l.request_response_logging.is_some()),
+        ];
+        for (key, _) in switches.iter().filter(|(_, present)| *present) {
+            note(
+                "api.json",
+                format!("logging.{key}"),
+                "the access log is always written, as JSON lines, to standard error and to logging.file when set",
+            );
+        }
+    }
+    for (name, m) in &auth.authentication_methods {
+        let descriptive = [
+            ("authorization_url", m.authorization_url.is_some()),
+            ("token_url", m.token_url.is_some()),
+            ("openid_connect_url", m.openid_connect_url.is_some()),
+            ("client_id", m.client_id.is_some()),
+            ("client_secret", m.client_secret.is_some()),
+            ("redirect_uri", m.redirect_uri.is_some()),
+        ];
+        for (key, _) in descriptive.iter().filter(|(_, present)| *present) {
+            note(
+                "auth.json",
+                format!("authentication_methods.{name}.{key}"),
+                "bearer tokens are checked against valid_tokens only",
+            );
+        }
+    }
+    for (i, ep) in endpoints.endpoints.iter().enumerate() {
+        if ep.request_headers.is_some() {
+            note("endpoints.json", format!("endpoints[{i}].request_headers"), "the request's own Content-Type decides");
+        }
+        let mut persistence: Vec<(String, &crate::config::PersistenceDef)> = Vec::new();
+        if let Some(p) = &ep.persistence {
+            persistence.push((format!("endpoints[{i}].persistence"), p));
+        }
+        for (r, rule) in ep.responses.iter().enumerate() {
+            if let Some(p) = &rule.persistence {
+                persistence.push((format!("endpoints[{i}].responses[{r}].persistence"), p));
+            }
+        }
+        for (at, p) in persistence {
+            if p.cache.as_ref().is_some_and(|c| c.key_prefix.is_some()) {
+                note("endpoints.json", format!("{at}.cache.key_prefix"), "read-cache keys are internal");
+            }
+        }
+    }
 }
 
 /// Every credential the profile defines, and the entity types that hold sessions.
@@ -150,6 +263,28 @@ fn limits(server: &ServerDef, problems: &mut Vec<ConfigError>) -> Limits {
         None => {}
     }
     out
+}
+
+/// `"tag"`, `{"name": "tag"}`, or a list of either.
+fn tags(v: Option<&Value>, at: &str, cx: &mut CompileCx<'_>) -> Option<Vec<String>> {
+    let one = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(m) => m.get("name").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    let found = match v {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(items)) => items.iter().map(one).collect(),
+        Some(v) => one(v).map(|t| vec![t]),
+    };
+    if found.is_none() {
+        cx.problem(
+            at,
+            format!("found {}", v.unwrap_or(&Value::Null)),
+            "a tag name, {\"name\": ...}, or a list of them",
+        );
+    }
+    found
 }
 
 /// `/users/{id}` and `/users/{user_id}` are the same route.
@@ -362,6 +497,8 @@ fn endpoint(
         }
     }
 
+    let tags = tags(def.tag.as_ref(), &format!("{at}.tag"), cx);
+    ok &= tags.is_some();
     let path = path?;
     ok.then(|| Endpoint {
         method,
@@ -374,7 +511,7 @@ fn endpoint(
             description: def.description.clone(),
             body_schema: def.request_body_schema.clone(),
         },
-        tag: def.tag.clone(),
+        tags: tags.unwrap_or_default(),
         auth,
         schema,
         persistence,
@@ -390,7 +527,7 @@ mod tests {
 
     fn errors(endpoints: Value) -> Vec<String> {
         let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
-        match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
+        match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps, &[]) {
             Ok(_) => vec![],
             Err(e) => e.iter().map(without_label).collect(),
         }
@@ -444,7 +581,7 @@ mod rule_tests {
         ]}))
         .unwrap();
         let errs: Vec<String> =
-            match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps) {
+            match compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps, &[]) {
                 Ok(_) => vec![],
                 Err(e) => e.iter().map(without_label).collect(),
             };
@@ -473,7 +610,7 @@ mod refusal_tests {
     fn problems(api: Value, endpoints: Value) -> Vec<String> {
         let api: ApiDef = serde_json::from_value(api).unwrap();
         let eps: EndpointsFileDef = serde_json::from_value(endpoints).unwrap();
-        match compile("t".into(), PathBuf::from("t"), api, AuthFileDef::default(), eps) {
+        match compile("t".into(), PathBuf::from("t"), api, AuthFileDef::default(), eps, &[]) {
             Ok(_) => vec![],
             Err(e) => e.iter().map(without_label).collect(),
         }
@@ -515,7 +652,8 @@ mod refusal_tests {
             {"method": "post", "path": "/users", "persistence": {"entity_name": "users", "action": "craete"}}
         ]}))
         .unwrap();
-        let err = compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps).unwrap_err();
+        let err =
+            compile("t".into(), PathBuf::from("t"), ApiDef::default(), AuthFileDef::default(), eps, &[]).unwrap_err();
         assert_eq!(
             err[0].to_string(),
             "endpoints.json: endpoints[1].persistence.action (POST /users): unknown action \"craete\", expected one of create, read, update, delete, list"

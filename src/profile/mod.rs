@@ -16,6 +16,7 @@ pub use cors::Cors;
 pub use response::{FINAL_STATUSES, ResponseRule, StatusSpec};
 
 use crate::auth::{EndpointAuth, SystemGuard};
+use crate::config::keys::UnknownKey;
 use crate::config::{ApiDef, AuthFileDef, ConfigError, EndpointsFileDef, ProfileError};
 use crate::persistence::Persist;
 use crate::persistence::rules::Rules;
@@ -64,6 +65,12 @@ pub struct Profile {
     pub secrets: Secrets,
     /// Which web pages may call the mock from a browser.
     pub cors: Cors,
+    /// Endpoints also answer without `root_path` (`/items/42` as `/api/v1/items/42`),
+    /// as in Mock-and-Roll; `unprefixed_paths: false` in `api.json` turns it off.
+    pub unprefixed: bool,
+    /// Keys nothing reads, and keys read without effect: reported, not refused
+    /// (unless the profile is loaded strictly).
+    pub warnings: Vec<ConfigError>,
 }
 
 /// One endpoint, ready to serve.
@@ -76,7 +83,8 @@ pub struct Endpoint {
     /// The path template's text, the `route` of logs and metrics.
     pub route: std::sync::Arc<str>,
     pub name: Option<String>,
-    pub tag: Option<String>,
+    /// OpenAPI tags; empty: one made from the path.
+    pub tags: Vec<String>,
     pub auth: EndpointAuth,
     pub schema: Option<jsonschema::Validator>,
     pub persistence: Option<Persist>,
@@ -119,6 +127,15 @@ impl Default for Limits {
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 impl Profile {
+    /// Whether the profile itself answers `GET /` (directly, or unprefixed).
+    pub fn defines_root(&self) -> bool {
+        let root = format!("{}/", self.info.root_path);
+        self.endpoints.iter().any(|e| {
+            let p = e.path.as_str();
+            e.method == "GET" && (p == "/" || (self.unprefixed && (p == root || p == self.info.root_path)))
+        })
+    }
+
     /// The data a fresh or reset store starts with: seed data plus generated data,
     /// with the bookkeeping the entity rules need (versions, unique claims).
     pub fn initial_data(&self) -> Dataset {
@@ -131,8 +148,14 @@ impl Profile {
         self.rules.prepare_seed(data)
     }
 
-    /// Loads and compiles the profile in `dir`.
+    /// Loads and compiles the profile in `dir`; keys it does not understand are
+    /// [`Profile::warnings`].
     pub fn load(dir: &Path) -> Result<Profile, ProfileError> {
+        Profile::load_with(dir, false)
+    }
+
+    /// As [`Profile::load`]; `strict` makes every warning a problem.
+    pub fn load_with(dir: &Path, strict: bool) -> Result<Profile, ProfileError> {
         let fail = |problems| ProfileError { dir: dir.to_owned(), problems };
         if !dir.is_dir() {
             return Err(fail(vec![ConfigError {
@@ -144,9 +167,11 @@ impl Profile {
             }]));
         }
         let mut problems = Vec::new();
-        let api: Option<ApiDef> = read(dir, "api.json", true, &mut problems);
-        let auth: Option<AuthFileDef> = read(dir, "auth.json", false, &mut problems);
-        let endpoints: Option<EndpointsFileDef> = read(dir, "endpoints.json", true, &mut problems);
+        let mut unknown = Vec::new();
+        let api: Option<ApiDef> = read(dir, "api.json", true, &mut problems, &mut unknown);
+        // No auth.json means no authentication, as in Mock-and-Roll.
+        let auth: Option<AuthFileDef> = read(dir, "auth.json", false, &mut problems, &mut unknown);
+        let endpoints: Option<EndpointsFileDef> = read(dir, "endpoints.json", true, &mut problems, &mut unknown);
         if !problems.is_empty() {
             return Err(fail(problems));
         }
@@ -155,19 +180,31 @@ impl Profile {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "profile".into());
-        compile::compile(
+        let profile = compile::compile(
             name,
             dir.to_owned(),
             api.unwrap_or_default(),
             auth.unwrap_or_default(),
             endpoints.unwrap_or_default(),
+            &unknown,
         )
-        .map_err(fail)
+        .map_err(fail)?;
+        if strict && !profile.warnings.is_empty() {
+            return Err(fail(profile.warnings));
+        }
+        Ok(profile)
     }
 }
 
 /// Reads one file; a missing optional file is `None`, a missing required one a problem.
-fn read<T: DeserializeOwned>(dir: &Path, file: &str, required: bool, problems: &mut Vec<ConfigError>) -> Option<T> {
+/// The keys it holds that nothing reads go to `unknown`.
+fn read<T: DeserializeOwned>(
+    dir: &Path,
+    file: &'static str,
+    required: bool,
+    problems: &mut Vec<ConfigError>,
+    unknown: &mut Vec<(&'static str, UnknownKey)>,
+) -> Option<T> {
     let problem = |found: String, json_path: String| ConfigError {
         file: file.to_owned(),
         json_path,
@@ -187,13 +224,13 @@ fn read<T: DeserializeOwned>(dir: &Path, file: &str, required: bool, problems: &
             return None;
         }
     };
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Some(v),
+    match crate::config::keys::from_str::<T>(&text) {
+        Ok((v, skipped)) => {
+            unknown.extend(skipped.into_iter().map(|k| (file, k)));
+            Some(v)
+        }
         Err(e) => {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            problems.push(problem(e.into_inner().to_string(), path));
+            problems.push(problem(e.message, e.json_path));
             None
         }
     }

@@ -17,6 +17,7 @@ mod histories;
 mod integrity;
 mod limits;
 mod metrics;
+mod mock_and_roll;
 mod openapi;
 mod persistence;
 mod profiles;

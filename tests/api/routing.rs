@@ -26,8 +26,9 @@ async fn unknown_path_returns_404_with_json_error() {
         body,
         json!({"error": {"code": "route_not_found", "message": "no endpoint matches GET /v1/nothing/here"}})
     );
-    // Without the root path, a profile endpoint is not found either.
-    assert_eq!(app.get("/things/1").await.0, StatusCode::NOT_FOUND);
+    // Without the root path an endpoint answers too (as in Mock-and-Roll), the same way.
+    assert_eq!(app.get("/things/1").await, app.get("/v1/things/1").await);
+    assert_eq!(app.get("/nothing/here").await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -70,7 +71,9 @@ async fn the_root_says_where_the_docs_are_in_json_and_in_html() {
         (body["docs"].clone(), body["openapi"].clone()),
         (serde_json::json!("/docs/"), serde_json::json!("/openapi.json"))
     );
-    assert!(body["message"].as_str().unwrap().contains("mockgate"), "{body}");
+    // Mock-and-Roll's answer, which its users' health scripts read.
+    assert_eq!(body["message"], "Mock server is running.", "{body}");
+    assert!(body["api"].as_str().unwrap().contains("1.0"), "{body}");
     let res = app
         .request(reqwest::Method::GET, "/")
         .header("Accept", "text/html,application/xhtml+xml")
