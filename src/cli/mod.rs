@@ -88,6 +88,20 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// A profile argument: an existing folder, or a name under `./configs/`.
+/// The profile to use: the argument, else Mock-and-Roll's `MOCK_CONFIG_FOLDER`, else
+/// `CONFIG_FOLDER`.
+pub fn profile_or_env(arg: &str) -> anyhow::Result<String> {
+    if !arg.is_empty() {
+        return Ok(arg.to_owned());
+    }
+    for var in ["MOCK_CONFIG_FOLDER", "CONFIG_FOLDER"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+            return Ok(v);
+        }
+    }
+    anyhow::bail!("name a profile (see `mockctl profiles`), or set CONFIG_FOLDER to its folder")
+}
+
 pub fn resolve_profile(arg: &str) -> anyhow::Result<PathBuf> {
     let direct = Path::new(arg);
     let named = Path::new("configs").join(arg);

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
   mockctl start ./my-api --port 0 --json    any free port, the server's record as JSON (test fixtures)
   mockctl start shop --foreground --reset   stay attached, start from the seed data")]
 pub struct StartArgs {
-    /// Profile name (under ./configs/, or built in: see `mockctl profiles`) or folder.
+    /// Profile name (under ./configs/, or built in: see `mockctl profiles`) or folder
+    /// [default: $MOCK_CONFIG_FOLDER, else $CONFIG_FOLDER, as Mock-and-Roll reads them].
+    #[arg(default_value_t = String::new(), hide_default_value = true)]
     pub profile: String,
     /// Port to listen on (default 8000, or the profile's server.port); 0 picks any free
     /// one, which `--json` prints [env: MOCKGATE_PORT].
@@ -82,7 +84,8 @@ pub struct StartArgs {
     pub strict: bool,
 }
 
-pub fn run(args: StartArgs) -> anyhow::Result<()> {
+pub fn run(mut args: StartArgs) -> anyhow::Result<()> {
+    args.profile = super::profile_or_env(&args.profile)?;
     if !args.foreground && !cfg!(unix) {
         anyhow::bail!("background servers need Linux or macOS; use --foreground, or WSL or Docker on Windows");
     }

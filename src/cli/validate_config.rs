@@ -11,7 +11,9 @@ use serde_json::json;
   mockctl validate-config ./my-api --json
   mockctl validate-config ./from-mock-and-roll --strict")]
 pub struct ValidateArgs {
-    /// Profile name (under ./configs/) or folder.
+    /// Profile name (under ./configs/) or folder [default: $MOCK_CONFIG_FOLDER, else
+    /// $CONFIG_FOLDER].
+    #[arg(default_value_t = String::new(), hide_default_value = true)]
     pub profile: String,
     /// Print `{"valid", "problems": [{"file", "json_path", "found", "expected", "endpoint"?}], "warnings": [...]}` for
     /// scripts and editors (still exits 1 when the profile is invalid).
@@ -25,7 +27,7 @@ pub struct ValidateArgs {
 
 /// Runs exactly the checks of a start and prints every problem.
 pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
-    let dir = super::resolve_profile(&args.profile)?;
+    let dir = super::resolve_profile(&super::profile_or_env(&args.profile)?)?;
     let loaded = Profile::load_with(&dir, args.strict);
     if args.json {
         let listed = |list: &[crate::config::ConfigError]| -> Vec<serde_json::Value> {

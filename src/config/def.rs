@@ -257,7 +257,7 @@ pub struct ResponseRuleDef {
     pub response: ResponseDef,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct ResponseDef {
     /// A number, or a template string that renders to one.
     pub status_code: Option<Value>,

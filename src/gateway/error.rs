@@ -48,6 +48,11 @@ pub enum ApiError {
     Unprocessable { entity: String, violations: Vec<Violation> },
     #[error("no response rule matches this request")]
     NoMatchingResponse,
+    /// Mock-and-Roll's `required_headers`.
+    #[error("Missing or invalid header: {name}")]
+    HeaderMismatch { name: String, expected: String, received: Option<String> },
+    #[error("query parameter `{name}` is required")]
+    MissingQueryParameter { name: String },
     #[error("bad {what}: {source}")]
     BadRequestPart { what: &'static str, source: Cause },
     #[error("this endpoint's status_code template rendered {rendered}, not a status from 200 to 599")]
@@ -92,6 +97,8 @@ impl ApiError {
             ApiError::Validation(_) => (400, "validation_failed"),
             ApiError::Unprocessable { .. } => (422, "validation_failed"),
             ApiError::NoMatchingResponse => (400, "no_matching_response"),
+            ApiError::HeaderMismatch { .. } => (400, "header_mismatch"),
+            ApiError::MissingQueryParameter { .. } => (400, "missing_query_parameter"),
             ApiError::BadRequestPart { .. } => (400, "bad_request"),
             ApiError::BadStatusTemplate { .. } => (500, "invalid_status_template"),
             ApiError::Action(a) => action_status(a),
@@ -128,6 +135,18 @@ impl ApiError {
         if let ApiError::MethodNotAllowed { allowed, .. } = self {
             error["allowed"] = json!(allowed);
         }
+        if let ApiError::HeaderMismatch { expected, received, .. } = self {
+            error["expected"] = json!(expected);
+            error["received"] = json!(received);
+        }
+        if let ApiError::Action(ActionError::Protected { .. }) = self {
+            // Mock-and-Roll's body, which its users' clients read, next to ours.
+            return json!({
+                "error": error,
+                "message": "This resource is protected and cannot be deleted.",
+                "errors": [{"description": "Protected resources from the initial configuration are read-only."}],
+            });
+        }
         json!({ "error": error })
     }
 
@@ -162,6 +181,8 @@ fn action_status(a: &ActionError) -> (u16, &'static str) {
         ActionError::PreconditionFailed { .. } => (412, "precondition_failed"),
         ActionError::Restricted { .. } => (409, "delete_restricted"),
         ActionError::AlreadyExists { .. } => (409, "already_exists"),
+        ActionError::ReferenceNotFound { .. } => (404, "reference_not_found"),
+        ActionError::Protected { .. } => (403, "protected"),
         ActionError::MissingId { .. } => (400, "missing_id"),
         ActionError::BadId { .. } => (400, "invalid_id"),
         ActionError::NotAnObject { .. } => (400, "invalid_body"),

@@ -15,7 +15,7 @@ use crate::openapi::SystemOp;
 use crate::persistence::cache::ReadCache;
 use crate::persistence::rules::Violation;
 use crate::persistence::{Action, ActionError, ActionInput, Outcome, Persist, Recovery};
-use crate::profile::{Endpoint, Profile, ResponseRule, StatusSpec};
+use crate::profile::{Endpoint, NotFoundRule, Profile, ResponseRule, StatusSpec};
 use crate::routing::{Inputs, RouteMatch, Router};
 use crate::store::Store;
 use crate::template::{RenderCtx, RequestData};
@@ -141,6 +141,16 @@ impl Gateway {
         if let Some(schema) = &ep.schema {
             validate(schema, &body)?;
         }
+        for (lower, name, expected) in &ep.required_headers {
+            let received = req.header(lower);
+            if received != Some(expected.as_str()) {
+                return Err(ApiError::HeaderMismatch {
+                    name: name.clone(),
+                    expected: expected.clone(),
+                    received: received.map(str::to_owned),
+                });
+            }
+        }
         let data = RequestData {
             method: Value::String(req.method),
             body,
@@ -149,9 +159,15 @@ impl Gateway {
             params: Value::Object(params),
             session,
         };
+        if let Some(name) = ep.required_query.iter().find(|q| data.query.get(q.as_str()).is_none()) {
+            return Err(ApiError::MissingQueryParameter { name: name.clone() });
+        }
+        // A Mock-and-Roll `retrieve` answers the entity as stored; its rules answer
+        // only a missing one.
+        let retrieve = matches!(ep.persistence.as_ref().map(|p| &p.action), Some(Action::Read(r)) if r.retrieve);
         let inputs = Inputs { body: &data.body, query: &data.query, headers: &data.headers, path: &data.params };
-        let rule = ep.responses.iter().find(|r| r.conditions.matches(&inputs));
-        if rule.is_none() && !ep.responses.is_empty() {
+        let rule = if retrieve { None } else { ep.responses.iter().find(|r| r.conditions.matches(&inputs)) };
+        if rule.is_none() && !ep.responses.is_empty() && !retrieve {
             return Err(ApiError::NoMatchingResponse);
         }
 
@@ -162,6 +178,7 @@ impl Gateway {
             engine: &self.profile.engine,
             rules: &self.profile.rules,
             cache: &self.cache,
+            response_body: rule.and_then(|r| r.body.as_ref()),
         };
         // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
         let is_error = matches!(rule.map(|r| &r.status), Some(StatusSpec::Fixed(s)) if *s >= 400);
@@ -173,10 +190,34 @@ impl Gateway {
                 let start = std::time::Instant::now();
                 let result = self.run(persist, &input, outcome).await;
                 trace.persistence += start.elapsed();
-                outcome = result?;
+                outcome = match result {
+                    Ok(next) => next,
+                    Err(e) => return self.answer_failure(ep, e, &data, now),
+                };
             }
         }
         render(rule, outcome, &data, now, &self.profile)
+    }
+
+    /// A failed action, unless the endpoint has a response for it: its
+    /// `not_found_response` (or a `retrieve`'s fallback rule) for a missing entity, its
+    /// 409 rule for a unique conflict (Mock-and-Roll).
+    fn answer_failure(
+        &self,
+        ep: &Endpoint,
+        e: ApiError,
+        data: &RequestData,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Reply, ApiError> {
+        let (rule, status) = match (&e, &ep.not_found, ep.conflict) {
+            (ApiError::Action(ActionError::NotFound { .. }), Some(NotFoundRule::Own(r)), _) => (r.as_ref(), 404),
+            (ApiError::Action(ActionError::NotFound { .. }), Some(NotFoundRule::Rule(i)), _) => {
+                (&ep.responses[*i], 404)
+            }
+            (ApiError::Action(ActionError::UniqueViolation { .. }), _, Some(i)) => (&ep.responses[i], 409),
+            _ => return Err(e),
+        };
+        render(Some(rule), Outcome { status, ..Outcome::default() }, data, now, &self.profile)
     }
 
     /// Runs the endpoint's checks; a presented session id must name a live session.
@@ -238,10 +279,22 @@ fn render(
             headers.push((name.clone(), t.render_string(&cx)?));
         }
     }
-    let body = match rule.and_then(|r| r.body.as_ref()) {
-        Some(b) => Some(b.render(&cx)?),
-        None => outcome.body.clone(),
+    let mut body = match rule.and_then(|r| r.body.as_ref()) {
+        Some(b) if !outcome.body_is_final => Some(b.render(&cx)?),
+        _ => outcome.body.clone(),
     };
+    if let Some(Value::Object(m)) = &mut body {
+        for (k, v) in &outcome.inject {
+            m.insert(k.clone(), v.clone());
+        }
+        let echo = rule.is_some_and(|r| r.body.is_some() && !r.mentions_results && !outcome.body_is_final);
+        if let Some(created) = outcome.created.as_ref().filter(|_| echo) {
+            m.insert(created.id.0.clone(), created.id.1.clone());
+            for (k, v) in &created.fields {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
     Ok(Reply { status, headers, body })
 }
 

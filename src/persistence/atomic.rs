@@ -146,7 +146,7 @@ impl Atomic {
             Ok(plan.commit(store).await.map(|_| {
                 vars.insert("operations".into(), Value::Object(results.clone()));
                 let status = if created { 201 } else { 200 };
-                Outcome { vars, status, body: Some(Value::Object(results)), headers: Vec::new() }
+                Outcome { vars, status, body: Some(Value::Object(results)), ..Outcome::default() }
             }))
         })
         .await

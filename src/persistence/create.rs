@@ -33,6 +33,9 @@ pub struct Create {
     pub data: Option<Body>,
     /// Fields that must be present and not empty.
     pub required: Vec<String>,
+    /// Mock-and-Roll's `store_response_body`: the chosen response's body, rendered
+    /// once, is what is stored (with the id) and what the client reads.
+    pub store_response: bool,
 }
 
 impl Create {
@@ -61,6 +64,7 @@ impl Create {
             ttl: def.ttl,
             data,
             required: def.validation.as_ref().map(|v| v.required_fields.clone()).unwrap_or_default(),
+            store_response: def.store_response_body == Some(true),
         })
     }
 
@@ -80,8 +84,9 @@ impl Create {
         vars: &mut Map<String, Value>,
     ) -> Result<(String, Value), ActionError> {
         // A `data` template may use `{{generated_id}}`, so the id comes first there.
-        let pre_id = if self.data.is_some() { self.generate(store).await? } else { None };
-        let fields = match &self.data {
+        let template = self.data.as_ref().or(if self.store_response { input.response_body } else { None });
+        let pre_id = if template.is_some() { self.generate(store).await? } else { None };
+        let fields = match template {
             Some(t) => {
                 vars.insert(super::GENERATED_ID.into(), pre_id.clone().unwrap_or(Value::Null));
                 t.render(&RenderCtx::new(input.request, vars, input.now, input.engine))?
@@ -92,7 +97,7 @@ impl Create {
             return Err(ActionError::NotAnObject { entity: self.entity.clone() });
         };
         // On a nested route (`/users/{user_id}/posts`) the path names the parent.
-        if self.data.is_none()
+        if template.is_none()
             && let Value::Object(params) = &input.request.params
         {
             for (k, v) in params {
@@ -168,6 +173,23 @@ impl Create {
             vars.insert("incremented_version".into(), v.clone());
         }
         vars.insert(super::STORED_ENTITY.into(), entity.clone());
-        Ok(Outcome { vars, status: 201, body: Some(entity), headers })
+        // What a client reads back: its response template, then the stored id and
+        // the stored fields the template does not mention (Mock-and-Roll's create).
+        let created = match (&self.data, &entity) {
+            (None, Value::Object(m)) => Some(super::Created {
+                id: (self.id_field.clone(), m.get(&self.id_field).cloned().unwrap_or(Value::Null)),
+                fields: m.clone(),
+            }),
+            _ => None,
+        };
+        Ok(Outcome {
+            vars,
+            status: 201,
+            body: Some(entity),
+            headers,
+            created,
+            body_is_final: self.store_response && input.response_body.is_some(),
+            ..Outcome::default()
+        })
     }
 }

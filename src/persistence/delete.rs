@@ -26,6 +26,9 @@ impl Delete {
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
         let id = self.key.resolve(input.request)?;
+        if input.rules.of(&self.entity).protected.contains(&id) {
+            return Err(ActionError::Protected { entity: self.entity.clone(), id });
+        }
         retrying(&self.entity, &id, async || {
             let current = super::existing(store, &self.entity, &id).await?;
             let mut plan = Plan::default();
@@ -34,7 +37,7 @@ impl Delete {
                 let mut vars = Map::new();
                 vars.insert(ENTITY_ID.into(), Value::String(id.clone()));
                 vars.insert(STORED_ENTITY.into(), current);
-                Outcome { vars, status: 204, body: None, headers: Vec::new() }
+                Outcome { vars, status: 204, ..Outcome::default() }
             }))
         })
         .await
@@ -59,10 +62,13 @@ impl Delete {
         let mut pending = vec![(self.entity.clone(), id.to_owned())];
         let mut seen: HashSet<(String, String)> = pending.iter().cloned().collect();
         while let Some((entity, id)) = pending.pop() {
-            if !rules.of(&entity).referenced_by.is_empty() {
+            if rules.of(&entity).referenced_by.iter().any(|(_, r)| r.on_delete != OnDelete::Ignore) {
                 plan.pin_guard(store, &entity, &id).await?;
             }
             for (source, r) in &rules.of(&entity).referenced_by {
+                if r.on_delete == OnDelete::Ignore {
+                    continue;
+                }
                 let query = ListQuery { filters: vec![(r.field.clone(), id.clone())], ..ListQuery::default() };
                 let children = store.list(source, &query).await?.items;
                 if children.is_empty() {
@@ -77,7 +83,10 @@ impl Delete {
                             let Some(child_id) = child.get(super::ID_FIELD).and_then(id_key) else {
                                 continue;
                             };
-                            if !seen.insert((source.clone(), child_id.clone())) {
+                            // Seeded read-only entities stay (as in Mock-and-Roll).
+                            if rules.of(source).protected.contains(&child_id)
+                                || !seen.insert((source.clone(), child_id.clone()))
+                            {
                                 continue;
                             }
                             plan.claims(rules.of(source), source, &child_id, Some(&child), None, Ttl::Keep);
@@ -90,6 +99,7 @@ impl Delete {
                             pending.push((source.clone(), child_id));
                         }
                     }
+                    OnDelete::Ignore => {}
                     OnDelete::Nullify => {
                         for child in children {
                             let Some(child_id) = child.get(super::ID_FIELD).and_then(id_key) else {

@@ -24,6 +24,12 @@ pub struct List {
     pub pagination: Option<Pagination>,
     /// Query parameters that carry credentials, never filters.
     pub ignored: Vec<String>,
+    /// Mock-and-Roll's `filter_by_query_params`: only these parameters filter.
+    pub filter_only: Option<Vec<String>>,
+    /// Mock-and-Roll's `response_list_key` / `response_count_key`: the response
+    /// body's keys that receive the entities and their count.
+    pub list_key: Option<String>,
+    pub count_key: Option<String>,
 }
 
 impl List {
@@ -44,7 +50,14 @@ impl List {
             }
             _ => None,
         };
-        Some(List { entity, pagination, ignored: cx.credential_params.clone() })
+        Some(List {
+            entity,
+            pagination,
+            ignored: cx.credential_params.clone(),
+            filter_only: def.filter_by_query_params.clone(),
+            list_key: def.response_list_key.clone(),
+            count_key: def.response_count_key.clone(),
+        })
     }
 
     fn query(&self, input: &ActionInput<'_>) -> Result<ListQuery, ActionError> {
@@ -70,7 +83,8 @@ impl List {
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k));
+            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k))
+            .filter(|(k, _)| self.filter_only.as_ref().is_none_or(|only| only.contains(k)));
         let filters = params.chain(query).filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
         Ok(ListQuery {
             offset: number(q, "offset")?.unwrap_or(0),
@@ -99,8 +113,15 @@ impl List {
             "offset": query.offset,
             "has_more": has_more,
         });
+        let mut inject = Vec::new();
+        if let Some(k) = &self.list_key {
+            inject.push((k.clone(), items.clone()));
+        }
+        if let Some(k) = &self.count_key {
+            inject.push((k.clone(), Value::from(page.total)));
+        }
         vars.insert("entity_list".into(), items);
-        Ok(Outcome { vars, status: 200, body: Some(body), headers: Vec::new() })
+        Ok(Outcome { vars, status: 200, body: Some(body), inject, ..Outcome::default() })
     }
 }
 

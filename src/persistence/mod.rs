@@ -52,6 +52,16 @@ pub struct ActionInput<'a> {
     pub rules: &'a Rules,
     /// This instance's read cache.
     pub cache: &'a cache::ReadCache,
+    /// The chosen response's body template (what `store_response_body` stores).
+    pub response_body: Option<&'a crate::template::Body>,
+}
+
+/// What a create stored, as a Mock-and-Roll client reads it back: the response
+/// template with the stored id set and the stored fields it lacks added.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub id: (String, Value),
+    pub fields: Map<String, Value>,
 }
 
 /// What an action gives the response.
@@ -65,6 +75,15 @@ pub struct Outcome {
     pub body: Option<Value>,
     /// Headers the action adds (`ETag`).
     pub headers: Vec<(String, String)>,
+    /// Keys set on the rendered response body (when it is an object): a Mock-and-Roll
+    /// list's `response_list_key` and `response_count_key`, a create's id.
+    pub inject: Vec<(String, Value)>,
+    /// A create's echo of what it stored, for a response template that mentions none
+    /// of the action's results (Mock-and-Roll's create).
+    pub created: Option<Created>,
+    /// `body` is the answer even when the response has a body template (it was
+    /// rendered already, to be stored).
+    pub body_is_final: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +103,12 @@ pub enum ActionError {
     PreconditionFailed { entity: String, id: String, expected: String, actual: u64 },
     #[error("{} {id:?} is still referenced by {}", crate::words::singular(entity), crate::words::count(*count, by))]
     Restricted { entity: String, id: String, by: String, count: usize },
+    /// A Mock-and-Roll `required_entities` entry names no existing entity.
+    #[error("{message}")]
+    ReferenceNotFound { message: String },
+    /// A seeded Mock-and-Roll list item: read-only.
+    #[error("{} {id:?} is protected and cannot be deleted", crate::words::singular(entity))]
+    Protected { entity: String, id: String },
     #[error("{} {id:?} already exists", crate::words::singular(entity))]
     AlreadyExists { entity: String, id: String },
     #[error("no id given: expected `{field}` in the path, query or body")]
@@ -130,7 +155,8 @@ impl Action {
         let entity = entity.to_owned();
         match action {
             "create" => Create::parse(def, entity, at, cx).map(Action::Create),
-            "read" | "get" | "retrieve" => Read::parse(def, entity, at, cx).map(Action::Read),
+            "read" | "get" => Read::parse(def, entity, at, cx).map(Action::Read),
+            "retrieve" => Read::parse(def, entity, at, cx).map(|r| Action::Read(Read { retrieve: true, ..r })),
             "update" => Update::parse(def, entity, at, cx).map(Action::Update),
             "delete" => Some(Action::Delete(Delete::parse(def, entity, cx))),
             "list" => List::parse(def, entity, at, cx).map(Action::List),
@@ -188,6 +214,7 @@ impl KeySource {
         let field = def
             .key_field
             .clone()
+            .or_else(|| def.id_path_param.clone())
             .or_else(|| def.key_pattern.as_deref().and_then(placeholder))
             .or_else(|| cx.params.last().cloned())
             .unwrap_or_else(|| "id".to_owned());
@@ -230,6 +257,7 @@ fn plan_error(e: PlanError, entity: &str, id: &str) -> ActionError {
         PlanError::Main(_, entity, id) => ActionError::AlreadyExists { entity, id },
         PlanError::Unique { entity, field, value } => ActionError::UniqueViolation { entity, field, value },
         PlanError::Dangling(v) => ActionError::Invalid { entity: entity.to_owned(), violations: vec![v] },
+        PlanError::Required(message) => ActionError::ReferenceNotFound { message },
         PlanError::Store(e) => ActionError::Store(e),
     }
 }

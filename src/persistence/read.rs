@@ -15,6 +15,9 @@ pub struct Read {
     pub cache_ttl: Option<std::time::Duration>,
     /// Find the entity by this field (an `index_patterns` entry) instead of by id.
     pub index_field: Option<String>,
+    /// Mock-and-Roll's `retrieve`: a found entity is the answer as stored (the
+    /// response rules answer only when it is missing).
+    pub retrieve: bool,
 }
 
 impl Read {
@@ -39,7 +42,7 @@ impl Read {
                 }
             },
         };
-        Some(Read { entity, key: KeySource::from_def(def, cx), cache_ttl, index_field })
+        Some(Read { entity, key: KeySource::from_def(def, cx), cache_ttl, index_field, retrieve: false })
     }
 
     /// The id of the entity whose indexed field has the requested value.
@@ -86,6 +89,6 @@ impl Read {
         let mut vars = Map::new();
         vars.insert(super::ENTITY_ID.into(), Value::String(id));
         vars.insert(super::STORED_ENTITY.into(), found.clone());
-        Ok(Outcome { vars, status: 200, body: Some(found), headers })
+        Ok(Outcome { vars, status: 200, body: Some(found), headers, ..Outcome::default() })
     }
 }

@@ -14,6 +14,7 @@ use crate::store::{Cond, Store, StoreError, Transaction, Ttl, Write, id_key};
 use regex::Regex;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// One failed check of a request body or an entity, with the JSON pointer of the
 /// offending value.
@@ -29,6 +30,9 @@ pub enum OnDelete {
     Restrict,
     Cascade,
     Nullify,
+    /// Mock-and-Roll's default: deleting the referenced entity leaves the others as
+    /// they are (only its `cascade_delete` entries remove any).
+    Ignore,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +43,12 @@ pub struct Reference {
     pub target: String,
     pub required: bool,
     pub on_delete: OnDelete,
+    /// Whether a write must find the referenced entity (false for a reference known
+    /// only from a `cascade_delete`).
+    pub checked: bool,
+    /// Mock-and-Roll's `required_entities[].error_message`: a missing referenced
+    /// entity answers 404 with it instead of a 400 violation.
+    pub missing: Option<String>,
 }
 
 /// One field's constraints.
@@ -64,6 +74,8 @@ pub struct EntityRules {
     pub referenced_by: Vec<(String, Reference)>,
     /// `persistent: false`: kept in memory only by the embedded store.
     pub transient: bool,
+    /// Ids seeded from a Mock-and-Roll list endpoint's static items: read-only.
+    pub protected: HashSet<String>,
 }
 
 /// Every entity type's rules.
@@ -197,11 +209,59 @@ impl Rules {
                 r.constraints.push((field, c));
             }
         }
+        for u in &def.unique_fields {
+            let r = self.entry(entity);
+            if !r.unique.contains(u) {
+                r.unique.push(u.clone());
+            }
+        }
         for (field, rel) in &def.relationships {
             if let Some(reference) = Reference::parse(field, rel, &format!("{at}.relationships.{field}"), cx) {
                 let r = self.entry(entity);
                 r.references.retain(|x| x.field != *field);
                 r.references.push(reference);
+            }
+        }
+        for (k, req) in def.required_entities.iter().enumerate() {
+            if !crate::store::valid_entity_name(&req.entity_name) {
+                let found = format!("bad entity name {:?}", req.entity_name);
+                cx.problem(format!("{at}.required_entities[{k}].entity_name"), found, "an entity type name");
+                continue;
+            }
+            let message = req.error_message.clone().unwrap_or_else(|| default_not_found(&req.entity_name));
+            let r = self.entry(entity);
+            match r.references.iter_mut().find(|x| x.field == req.field && x.target == req.entity_name) {
+                Some(x) => {
+                    x.checked = true;
+                    x.missing = Some(message);
+                }
+                None => r.references.push(Reference {
+                    field: req.field.clone(),
+                    target: req.entity_name.clone(),
+                    required: false,
+                    on_delete: OnDelete::Ignore,
+                    checked: true,
+                    missing: Some(message),
+                }),
+            }
+        }
+        for (k, c) in def.cascade_delete.iter().enumerate() {
+            if !crate::store::valid_entity_name(&c.entity_name) {
+                let found = format!("bad entity name {:?}", c.entity_name);
+                cx.problem(format!("{at}.cascade_delete[{k}].entity_name"), found, "an entity type name");
+                continue;
+            }
+            let r = self.entry(&c.entity_name);
+            match r.references.iter_mut().find(|x| x.field == c.foreign_key && x.target == entity) {
+                Some(x) => x.on_delete = OnDelete::Cascade,
+                None => r.references.push(Reference {
+                    field: c.foreign_key.clone(),
+                    target: entity.to_owned(),
+                    required: false,
+                    on_delete: OnDelete::Cascade,
+                    checked: false,
+                    missing: None,
+                }),
             }
         }
         if let Some(lock) = &def.optimistic_lock {
@@ -274,8 +334,23 @@ impl Reference {
             return None;
         }
         let required = rel.required.unwrap_or(false);
-        Some(Reference { field: field.to_owned(), target: rel.entity.clone(), required, on_delete })
+        Some(Reference {
+            field: field.to_owned(),
+            target: rel.entity.clone(),
+            required,
+            on_delete,
+            checked: true,
+            missing: None,
+        })
     }
+}
+
+/// Mock-and-Roll's message for a missing required entity: `customers` → `Customer not found.`
+fn default_not_found(entity: &str) -> String {
+    let one = entity.strip_suffix('s').unwrap_or(entity);
+    let mut chars = one.chars();
+    let title: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    format!("{title} not found.")
 }
 
 /// The bookkeeping table of reference guards for `target`: a row per entity of that
@@ -382,6 +457,8 @@ pub enum Role {
         field: String,
         target: String,
         id: String,
+        /// The 404 message of a Mock-and-Roll required entity.
+        missing: Option<String>,
     },
     /// An entity changed by a cascade or nullify.
     Dependent,
@@ -400,6 +477,8 @@ pub enum PlanError {
         value: String,
     },
     Dangling(Violation),
+    /// A Mock-and-Roll required entity is missing: 404 with this message.
+    Required(String),
     Store(StoreError),
 }
 
@@ -462,8 +541,17 @@ impl Plan {
                     };
                     self.push(w, Role::Dependent);
                 }
+                if !r.checked {
+                    continue;
+                }
                 let w = Write::Check { entity: r.target.clone(), id: id.clone(), cond: Cond::Present };
-                self.push(w, Role::Reference { field: r.field.clone(), target: r.target.clone(), id });
+                let role = Role::Reference {
+                    field: r.field.clone(),
+                    target: r.target.clone(),
+                    id,
+                    missing: r.missing.clone(),
+                };
+                self.push(w, role);
             }
         }
     }
@@ -492,7 +580,8 @@ impl Plan {
                     (Role::Claim { entity, field, value }, _) => {
                         PlanError::Unique { entity: entity.clone(), field: field.clone(), value: value.clone() }
                     }
-                    (Role::Reference { field, target, id }, _) => PlanError::Dangling(Violation {
+                    (Role::Reference { missing: Some(message), .. }, _) => PlanError::Required(message.clone()),
+                    (Role::Reference { field, target, id, missing: None }, _) => PlanError::Dangling(Violation {
                         path: format!("/{field}"),
                         message: format!("{target} {id:?} does not exist"),
                     }),
@@ -569,6 +658,8 @@ mod tests {
                 target: "users".into(),
                 required: true,
                 on_delete: OnDelete::Restrict,
+                checked: true,
+                missing: None,
             }],
             ..EntityRules::default()
         };
@@ -612,7 +703,10 @@ mod tests {
         let mut dangling = Plan::default();
         dangling.push(put("orders", "o1", Cond::Absent), Role::Main);
         let check = Write::Check { entity: "users".into(), id: "ghost".into(), cond: Cond::Present };
-        dangling.push(check, Role::Reference { field: "user_id".into(), target: "users".into(), id: "ghost".into() });
+        dangling.push(
+            check,
+            Role::Reference { field: "user_id".into(), target: "users".into(), id: "ghost".into(), missing: None },
+        );
         match dangling.commit(&store).await {
             Err(PlanError::Dangling(v)) => {
                 assert_eq!((v.path.as_str(), v.message.as_str()), ("/user_id", "users \"ghost\" does not exist"))

@@ -88,7 +88,7 @@ impl Update {
                 }
                 vars.insert(PREVIOUS_ENTITY.into(), current);
                 vars.insert(STORED_ENTITY.into(), updated.clone());
-                Outcome { vars, status: 200, headers: etag(rules, &updated), body: Some(updated) }
+                Outcome { vars, status: 200, headers: etag(rules, &updated), body: Some(updated), ..Outcome::default() }
             }))
         })
         .await

@@ -2,10 +2,14 @@
 //! problem with its file and JSON path. Each part parses its own block; this file
 //! only walks the files and puts the parts together.
 
-use super::{ApiInfo, Cors, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Limits, Profile, ResponseRule};
+use super::{
+    ApiInfo, Cors, DEFAULT_MAX_BODY_BYTES, Endpoint, EndpointDoc, Limits, NotFoundRule, Profile, ResponseRule,
+    StatusSpec,
+};
 use crate::auth::{AuthMethod, EndpointAuth, KeyLocation, SystemGuard};
 use crate::config::keys::UnknownKey;
 use crate::config::{ApiDef, AuthFileDef, CompileCx, ConfigError, EndpointDef, EndpointsFileDef, ServerDef};
+use crate::persistence::Action;
 use crate::persistence::Persist;
 use crate::persistence::rules::Rules;
 use crate::routing::PathTemplate;
@@ -41,7 +45,7 @@ pub fn compile(
 
     let info = api_info(&api, &name, &mut problems);
     let backend = backend(api.persistence.as_ref(), &mut problems);
-    let seed = seed(&api, &mut problems);
+    let mut seed = seed(&api, &mut problems);
     let methods = AuthMethod::parse_all(&auth, &mut problems);
     let seeded: Vec<String> = seed.keys().cloned().collect();
     let generator = match &api.generate_data {
@@ -72,7 +76,8 @@ pub fn compile(
             compiled.push(ep);
         }
     }
-    let rules = Rules::gather(&endpoints, &mut CompileCx::new("endpoints.json", &mut problems, &mut engine));
+    let mut rules = Rules::gather(&endpoints, &mut CompileCx::new("endpoints.json", &mut problems, &mut engine));
+    static_items(&compiled, &mut seed, &mut rules);
     let server = api.server.take().unwrap_or_default();
     let limits = limits(&server, &mut problems);
 
@@ -103,6 +108,21 @@ pub fn compile(
         unprefixed,
         warnings,
     })
+}
+
+/// Mock-and-Roll seeds the static `items` of a list endpoint's response (those with an
+/// `id`) and keeps them read-only: a delete of one is refused.
+fn static_items(endpoints: &[Endpoint], seed: &mut Dataset, rules: &mut Rules) {
+    for ep in endpoints {
+        let Some(Action::List(list)) = ep.persistence.as_ref().map(|p| &p.action) else { continue };
+        let Some(key) = &list.list_key else { continue };
+        let items = ep.responses.first().and_then(|r| r.example.as_ref()).and_then(|b| b.get(key));
+        for item in items.and_then(Value::as_array).into_iter().flatten() {
+            let Some(id) = item.get("id").and_then(id_key) else { continue };
+            seed.entry(list.entity.clone()).or_default().entry(id.clone()).or_insert_with(|| item.clone());
+            rules.entry(&list.entity).protected.insert(id);
+        }
+    }
 }
 
 /// The warning for a key nothing reads, naming the key that was probably meant.
@@ -499,6 +519,25 @@ fn endpoint(
 
     let tags = tags(def.tag.as_ref(), &format!("{at}.tag"), cx);
     ok &= tags.is_some();
+    let retrieve = matches!(persistence.as_ref().map(|p| &p.action), Some(Action::Read(r)) if r.retrieve);
+    let not_found = match &def.not_found_response {
+        Some(r) => {
+            let rule = crate::config::ResponseRuleDef { response: r.clone(), ..Default::default() };
+            let parsed = ResponseRule::parse(&rule, &format!("{at}.not_found_response"), cx);
+            ok &= parsed.is_some();
+            parsed.map(|r| NotFoundRule::Own(Box::new(r)))
+        }
+        None if retrieve => responses.iter().position(|r| r.conditions.is_empty()).map(NotFoundRule::Rule),
+        None => None,
+    };
+    let conflict = def
+        .persistence
+        .as_ref()
+        .filter(|p| !p.unique_fields.is_empty())
+        .and_then(|_| responses.iter().position(|r| matches!(r.status, StatusSpec::Fixed(409))));
+    let required_headers =
+        def.required_headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), k.clone(), v.clone())).collect();
+    let required_query = def.query_parameters.iter().filter(|q| q.required).map(|q| q.name.clone()).collect();
     let path = path?;
     ok.then(|| Endpoint {
         method,
@@ -517,6 +556,10 @@ fn endpoint(
         persistence,
         responses,
         at,
+        required_headers,
+        required_query,
+        not_found,
+        conflict,
     })
 }
 

@@ -91,8 +91,28 @@ pub struct Endpoint {
     pub responses: Vec<ResponseRule>,
     /// Where the endpoint is defined, e.g. `endpoints[3]`, for logs and errors.
     pub at: String,
+    /// Mock-and-Roll's `required_headers`: (lower-case name, name as written, value).
+    pub required_headers: Vec<(String, String, String)>,
+    /// `query_parameters` marked `required`.
+    pub required_query: Vec<String>,
+    /// The answer when the entity to read or delete does not exist: the endpoint's
+    /// `not_found_response`, or for a Mock-and-Roll `retrieve` its first rule without
+    /// conditions (status 404 unless it says otherwise).
+    pub not_found: Option<NotFoundRule>,
+    /// The response that answers a unique-field conflict: for Mock-and-Roll's
+    /// `persistence.unique_fields`, its first rule with status 409.
+    pub conflict: Option<usize>,
     /// What the OpenAPI document says about it, as the profile wrote it.
     pub doc: EndpointDoc,
+}
+
+/// Which response answers a missing entity.
+#[derive(Debug)]
+pub enum NotFoundRule {
+    /// `not_found_response`.
+    Own(Box<ResponseRule>),
+    /// One of the endpoint's response rules.
+    Rule(usize),
 }
 
 /// An endpoint's descriptive fields, kept for documentation.

@@ -18,6 +18,10 @@ pub struct ResponseRule {
     pub body: Option<Body>,
     /// The body as written: the example in the OpenAPI document.
     pub example: Option<Value>,
+    /// Whether the body mentions an action's results (`stored_entity`,
+    /// `generated_id`, ...); one that does not is Mock-and-Roll's style, and a create
+    /// adds what it stored to it.
+    pub mentions_results: bool,
 }
 
 #[derive(Debug)]
@@ -74,6 +78,12 @@ impl ResponseRule {
             status: status.unwrap_or(StatusSpec::Default),
             headers,
             body: body.flatten(),
+            mentions_results: r.body.as_ref().is_some_and(|b| {
+                let text = b.to_string();
+                ["stored_entity", "generated_id", "entity_id", "entity_list", "previous_entity"]
+                    .iter()
+                    .any(|v| text.contains(v))
+            }),
             example: r.body.clone(),
         })
     }

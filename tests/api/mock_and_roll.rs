@@ -87,3 +87,218 @@ fn the_shipped_profiles_have_nothing_to_warn_about() {
         assert!(out.status.success(), "{profile}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+mod rooms {
+    //! The Webex-style rooms profile on every backend.
+
+    use crate::common::{Backend, TestApp, code, spawn_app};
+    use reqwest::{Method, StatusCode};
+    use serde_json::{Value, json};
+
+    const ROOMS: &str = "tests/fixtures/mock-and-roll/rooms";
+
+    async fn app(backend: Backend) -> TestApp {
+        spawn_app(ROOMS, backend).await.with_header("X-API-Key", "webex-key-1")
+    }
+
+    fn ids(list: &Value, key: &str) -> Vec<String> {
+        list[key].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    async fn static_items_are_seeded_listed_under_the_list_key_and_read_only(backend: Backend) {
+        let app = app(backend).await;
+        let (status, list) = app.get("/v1/rooms").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((list["kind"].clone(), list["total"].clone()), (json!("room-list"), json!(1)), "{list}");
+        assert_eq!(list["items"][0], json!({"id": "room-seeded-1", "title": "General", "type": "group"}));
+        // The same endpoint without the root path.
+        assert_eq!(app.get("/rooms").await, (status, list));
+        let (status, body) = app.delete("/v1/rooms/room-seeded-1").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["message"], "This resource is protected and cannot be deleted.");
+        assert_eq!(
+            body["errors"],
+            json!([{"description": "Protected resources from the initial configuration are read-only."}])
+        );
+        assert_eq!(app.get("/v1/rooms/room-seeded-1").await.0, StatusCode::OK, "still there");
+    }
+
+    async fn a_create_answers_its_template_with_the_stored_id_and_fields(backend: Backend) {
+        let app = app(backend).await;
+        let (status, created) = app.post("/v1/rooms", &json!({"title": "Design", "type": "group"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!((created["title"].clone(), created["isLocked"].clone()), (json!("Design"), json!(false)));
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{created}");
+        // The id the client received is the one stored: a retrieve answers the entity as stored.
+        let (status, read) = app.get(&format!("/v1/rooms/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((read["id"].as_str(), read["title"].as_str()), (Some(id.as_str()), Some("Design")));
+        assert!(read.get("message").is_none(), "the retrieve's 404 rule answers only a missing room: {read}");
+        let (_, list) = app.get("/v1/rooms").await;
+        assert_eq!(list["total"], 2);
+        assert!(ids(&list, "items").contains(&id));
+    }
+
+    async fn lists_filter_only_by_the_listed_parameters(backend: Backend) {
+        let app = app(backend).await;
+        app.post("/v1/rooms", &json!({"title": "One to one", "type": "direct"})).await;
+        let (_, direct) = app.get("/v1/rooms?type=direct").await;
+        assert_eq!((direct["total"].clone(), direct["items"][0]["title"].clone()), (json!(1), json!("One to one")));
+        // `title` is not in filter_by_query_params: it filters nothing.
+        let (_, all) = app.get("/v1/rooms?title=nothing-like-this").await;
+        assert_eq!(all["total"], 2, "{all}");
+    }
+
+    async fn a_duplicate_answers_the_409_rule_and_stores_nothing(backend: Backend) {
+        let app = app(backend).await;
+        assert_eq!(app.post("/v1/rooms", &json!({"title": "Ops"})).await.0, StatusCode::CREATED);
+        let (status, body) = app.post("/v1/rooms", &json!({"title": "Ops"})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body, json!({"message": "A room with this title already exists."}));
+        // The seeded title is taken too.
+        assert_eq!(app.post("/v1/rooms", &json!({"title": "General"})).await.0, StatusCode::CONFLICT);
+        let (status, body) = app.post("/v1/rooms", &json!({"title": ""})).await;
+        assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"message": "Title cannot be empty."})));
+        assert_eq!(app.get("/v1/rooms").await.1["total"], 2, "only General and the first Ops");
+    }
+
+    async fn a_missing_entity_gets_the_profile_s_own_answer(backend: Backend) {
+        let app = app(backend).await;
+        let (status, body) = app.get("/v1/rooms/no-such-room").await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::NOT_FOUND, json!({"message": "The requested resource could not be found."}))
+        );
+        let (status, body) = app.delete("/v1/rooms/no-such-room").await;
+        assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"message": "Room not found"})));
+    }
+
+    async fn required_entities_and_cascade_delete(backend: Backend) {
+        let app = app(backend).await;
+        let (status, body) =
+            app.post("/v1/memberships", &json!({"roomId": "ghost", "personEmail": "a@example.com"})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            (code(&body), body["error"]["message"].as_str()),
+            ("reference_not_found", Some("Room does not exist."))
+        );
+        assert_eq!(app.get("/v1/memberships").await.1["count"], 0, "nothing stored");
+
+        let room = app.post("/v1/rooms", &json!({"title": "Standup"})).await.1["id"].as_str().unwrap().to_owned();
+        for who in ["a@example.com", "b@example.com"] {
+            let (status, m) = app.post("/v1/memberships", &json!({"roomId": room, "personEmail": who})).await;
+            assert_eq!(status, StatusCode::CREATED, "{m}");
+        }
+        let general =
+            app.post("/v1/memberships", &json!({"roomId": "room-seeded-1", "personEmail": "c@example.com"})).await;
+        assert_eq!(general.0, StatusCode::CREATED);
+        // Without a response_list_key a list answers {"entities", "count"}.
+        let (_, mine) = app.get(&format!("/v1/memberships?roomId={room}")).await;
+        assert_eq!(mine["count"], 2, "{mine}");
+        assert_eq!(mine["entities"].as_array().unwrap().len(), 2);
+
+        assert_eq!(app.delete(&format!("/v1/rooms/{room}")).await.0, StatusCode::NO_CONTENT);
+        let (_, left) = app.get("/v1/memberships").await;
+        assert_eq!(left["count"], 1, "the room's memberships went with it: {left}");
+        assert_eq!(left["entities"][0]["roomId"], "room-seeded-1");
+        assert_eq!(app.get(&format!("/v1/rooms/{room}")).await.0, StatusCode::NOT_FOUND);
+    }
+
+    async fn required_headers_and_query_parameters(backend: Backend) {
+        let app = app(backend).await;
+        let (status, body) = app.put("/v1/devices/d1/config", &json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&body), "header_mismatch");
+        assert_eq!(body["error"]["message"], "Missing or invalid header: X-Request-Source");
+        assert_eq!(
+            (body["error"]["expected"].clone(), body["error"]["received"].clone()),
+            (json!("controller"), Value::Null)
+        );
+        let wrong = app.request(Method::PUT, "/v1/devices/d1/config").header("X-Request-Source", "ui").json(&json!({}));
+        assert_eq!(app.send(wrong).await.1["error"]["received"], "ui");
+        let right =
+            app.request(Method::PUT, "/v1/devices/d1/config").header("X-Request-Source", "controller").json(&json!({}));
+        assert_eq!(app.send(right).await, (StatusCode::OK, json!({"applied": true})));
+
+        let (status, body) = app.get("/v1/search").await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "missing_query_parameter"));
+        assert_eq!(app.get("/v1/search?q=x").await, (StatusCode::OK, json!({"results": []})));
+    }
+
+    async fn store_response_body_stores_what_the_client_read(backend: Backend) {
+        let app = app(backend).await;
+        let (status, created) = app.post("/v1/templates", &json!({"name": "branch-router", "secret": "s3"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let template_id = created["templateId"].as_str().unwrap().to_owned();
+        assert_eq!((created["name"].clone(), created["status"].clone()), (json!("branch-router"), json!("draft")));
+        let (_, list) = app.get("/v1/templates").await;
+        let stored = &list["data"][0];
+        assert_eq!(stored["templateId"], template_id.as_str(), "the random id was rendered once: {list}");
+        assert_eq!(stored["status"], "draft");
+        assert!(stored.get("secret").is_none(), "the response is stored, not the request: {stored}");
+    }
+
+    on_every_backend!(
+        static_items_are_seeded_listed_under_the_list_key_and_read_only,
+        a_create_answers_its_template_with_the_stored_id_and_fields,
+        lists_filter_only_by_the_listed_parameters,
+        a_duplicate_answers_the_409_rule_and_stores_nothing,
+        a_missing_entity_gets_the_profile_s_own_answer,
+        required_entities_and_cascade_delete,
+        required_headers_and_query_parameters,
+        store_response_body_stores_what_the_client_read,
+    );
+
+    #[tokio::test]
+    async fn built_in_paths_win_and_the_document_lists_each_endpoint_once() {
+        let app = app(Backend::Memory).await;
+        let (status, doc) = app.get("/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert!(paths.iter().any(|p| *p == "/v1/rooms"), "{paths:?}");
+        assert!(!paths.iter().any(|p| *p == "/rooms"), "each endpoint once, under its root path: {paths:?}");
+        assert_eq!(app.get("/").await.1["message"], "Mock server is running.");
+        assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
+    }
+}
+
+#[test]
+fn config_folder_names_the_profile_when_none_is_given() {
+    let out =
+        mockctl().arg("validate-config").env("CONFIG_FOLDER", "tests/fixtures/mock-and-roll/rooms").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mock-and-roll/rooms is valid: 10 endpoint(s)"));
+    // MOCK_CONFIG_FOLDER comes first, as in Mock-and-Roll.
+    let out = mockctl()
+        .arg("validate-config")
+        .env("CONFIG_FOLDER", "tests/fixtures/mock-and-roll/rooms")
+        .env("MOCK_CONFIG_FOLDER", TYPOS)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("typos is valid"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let none =
+        mockctl().arg("validate-config").env_remove("CONFIG_FOLDER").env_remove("MOCK_CONFIG_FOLDER").output().unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("set CONFIG_FOLDER"));
+}
+
+#[tokio::test]
+async fn the_unprefixed_form_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["auth.json", "endpoints.json"] {
+        std::fs::copy(repo_path("tests/fixtures/mock-and-roll/rooms").join(f), dir.path().join(f)).unwrap();
+    }
+    let api = r#"{"api_name": "rooms", "root_path": "/v1", "unprefixed_paths": false}"#;
+    std::fs::write(dir.path().join("api.json"), api).unwrap();
+    let app = crate::common::spawn_app(dir.path().to_str().unwrap(), crate::common::Backend::Memory)
+        .await
+        .with_header("X-API-Key", "webex-key-1");
+    assert_eq!(app.get("/v1/rooms").await.0, reqwest::StatusCode::OK);
+    let (status, body) = app.get("/rooms").await;
+    assert_eq!((status, crate::common::code(&body)), (reqwest::StatusCode::NOT_FOUND, "route_not_found"));
+}
