@@ -41,6 +41,12 @@ pub enum AuthMethod {
         name: String,
         location: SessionLocation,
     },
+    /// Mock-and-Roll's cookie sessions (`session_based`, `vmanage_session`): the
+    /// session ids listed in `valid_sessions`, each with its properties.
+    StaticSessions {
+        cookie: String,
+        sessions: Vec<serde_json::Map<String, serde_json::Value>>,
+    },
 }
 
 /// Where a session id travels.
@@ -57,6 +63,8 @@ pub enum SessionLocation {
 #[derive(Debug, PartialEq, Eq)]
 pub enum AuthOutcome {
     Pass,
+    /// Passed with a listed session, whose properties templates see.
+    PassWith(serde_json::Value),
     /// Passes if this session exists; otherwise the error stands.
     Session {
         entity: String,
@@ -87,9 +95,30 @@ impl AuthMethod {
                     expected: expected.into(),
                 });
             };
-            let kind = def.kind.as_deref().unwrap_or("");
+            let kind = method_kind(name, def.kind.as_deref().unwrap_or(""));
             let method = match kind {
-                "api_key" | "apikey" => {
+                "session_based" => {
+                    let mut sessions = Vec::with_capacity(def.valid_sessions.len());
+                    for (k, session) in def.valid_sessions.iter().enumerate() {
+                        match session.get("session_id").and_then(serde_json::Value::as_str) {
+                            Some(id) if !id.is_empty() => {
+                                sessions.push(session.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            }
+                            _ => problem(
+                                format!("{at}.valid_sessions[{k}].session_id"),
+                                "missing".into(),
+                                "the session's id, a non-empty string",
+                            ),
+                        }
+                    }
+                    if sessions.is_empty() {
+                        problem(format!("{at}.valid_sessions"), "no sessions".into(), "at least one {\"session_id\"}");
+                        continue;
+                    }
+                    let cookie = def.session_cookie.clone().or_else(|| def.name.clone());
+                    AuthMethod::StaticSessions { cookie: cookie.unwrap_or_else(|| "JSESSIONID".into()), sessions }
+                }
+                "api_key" | "apikey" | "csrf_token" => {
                     let location = match def.location.as_deref() {
                         None | Some("header") => KeyLocation::Header,
                         Some("query") => KeyLocation::Query,
@@ -106,8 +135,9 @@ impl AuthMethod {
                         problem(format!("{at}.valid_keys"), "no keys".into(), "at least one key");
                         continue;
                     }
+                    let default_header = if kind == "csrf_token" { "X-XSRF-TOKEN" } else { "X-API-Key" };
                     AuthMethod::ApiKey {
-                        name: def.name.clone().unwrap_or_else(|| "X-API-Key".into()),
+                        name: def.name.clone().unwrap_or_else(|| default_header.into()),
                         location,
                         keys: def.valid_keys.clone(),
                     }
@@ -174,13 +204,96 @@ impl AuthMethod {
                 other => {
                     let found =
                         if other.is_empty() { "missing type".to_owned() } else { format!("unknown type {other:?}") };
-                    problem(format!("{at}.type"), found, "one of api_key, http_basic, oidc, session");
+                    problem(format!("{at}.type"), found, "one of api_key, http_basic, oidc, session, session_based");
                     continue;
                 }
             };
             out.insert(name.clone(), Arc::new(method));
         }
         out
+    }
+}
+
+/// What Mock-and-Roll's `${auth.<method>.<selector>[.<prop>]}` placeholders draw on:
+/// each method's keys and listed sessions.
+#[derive(Debug, Default)]
+pub struct AuthValues {
+    methods: HashMap<String, (Vec<String>, Vec<Session>)>,
+}
+
+/// One listed session's properties (`session_id`, `csrf_token`, `username`, ...).
+type Session = serde_json::Map<String, serde_json::Value>;
+
+impl AuthValues {
+    pub fn new(methods: &HashMap<String, Arc<AuthMethod>>) -> AuthValues {
+        let methods = methods
+            .iter()
+            .filter_map(|(name, m)| match m.as_ref() {
+                AuthMethod::ApiKey { keys, .. } => Some((name.clone(), (keys.clone(), Vec::new()))),
+                AuthMethod::StaticSessions { sessions, .. } => Some((name.clone(), (Vec::new(), sessions.clone()))),
+                _ => None,
+            })
+            .collect();
+        AuthValues { methods }
+    }
+
+    /// `text` with every placeholder it can resolve replaced: `random_key` (one of the
+    /// method's keys), `random_session.<prop>`, `current_session.<prop>` (the request's
+    /// own session). One request's random picks are kept in `picks`, so a header and
+    /// the body agree. Anything else stays as written.
+    pub fn expand(&self, text: &str, current: &serde_json::Value, picks: &mut HashMap<String, usize>) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${auth.") {
+            out.push_str(&rest[..start]);
+            let Some(len) = rest[start..].find('}') else { break };
+            let inner = &rest[start + 7..start + len];
+            match self.resolve(inner, current, picks) {
+                Some(v) => out.push_str(&v),
+                None => out.push_str(&rest[start..=start + len]),
+            }
+            rest = &rest[start + len + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn resolve(&self, inner: &str, current: &serde_json::Value, picks: &mut HashMap<String, usize>) -> Option<String> {
+        let mut parts = inner.splitn(3, '.');
+        let (method, selector, prop) = (parts.next()?, parts.next()?, parts.next());
+        let (keys, sessions) = self.methods.get(method)?;
+        let mut pick = |what: &str, n: usize| -> Option<usize> {
+            (n > 0).then(|| {
+                *picks
+                    .entry(format!("{method}.{what}"))
+                    .or_insert_with(|| (uuid::Uuid::new_v4().as_u128() % n as u128) as usize)
+            })
+        };
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match (selector, prop) {
+            ("random_key", None) => pick("key", keys.len()).map(|i| keys[i].clone()),
+            ("random_session", Some(p)) => pick("session", sessions.len()).and_then(|i| sessions[i].get(p)).map(text),
+            ("current_session", Some(p)) => current.get(p).map(text),
+            _ => None,
+        }
+    }
+}
+
+/// A method's kind: its `type`, or for the names Mock-and-Roll's code keys off
+/// (`api_key`, `csrf_token`, `basic_auth`, `oidc_*`, `vmanage_session`) what that name
+/// means there, whatever `type` says (Mock-and-Roll reads `type` only for the docs).
+fn method_kind<'a>(name: &str, kind: &'a str) -> &'a str {
+    match name {
+        "csrf_token" if kind.is_empty() || kind == "api_key" || kind == "csrf" => "csrf_token",
+        "vmanage_session" => "session_based",
+        "basic_auth" if kind.is_empty() => "http_basic",
+        "api_key" if kind.is_empty() => "api_key",
+        n if n.starts_with("oidc") && kind.is_empty() => "oidc",
+        _ if kind == "csrf" => "csrf_token",
+        _ => kind,
     }
 }
 
@@ -268,6 +381,7 @@ impl AuthError {
 enum Verdict {
     Pass,
     Absent,
+    PassWith(serde_json::Value),
     /// A session id to look up.
     Session(String, String),
     Wrong,
@@ -277,6 +391,25 @@ enum Verdict {
 impl AuthMethod {
     fn check(&self, req: &dyn Credentials, required_scopes: &[String]) -> Verdict {
         match self {
+            AuthMethod::StaticSessions { cookie, sessions } => {
+                let Some(header) = req.header("cookie") else { return Verdict::Absent };
+                // `JSESSIONID=abc; other=x`, or a bare `abc` (Mock-and-Roll accepts both).
+                let given = header
+                    .split(';')
+                    .filter_map(|kv| kv.trim().split_once('='))
+                    .find(|(k, _)| k == cookie)
+                    .map(|(_, v)| v)
+                    .or_else(|| (!header.contains('=')).then_some(header.trim()));
+                match given {
+                    None | Some("") => Verdict::Absent,
+                    Some(id) => sessions
+                        .iter()
+                        .find(|s| {
+                            s.get("session_id").and_then(serde_json::Value::as_str).is_some_and(|v| secret_eq(v, id))
+                        })
+                        .map_or(Verdict::Wrong, |s| Verdict::PassWith(serde_json::Value::Object(s.clone()))),
+                }
+            }
             AuthMethod::Session { entity, name, location } => {
                 let given = match location {
                     SessionLocation::Header => req.header(&name.to_ascii_lowercase()),
@@ -333,6 +466,7 @@ impl AuthMethod {
 
     fn challenge(&self, required_scopes: &[String]) -> String {
         match self {
+            AuthMethod::StaticSessions { cookie, .. } => format!("Session realm=\"mockgate\", cookie=\"{cookie}\""),
             AuthMethod::Session { name, .. } => format!("Session realm=\"mockgate\", name=\"{name}\""),
             AuthMethod::ApiKey { name, location: KeyLocation::Header, .. } => {
                 format!("ApiKey realm=\"mockgate\", header=\"{name}\"")
@@ -348,6 +482,7 @@ impl AuthMethod {
 
     fn what(&self) -> String {
         match self {
+            AuthMethod::StaticSessions { cookie, .. } => format!("a session id in the {cookie} cookie"),
             AuthMethod::Session { name, location: SessionLocation::Cookie, .. } => {
                 format!("a session id in the {name} cookie")
             }
@@ -383,7 +518,7 @@ impl EndpointAuth {
     #[cfg(test)]
     fn check(&self, req: &dyn Credentials) -> Result<(), AuthError> {
         match self.check_all(req)? {
-            AuthOutcome::Pass => Ok(()),
+            AuthOutcome::Pass | AuthOutcome::PassWith(_) => Ok(()),
             AuthOutcome::Session { otherwise, .. } => Err(otherwise),
         }
     }
@@ -399,6 +534,7 @@ impl EndpointAuth {
         for (_, m) in &self.methods {
             match m.check(req, &self.required_scopes) {
                 Verdict::Pass => return Ok(AuthOutcome::Pass),
+                Verdict::PassWith(session) => return Ok(AuthOutcome::PassWith(session)),
                 Verdict::Session(entity, id) => session = Some((entity, id)),
                 Verdict::Absent => {}
                 Verdict::Wrong => wrong = true,

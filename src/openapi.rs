@@ -424,6 +424,12 @@ fn security_schemes(profile: &Profile) -> Vec<(String, SecurityScheme)> {
                 }
                 AuthMethod::Basic { .. } => SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
                 AuthMethod::Bearer { .. } => SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+                AuthMethod::StaticSessions { cookie, .. } => {
+                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                        cookie.clone(),
+                        "A session id listed in auth.json's valid_sessions".to_owned(),
+                    )))
+                }
                 AuthMethod::Session { name: key, location, entity } => {
                     let text = format!("A session id: the id of a live `{entity}` entity, created by logging in");
                     match location {

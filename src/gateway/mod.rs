@@ -224,6 +224,7 @@ impl Gateway {
     async fn authenticate(&self, ep: &Endpoint, req: &RequestCtx) -> Result<Value, ApiError> {
         match ep.auth.check_all(req)? {
             AuthOutcome::Pass => Ok(Value::Null),
+            AuthOutcome::PassWith(session) => Ok(session),
             AuthOutcome::Session { entity, id, otherwise } => {
                 match self.store.get(&entity, &id).await.map_err(ActionError::from)? {
                     Some(session) => Ok(session),
@@ -295,7 +296,31 @@ fn render(
             }
         }
     }
+    if rule.is_some_and(|r| r.auth_placeholders) {
+        let mut picks = std::collections::HashMap::new();
+        for (_, value) in headers.iter_mut() {
+            *value = profile.auth_values.expand(value, &data.session, &mut picks);
+        }
+        if let Some(b) = &mut body {
+            expand_auth(b, profile, &data.session, &mut picks);
+        }
+    }
     Ok(Reply { status, headers, body })
+}
+
+/// Mock-and-Roll's `${auth.…}` placeholders in every string of a rendered body.
+fn expand_auth(
+    v: &mut Value,
+    profile: &Profile,
+    session: &Value,
+    picks: &mut std::collections::HashMap<String, usize>,
+) {
+    match v {
+        Value::String(s) if s.contains("${auth.") => *s = profile.auth_values.expand(s, session, picks),
+        Value::Array(items) => items.iter_mut().for_each(|i| expand_auth(i, profile, session, picks)),
+        Value::Object(m) => m.values_mut().for_each(|i| expand_auth(i, profile, session, picks)),
+        _ => {}
+    }
 }
 
 /// JSON when the content type says so or says nothing; forms become objects of

@@ -58,6 +58,7 @@ pub fn compile(
     let system = SystemGuard::parse(api.system.as_ref(), &auth, &mut problems);
     let logging = Logging::parse(api.logging.as_ref(), &mut problems);
     let secrets = secrets(&methods, &system);
+    let auth_values = crate::auth::AuthValues::new(&methods);
     let cors = Cors::parse(api.cors.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
@@ -105,6 +106,7 @@ pub fn compile(
         logging,
         secrets,
         cors,
+        auth_values,
         unprefixed,
         warnings,
     })
@@ -235,6 +237,15 @@ fn secrets(methods: &HashMap<String, Arc<AuthMethod>>, system: &SystemGuard) -> 
             AuthMethod::Basic { credentials } => values.extend(credentials.iter().map(|(_, p)| p.clone())),
             AuthMethod::Bearer { tokens } => values.extend(tokens.keys().cloned()),
             AuthMethod::Session { entity, .. } => sessions.push(entity.clone()),
+            AuthMethod::StaticSessions { sessions: listed, .. } => {
+                for s in listed {
+                    for key in ["session_id", "csrf_token"] {
+                        if let Some(v) = s.get(key).and_then(Value::as_str) {
+                            values.push(v.to_owned());
+                        }
+                    }
+                }
+            }
         }
     }
     Secrets::new(values, sessions)
@@ -496,7 +507,7 @@ fn endpoint(
         },
     };
 
-    let persistence = match &def.persistence {
+    let mut persistence = match &def.persistence {
         None => None,
         Some(p) => {
             let a = Persist::parse(p, &format!("{at}.persistence"), cx);
@@ -504,6 +515,14 @@ fn endpoint(
             a
         }
     };
+    // A login stores what its response says about the session (`user_id`,
+    // `permissions`, ...), never the request's password.
+    if let Some(Persist { action: Action::Create(c), .. }) = persistence.as_mut()
+        && c.data.is_none()
+        && methods.values().any(|m| matches!(m.as_ref(), AuthMethod::Session { entity, .. } if *entity == c.entity))
+    {
+        c.store_response = true;
+    }
 
     if def.responses.is_empty() && def.persistence.is_none() {
         cx.problem(format!("{at}.responses"), "no responses and no persistence action", "at least one response");

@@ -65,6 +65,8 @@ pub struct Profile {
     pub secrets: Secrets,
     /// Which web pages may call the mock from a browser.
     pub cors: Cors,
+    /// What `${auth.…}` placeholders in responses draw on.
+    pub auth_values: crate::auth::AuthValues,
     /// Endpoints also answer without `root_path` (`/items/42` as `/api/v1/items/42`),
     /// as in Mock-and-Roll; `unprefixed_paths: false` in `api.json` turns it off.
     pub unprefixed: bool,

@@ -22,6 +22,8 @@ pub struct ResponseRule {
     /// `generated_id`, ...); one that does not is Mock-and-Roll's style, and a create
     /// adds what it stored to it.
     pub mentions_results: bool,
+    /// Whether the body or a header holds a Mock-and-Roll `${auth.…}` placeholder.
+    pub auth_placeholders: bool,
 }
 
 #[derive(Debug)]
@@ -84,6 +86,8 @@ impl ResponseRule {
                     .iter()
                     .any(|v| text.contains(v))
             }),
+            auth_placeholders: r.body.as_ref().is_some_and(|b| b.to_string().contains("${auth."))
+                || r.headers.values().any(|v| v.as_str().is_some_and(|h| h.contains("${auth."))),
             example: r.body.clone(),
         })
     }

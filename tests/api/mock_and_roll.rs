@@ -302,3 +302,111 @@ async fn the_unprefixed_form_can_be_turned_off() {
     let (status, body) = app.get("/rooms").await;
     assert_eq!((status, crate::common::code(&body)), (reqwest::StatusCode::NOT_FOUND, "route_not_found"));
 }
+
+mod vmanage {
+    //! Authentication as Mock-and-Roll's vmanage profile uses it, on every backend.
+
+    use crate::common::{Backend, TestApp, code, spawn_app};
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    const VMANAGE: &str = "tests/fixtures/mock-and-roll/vmanage";
+
+    fn with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+        app.request(Method::GET, path).header("Cookie", cookie)
+    }
+
+    async fn form_login_hands_out_a_listed_session_consistently(backend: Backend) {
+        let app = spawn_app(VMANAGE, backend).await;
+        let login = |user: &str, pass: &str| {
+            app.request(Method::POST, "/j_security_check")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(format!("j_username={user}&j_password={pass}"))
+        };
+        let res = login("admin", "admin").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let body: serde_json::Value = res.json().await.unwrap();
+        let session = body["session"].as_str().unwrap();
+        assert!(["sess-admin-1", "sess-op-2"].contains(&session), "{body}");
+        // One random pick per request: the header and the body name the same session.
+        assert_eq!(cookie, format!("JSESSIONID={session}; Path=/"));
+        let user = if session == "sess-admin-1" { "admin" } else { "operator" };
+        assert_eq!(body["user"], user);
+        let res = login("admin", "wrong").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    async fn a_session_cookie_authenticates_and_its_properties_reach_the_response(backend: Backend) {
+        let app = spawn_app(VMANAGE, backend).await;
+        let res = with_cookie(&app, "/dataservice/client/token", "JSESSIONID=sess-op-2; lang=en").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        assert_eq!(res.text().await.unwrap(), "csrf-op-2", "a text/plain body is the text itself");
+        // A bare cookie value is accepted too, as Mock-and-Roll does.
+        let (status, me) = app.send(with_cookie(&app, "/dataservice/whoami", "sess-admin-1")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(me, json!({"username": "admin", "unknown": "${auth.nothing.random_key}"}));
+        let (status, body) = app.send(with_cookie(&app, "/dataservice/whoami", "JSESSIONID=forged")).await;
+        assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
+        let (status, body) = app.get("/dataservice/whoami").await;
+        assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "authentication_required"));
+    }
+
+    async fn csrf_tokens_travel_in_x_xsrf_token(backend: Backend) {
+        let app = spawn_app(VMANAGE, backend).await;
+        let post = |token: Option<&str>| {
+            let rb = app.request(Method::POST, "/dataservice/template/device").json(&json!({}));
+            match token {
+                Some(t) => rb.header("X-XSRF-TOKEN", t),
+                None => rb,
+            }
+        };
+        assert_eq!(app.send(post(Some("csrf-admin-1"))).await.0, StatusCode::CREATED);
+        assert_eq!(app.send(post(Some("nope"))).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.send(post(None)).await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn several_methods_mean_any_one_and_scopes_still_hold(backend: Backend) {
+        let app = spawn_app(VMANAGE, backend).await;
+        let call =
+            |auth: &str| app.request(Method::GET, "/dataservice/admin/user").header("Authorization", auth.to_owned());
+        assert_eq!(app.send(call("Basic YWRtaW46YWRtaW4=")).await.0, StatusCode::OK, "basic alone is enough");
+        assert_eq!(app.send(call("Bearer tok-admin")).await.0, StatusCode::OK, "a bearer token alone too");
+        let (status, body) = app.send(call("Bearer tok-read")).await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "insufficient_scope"));
+        assert_eq!(app.send(call("Basic YWRtaW46bm9wZQ==")).await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    on_every_backend!(
+        form_login_hands_out_a_listed_session_consistently,
+        a_session_cookie_authenticates_and_its_properties_reach_the_response,
+        csrf_tokens_travel_in_x_xsrf_token,
+        several_methods_mean_any_one_and_scopes_still_hold,
+    );
+}
+
+/// The persistence guide's login and profile endpoints, as written there (no `data`
+/// template): the session stored is what the response says about it.
+async fn a_login_stores_what_its_response_says_never_the_password(backend: crate::common::Backend) {
+    use reqwest::{Method, StatusCode};
+    let app = crate::common::spawn_app("tests/fixtures/mock-and-roll/sessions", backend).await;
+    let (status, login) =
+        app.post("/api/auth/login", &serde_json::json!({"username": "admin", "password": "secret123"})).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let sid = login["session_id"].as_str().unwrap().to_owned();
+    let profile = app.request(Method::GET, "/api/profile").header("X-Session-Id", &sid);
+    let (status, me) = app.send(profile).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me, serde_json::json!({"user": "admin", "permissions": ["read", "write", "admin"]}));
+    let stored =
+        app.request(Method::GET, &format!("/system/data/sessions/{sid}")).header("X-System-Key", "sessions-admin-1");
+    let (status, session) = app.send(stored).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user_id"], "admin");
+    assert!(session.get("password").is_none() && !session.to_string().contains("secret123"), "{session}");
+    let wrong = app.post("/api/auth/login", &serde_json::json!({"username": "admin", "password": "nope"})).await;
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+}
+
+on_every_backend!(a_login_stores_what_its_response_says_never_the_password);

@@ -19,7 +19,7 @@ fn a_broken_profile_reports_every_problem_with_file_and_json_path() {
         vec![
             "api.json: root_path: found \"api\", expected a path such as \"/api/v1\"",
             "api.json: persistence: unknown backend \"cassandra\", expected \"memory\", \"file\", \"redis\" or an object with \"backend\"",
-            "auth.json: authentication_methods.weird.type: unknown type \"kerberos\", expected one of api_key, http_basic, oidc, session",
+            "auth.json: authentication_methods.weird.type: unknown type \"kerberos\", expected one of api_key, http_basic, oidc, session, session_based",
             "endpoints.json: endpoints[0].path (GET /ok): path \"api/ok\" must start with `/`",
             "endpoints.json: endpoints[1].path (POST /users): path \"api/users\" must start with `/`",
             "endpoints.json: endpoints[1].persistence.action (POST /users): unknown action \"craete\", expected one of create, read, update, delete, list",
