@@ -55,6 +55,8 @@ pub enum Content {
 pub enum BodyKind {
     Seed,
     Snapshot,
+    /// Any JSON object (the operation's description says what it reads).
+    Object,
 }
 
 /// One operation of the `/system` API, as documented. Path parameters come from the
@@ -535,6 +537,7 @@ fn system_operation(sys: &SystemOp) -> OperationBuilder {
     match sys.body {
         Some(BodyKind::Seed) => op = op.request_body(Some(json_body("SeedBody", true))),
         Some(BodyKind::Snapshot) => op = op.request_body(Some(json_body("SnapshotBody", true))),
+        Some(BodyKind::Object) => op = op.request_body(Some(any_json_body())),
         None => {}
     }
     for (status, text) in sys.errors {

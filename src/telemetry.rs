@@ -32,11 +32,20 @@ pub struct Logging {
     pub max_files: usize,
     /// Log bodies, cut to this many bytes.
     pub body_bytes: Option<usize>,
+    /// `DELETE /system/logging/logs` may empty the log file.
+    pub allow_deletion: bool,
 }
 
 impl Default for Logging {
     fn default() -> Self {
-        Logging { level: "info".into(), file: None, max_bytes: 10 * 1024 * 1024, max_files: 5, body_bytes: None }
+        Logging {
+            level: "info".into(),
+            file: None,
+            max_bytes: 10 * 1024 * 1024,
+            max_files: 5,
+            body_bytes: None,
+            allow_deletion: true,
+        }
     }
 }
 
@@ -45,7 +54,8 @@ impl Logging {
     pub fn parse(def: Option<&LoggingDef>, problems: &mut Vec<ConfigError>) -> Logging {
         let mut out = Logging::default();
         let Some(def) = def else { return out };
-        if let Some(level) = &def.level {
+        if let Some(level) = def.level.as_deref().map(python_level) {
+            let level = &level;
             // Every directive must end in a level: a bare word would be read as a target.
             const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
             let levels_ok = level.split(',').map(str::trim).filter(|d| !d.is_empty()).all(|d| {
@@ -73,7 +83,69 @@ impl Logging {
         if def.bodies == Some(true) {
             out.body_bytes = Some(def.max_body_bytes.unwrap_or(1024));
         }
+        out.allow_deletion = def.allow_log_deletion != Some(false);
         out
+    }
+}
+
+/// Python's level names, which Mock-and-Roll profiles use, as filter levels:
+/// `WARNING` → `warn`, `CRITICAL` → `error`; anything else as it is.
+pub fn python_level(level: &str) -> String {
+    match level.trim().to_ascii_uppercase().as_str() {
+        "WARNING" => "warn".into(),
+        "CRITICAL" | "FATAL" => "error".into(),
+        "DEBUG" | "INFO" | "ERROR" => level.trim().to_ascii_lowercase(),
+        _ => level.to_owned(),
+    }
+}
+
+/// The running server's filter, which `POST /system/logging/config` may change.
+static LEVEL: std::sync::OnceLock<(
+    tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>,
+    std::sync::Mutex<String>,
+)> = std::sync::OnceLock::new();
+
+/// The level the server logs at now.
+pub fn current_level() -> Option<String> {
+    LEVEL.get().map(|(_, l)| l.lock().map(|l| l.clone()).unwrap_or_default())
+}
+
+/// Changes the running server's level: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`
+/// (or the lower-case filter levels). `Err` says what is accepted.
+pub fn set_level(level: &str) -> Result<(), String> {
+    const EXPECTED: &str = "Invalid log level. Must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL";
+    let normal = python_level(level);
+    if !["error", "warn", "info", "debug", "trace"].contains(&normal.as_str()) {
+        return Err(EXPECTED.into());
+    }
+    let Some((handle, current)) = LEVEL.get() else {
+        return Err("this process's log level cannot be changed".into());
+    };
+    handle.reload(EnvFilter::new(&normal)).map_err(|e| e.to_string())?;
+    if let Ok(mut c) = current.lock() {
+        *c = normal;
+    }
+    Ok(())
+}
+
+/// The last `n` lines of a log file, and how many it has.
+pub fn tail(path: &Path, n: usize) -> std::io::Result<(usize, Vec<String>)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(n);
+    Ok((lines.len(), lines[from..].iter().map(|l| (*l).to_owned()).collect()))
+}
+
+/// Empties a log file (the writer appends, so it goes on at the start).
+pub fn clear(path: &Path) -> std::io::Result<()> {
+    match OpenOptions::new().write(true).open(path) {
+        Ok(f) => f.set_len(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -131,7 +203,10 @@ pub fn init_server(opts: &LogOptions) -> Option<WorkerGuard> {
     };
     // A background server's stderr is its log file already.
     let stderr = (background.is_none() || file_layer.is_none()).then(|| stderr_layer(json_requested()));
-    let _ = tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).try_init();
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    if tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).try_init().is_ok() {
+        let _ = LEVEL.set((handle, std::sync::Mutex::new(opts.logging.level.clone())));
+    }
     guard
 }
 

@@ -22,6 +22,21 @@ pub fn swagger_ui() -> actix_web::Scope {
         .service(utoipa_swagger_ui::SwaggerUi::new("/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
 }
 
+/// Mock-and-Roll's air-gapped asset paths (`/static/swagger-ui/swagger-ui.css`, ...):
+/// the same files, which the binary serves under `/docs/`.
+pub async fn static_asset(file: web::Path<String>) -> HttpResponse {
+    if file.is_empty() || !file.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        return HttpResponse::NotFound().json(serde_json::json!({
+            "error": {"code": "route_not_found", "message": "no such Swagger UI file"}
+        }));
+    }
+    HttpResponse::PermanentRedirect().insert_header(("Location", format!("/docs/{file}"))).finish()
+}
+
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/favicon-32x32.png")).finish()
+}
+
 /// `GET /`: a small page for a browser, JSON for everything else.
 pub async fn landing(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let gateway = state.gateway();

@@ -68,6 +68,8 @@ struct Conveniences {
     docs: bool,
     probes: bool,
     landing: bool,
+    /// Mock-and-Roll's air-gapped Swagger UI asset paths.
+    static_assets: bool,
 }
 
 impl Conveniences {
@@ -84,6 +86,7 @@ impl Conveniences {
             docs: !taken("/docs"),
             probes: !taken("/healthz") && !taken("/readyz"),
             landing: !profile.defines_root(),
+            static_assets: !taken("/static") && !taken("/favicon.ico"),
         }
     }
 }
@@ -204,6 +207,11 @@ fn routes(cfg: &mut web::ServiceConfig, free: Conveniences) {
     }
     if free.landing {
         cfg.route("/", web::get().to(docs::landing));
+    }
+    if free.docs && free.static_assets {
+        cfg.route("/static/swagger-ui/{file}", web::get().to(docs::static_asset))
+            .route("/static/favicon.png", web::get().to(docs::favicon))
+            .route("/favicon.ico", web::get().to(docs::favicon));
     }
     if free.probes {
         cfg.route("/healthz", web::get().to(probes::live)).route("/readyz", web::get().to(probes::ready));

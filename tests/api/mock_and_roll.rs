@@ -410,3 +410,151 @@ async fn a_login_stores_what_its_response_says_never_the_password(backend: crate
 }
 
 on_every_backend!(a_login_stores_what_its_response_says_never_the_password);
+
+mod admin {
+    //! The admin paths Mock-and-Roll users script against, with its `X-API-Key`.
+
+    use crate::common::{Backend, TestApp, code, spawn_app};
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    async fn app(backend: Backend) -> TestApp {
+        spawn_app("tests/fixtures/mock-and-roll/rooms", backend).await.with_header("X-API-Key", "webex-key-1")
+    }
+
+    /// A `/system` call with the system method's key in `X-API-Key`.
+    fn system(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+        app.client.request(method, format!("{}{path}", app.address)).header("X-API-Key", "webex-admin-1")
+    }
+
+    async fn cache_paths_read_and_delete_stored_entities(backend: Backend) {
+        let app = app(backend).await;
+        let id = app.post("/v1/rooms", &json!({"title": "Ops"})).await.1["id"].as_str().unwrap().to_owned();
+        // A user key is not a system key, with or without the root path.
+        for path in ["/system/cache/info", "/v1/system/cache/info"] {
+            let user = app.client.get(format!("{}{path}", app.address)).header("X-API-Key", "webex-key-1");
+            assert_ne!(app.send(user).await.0, StatusCode::OK, "{path}");
+        }
+        let (status, info) = app.send(system(&app, Method::GET, "/system/cache/info")).await;
+        assert_eq!(status, StatusCode::OK, "{info}");
+        let expected = if backend == Backend::Redis { "connected" } else { "active" };
+        assert_eq!((info["status"].as_str(), info["keys"].as_u64()), (Some(expected), Some(2)), "{info}");
+        assert_eq!(info["collections"], json!(["rooms"]));
+
+        let (status, list) = app.send(system(&app, Method::GET, "/system/cache/entities/rooms")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((list["status"].as_str(), list["data"]["count"].as_u64()), (Some("success"), Some(2)));
+        let wrapped = &list["data"]["entities"].as_array().unwrap().iter().find(|e| e["id"] == id.as_str()).unwrap();
+        assert_eq!((wrapped["entity_type"].as_str(), wrapped["data"]["title"].as_str()), (Some("rooms"), Some("Ops")));
+
+        let one = format!("/system/cache/entities/rooms/{id}");
+        let (status, got) = app.send(system(&app, Method::GET, &one)).await;
+        assert_eq!((status, got["data"]["entity_id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+        let (status, gone) = app.send(system(&app, Method::DELETE, &one)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(gone["message"], format!("Entity rooms:{id} deleted from cache"));
+        assert_eq!(app.get(&format!("/v1/rooms/{id}")).await.0, StatusCode::NOT_FOUND, "deleted from the store");
+        let (status, body) = app.send(system(&app, Method::GET, &one)).await;
+        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "entity_not_found"));
+        // mockgate's own read cache has paths of its own.
+        assert_eq!(app.send(system(&app, Method::GET, "/system/cache/reads/rooms")).await.1["ids"], json!([]));
+    }
+
+    async fn flush_empties_this_profile_s_data_only(backend: Backend) {
+        let app = app(backend).await;
+        let foreign = match &app.redis {
+            Some(r) => {
+                let client = ::redis::Client::open(r.url()).unwrap();
+                let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+                let _: () =
+                    ::redis::cmd("SET").arg("another-app:key").arg("kept").query_async(&mut conn).await.unwrap();
+                Some(conn)
+            }
+            None => None,
+        };
+        app.post("/v1/rooms", &json!({"title": "Ops"})).await;
+        let (status, body) = app.send(system(&app, Method::DELETE, "/system/cache/flush")).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::OK, json!({"status": "success", "message": "Cache flushed successfully"}))
+        );
+        assert_eq!(app.get("/v1/rooms").await.1["total"], 0, "the seeded room went too");
+        assert_eq!(app.post("/v1/rooms", &json!({"title": "Ops"})).await.0, StatusCode::CREATED, "its claim went too");
+        if let Some(mut conn) = foreign {
+            let kept: Option<String> = ::redis::cmd("GET").arg("another-app:key").query_async(&mut conn).await.unwrap();
+            assert_eq!(kept.as_deref(), Some("kept"), "never the whole Redis database");
+        }
+    }
+
+    on_every_backend!(cache_paths_read_and_delete_stored_entities, flush_empties_this_profile_s_data_only);
+
+    #[tokio::test]
+    async fn swagger_assets_have_mock_and_roll_s_paths_too() {
+        let app = app(Backend::Memory).await;
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = client.get(format!("{}/static/swagger-ui/swagger-ui.css", app.address)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(res.headers()["location"], "/docs/swagger-ui.css");
+        let css = app.client.get(format!("{}/static/swagger-ui/swagger-ui.css", app.address)).send().await.unwrap();
+        assert_eq!(css.status(), StatusCode::OK);
+        assert!(css.headers()["content-type"].to_str().unwrap().contains("css"));
+        let icon = app.client.get(format!("{}/favicon.ico", app.address)).send().await.unwrap();
+        assert_eq!(icon.status(), StatusCode::OK);
+    }
+}
+
+/// `/system/logging/*` on a server started as a user starts it.
+#[tokio::test]
+async fn logging_paths_report_change_the_level_and_read_or_empty_the_log() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", state.path()).args(args).output().unwrap();
+    let out = run(&["start", "tests/fixtures/mock-and-roll/rooms", "--port", "0", "--no-persistence", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = record["url"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+        let mut rb = client.request(method, format!("{url}{path}")).header("X-API-Key", "webex-admin-1");
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        async move {
+            let res = rb.send().await.unwrap();
+            (res.status().as_u16(), res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    use reqwest::Method;
+    let (status, s) = call(Method::GET, "/system/logging/status", None).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!((s["data"]["level"].as_str(), s["data"]["file_enabled"].as_bool()), (Some("INFO"), Some(true)), "{s}");
+    assert_eq!(s["data"]["file_exists"], true);
+    let (status, logs) = call(Method::GET, "/system/logging/logs?lines=2", None).await;
+    assert_eq!(status, 200);
+    assert!(logs["data"]["total_lines"].as_u64().unwrap() >= 1, "{logs}");
+    assert!(logs["data"]["returned_lines"].as_u64().unwrap() <= 2);
+    assert_eq!(call(Method::GET, "/system/logging/logs?lines=0", None).await.0, 400);
+
+    let (status, body) = call(Method::POST, "/system/logging/config", Some(serde_json::json!({}))).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (400, Some("No configuration parameters provided")));
+    let (status, body) = call(Method::POST, "/system/logging/config", Some(serde_json::json!({"level": "LOUD"}))).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("Invalid log level"), "{body}");
+    let (status, body) =
+        call(Method::POST, "/system/logging/config", Some(serde_json::json!({"file_path": "/tmp/x"}))).await;
+    assert_eq!(status, 400, "fixed at start: {body}");
+    let (status, body) =
+        call(Method::POST, "/system/logging/config", Some(serde_json::json!({"level": "WARNING"}))).await;
+    assert_eq!((status, body["data"]["level"].as_str()), (200, Some("WARN")), "{body}");
+
+    let (status, _) = call(Method::DELETE, "/system/logging/logs", None).await;
+    assert_eq!(status, 200);
+    let (_, after) = call(Method::GET, "/system/logging/logs", None).await;
+    assert!(after["data"]["total_lines"].as_u64().unwrap() <= 1, "emptied (at WARN nothing new is written): {after}");
+    call(Method::POST, "/system/logging/config", Some(serde_json::json!({"allow_log_deletion": false}))).await;
+    let (status, body) = call(Method::DELETE, "/system/logging/logs", None).await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (403, Some("Log file deletion is disabled in the configuration"))
+    );
+    assert!(run(&["stop", "--all"]).status.success());
+}

@@ -116,10 +116,11 @@ async fn cache_endpoints_answer_in_json(backend: Backend) {
     let (status, stats) = app.get("/system/cache/stats").await;
     assert_eq!(status, StatusCode::OK);
     assert!(stats["hits"].is_u64() && stats["entries"].is_u64(), "{stats}");
-    assert_eq!(app.get("/system/cache/info").await.0, StatusCode::OK);
     assert_eq!(app.delete("/system/cache").await.1["cleared"], 0);
     assert_eq!(app.delete("/system/cache/users").await.1["entity"], "users");
-    assert_eq!(app.get("/system/cache/entities/users").await.1["ids"], json!([]));
+    assert_eq!(app.get("/system/cache/reads/users").await.1["ids"], json!([]));
+    let (status, body) = app.get("/system/cache/reads/users/u1").await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "entity_not_found"));
     let (status, body) = app.get("/system/nothing-here").await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
 }

@@ -10,7 +10,9 @@
 mod cache;
 mod data;
 mod health;
+mod logging;
 mod snapshots;
+mod stored;
 
 use super::gateway::credentials;
 use super::state::AppState;
@@ -62,42 +64,106 @@ pub static ROUTES: &[Route] = &[
         op: op(Verb::Delete, "/cache", "Clear this instance's read cache", "Entries cleared"),
         to: |r| r.to(cache::clear),
     },
-    Route {
-        op: op(
-            Verb::Delete,
-            "/cache/flush",
-            "Clear this instance's read cache (Mock-and-Roll's path)",
-            "Entries cleared",
-        ),
-        to: |r| r.to(cache::clear),
-    },
     Route { op: op(Verb::Get, "/cache/stats", "Read cache statistics", "Statistics"), to: |r| r.to(cache::stats) },
     Route {
-        op: op(Verb::Get, "/cache/info", "Read cache statistics (Mock-and-Roll's path)", "Statistics"),
-        to: |r| r.to(cache::stats),
-    },
-    Route {
-        op: op(Verb::Get, "/cache/entities/{entity}", "Cached ids of an entity type", "Ids"),
+        op: op(Verb::Get, "/cache/reads/{entity}", "Ids of an entity type in the read cache", "Ids"),
         to: |r| r.to(cache::ids),
     },
     Route {
-        op: op(Verb::Delete, "/cache/entities/{entity}", "Clear an entity type's cached reads", "Entries cleared"),
+        op: op(Verb::Delete, "/cache/reads/{entity}", "Clear an entity type's cached reads", "Entries cleared"),
         to: |r| r.to(cache::clear_entity),
     },
     Route {
         op: SystemOp {
             errors: &[(404, "Not cached")],
-            ..op(Verb::Get, "/cache/entities/{entity}/{id}", "One cached entity", "The cached entity")
+            ..op(Verb::Get, "/cache/reads/{entity}/{id}", "One cached read", "The cached entity")
         },
         to: |r| r.to(cache::one),
     },
     Route {
-        op: op(Verb::Delete, "/cache/entities/{entity}/{id}", "Clear one cached entity", "Cleared"),
+        op: op(Verb::Delete, "/cache/reads/{entity}/{id}", "Clear one cached read", "Cleared"),
         to: |r| r.to(cache::clear_one),
     },
     Route {
+        op: SystemOp {
+            errors: &[(503, "The backend is down")],
+            ..op(Verb::Get, "/cache/info", "The store: status, stored entities, memory (Mock-and-Roll's path)", "Store")
+        },
+        to: |r| r.to(stored::info),
+    },
+    Route {
+        op: op(
+            Verb::Delete,
+            "/cache/flush",
+            "Empty this profile's data, and nothing else on the backend (Mock-and-Roll's path)",
+            "Flushed",
+        ),
+        to: |r| r.to(stored::flush),
+    },
+    // After `/cache/flush`: the first route that matches wins.
+    Route {
         op: op(Verb::Delete, "/cache/{entity}", "Clear an entity type's cached reads (short path)", "Entries cleared"),
         to: |r| r.to(cache::clear_entity),
+    },
+    Route {
+        op: op(
+            Verb::Get,
+            "/cache/entities/{entity}",
+            "Stored entities of a type, in Mock-and-Roll's wrapper",
+            "Entities",
+        ),
+        to: |r| r.to(stored::list),
+    },
+    Route {
+        op: SystemOp {
+            errors: NOT_FOUND,
+            ..op(
+                Verb::Get,
+                "/cache/entities/{entity}/{id}",
+                "One stored entity, in Mock-and-Roll's wrapper",
+                "The entity",
+            )
+        },
+        to: |r| r.to(stored::get),
+    },
+    Route {
+        op: SystemOp {
+            errors: NOT_FOUND,
+            ..op(
+                Verb::Delete,
+                "/cache/entities/{entity}/{id}",
+                "Delete a stored entity (Mock-and-Roll's path)",
+                "Deleted",
+            )
+        },
+        to: |r| r.to(stored::delete),
+    },
+    Route {
+        op: op(Verb::Get, "/logging/status", "Logging settings and the log file (Mock-and-Roll's path)", "Status"),
+        to: |r| r.to(logging::status),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Object),
+            errors: &[(400, "Nothing to change, a bad level, or a setting fixed at start")],
+            ..op(Verb::Post, "/logging/config", "Change the level or allow_log_deletion at run time", "Updated")
+        },
+        to: |r| r.to(logging::config),
+    },
+    Route {
+        op: SystemOp {
+            query: &[("lines", "How many of the last lines (1 to 10000, default 50)", true)],
+            errors: &[(400, "Bad lines")],
+            ..op(Verb::Get, "/logging/logs", "The last lines of the log file", "Lines")
+        },
+        to: |r| r.to(logging::logs),
+    },
+    Route {
+        op: SystemOp {
+            errors: &[(403, "allow_log_deletion is false")],
+            ..op(Verb::Delete, "/logging/logs", "Empty the log file", "Cleared")
+        },
+        to: |r| r.to(logging::clear),
     },
     Route { op: op(Verb::Get, "/data", "Entity types with their counts", "Counts"), to: |r| r.to(data::overview) },
     Route {
