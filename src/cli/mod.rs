@@ -2,11 +2,13 @@
 //! dispatches.
 
 mod builtin;
+mod cleanup;
 mod http;
 mod init;
 mod list;
 mod logs;
 mod profiles;
+mod smoke;
 mod snapshot;
 mod start;
 pub mod state;
@@ -32,6 +34,7 @@ pub enum Command {
     /// Stop running servers gracefully (SIGTERM; SIGKILL only with --force).
     Stop(stop::StopArgs),
     /// List running servers.
+    #[command(visible_alias = "ls", alias = "show", alias = "sh", alias = "l")]
     List(list::ListArgs),
     /// Check that every running server is ready (its backend answers); fails otherwise.
     Status(list::StatusArgs),
@@ -52,6 +55,11 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Ask each running server for /, /docs/ and /openapi.json; fails if any does not answer 200.
+    Test(smoke::TestArgs),
+    /// Stop every server and delete the background servers' log files (data is kept).
+    #[command(name = "clean-up", visible_alias = "cleanup")]
+    CleanUp(cleanup::CleanUpArgs),
     /// Print the version.
     Version,
 }
@@ -73,6 +81,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Search(args) => logs::search(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::ValidateConfig(args) => validate_config::run(args),
+        Command::Test(args) => smoke::run(args),
+        Command::CleanUp(args) => cleanup::run(args),
         Command::Version => {
             println!("mockctl {}", env!("CARGO_PKG_VERSION"));
             Ok(())

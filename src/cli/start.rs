@@ -78,6 +78,10 @@ pub struct StartArgs {
     /// Print the started server's record (url, pid, port, profile, backend, log) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Log at debug level: every request's details and what the store did (the
+    /// persistence guide's `--debug-persistence --verbose`) [env: MOCKGATE_LOG=debug].
+    #[arg(long)]
+    pub verbose: bool,
     /// Refuse to start when the profile holds keys mockgate does not read (or reads
     /// without effect); otherwise they are warnings [env: MOCKGATE_STRICT].
     #[arg(long, env = "MOCKGATE_STRICT")]
@@ -94,7 +98,10 @@ pub fn run(mut args: StartArgs) -> anyhow::Result<()> {
 
 fn foreground(args: StartArgs) -> anyhow::Result<()> {
     let dir = super::resolve_profile(&args.profile)?;
-    let profile = Profile::load_with(&dir, args.strict).map_err(anyhow::Error::new).context("cannot start")?;
+    let mut profile = Profile::load_with(&dir, args.strict).map_err(anyhow::Error::new).context("cannot start")?;
+    if args.verbose {
+        profile.logging.level = "debug".into();
+    }
     let _flush_logs_at_exit = crate::telemetry::init_server(&crate::telemetry::LogOptions {
         logging: profile.logging.clone(),
         debug_persistence: args.debug_persistence,
@@ -276,7 +283,23 @@ fn background(args: StartArgs) -> anyhow::Result<()> {
     loop {
         if let Some(r) = state::all().into_iter().map(|(r, _)| r).find(|r| r.pid == pid) {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                // The record, and the shape Mock-and-Roll's `start --json` prints, which
+                // scripts parse.
+                let mut out = serde_json::to_value(&r)?;
+                let host = r.url.split("://").nth(1).and_then(|h| h.rsplit_once(':')).map_or("127.0.0.1", |(h, _)| h);
+                out["status"] = "success".into();
+                out["action"] = "server_started".into();
+                out["server"] = serde_json::json!({
+                    "config_name": r.profile,
+                    "pid": r.pid,
+                    "host": host,
+                    "port": r.port,
+                    "base_url": r.url,
+                    "docs_url": format!("{}/docs", r.url),
+                    "openapi_url": format!("{}/openapi.json", r.url),
+                    "started_at": r.started_at,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
                 return Ok(());
             }
             println!("mockgate is serving profile {} at {}", r.profile, r.url);
@@ -330,6 +353,7 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
         (a.watch, "--watch"),
         (a.debug_persistence, "--debug-persistence"),
         (a.strict, "--strict"),
+        (a.verbose, "--verbose"),
     ] {
         if on {
             cmd.arg(flag);

@@ -558,3 +558,45 @@ async fn logging_paths_report_change_the_level_and_read_or_empty_the_log() {
     );
     assert!(run(&["stop", "--all"]).status.success());
 }
+
+/// `mockctl` as Mock-and-Roll users type it: `start --json`, `test`, `ls`/`show`, `clean-up`.
+#[test]
+fn mockctl_habits_of_mock_and_roll_users() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| mockctl().env("MOCKGATE_STATE_DIR", state.path()).args(args).output().unwrap();
+    let out =
+        run(&["start", "tests/fixtures/mock-and-roll/rooms", "--port", "0", "--no-persistence", "--json", "--verbose"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((started["status"].as_str(), started["action"].as_str()), (Some("success"), Some("server_started")));
+    let server = &started["server"];
+    assert_eq!(server["config_name"], "rooms");
+    assert_eq!(server["base_url"], started["url"]);
+    assert_eq!(server["openapi_url"], format!("{}/openapi.json", started["url"].as_str().unwrap()));
+    assert!(server["port"].as_u64().is_some_and(|p| p > 0) && server["pid"].as_u64().is_some());
+
+    let tested = run(&["test"]);
+    let text = String::from_utf8_lossy(&tested.stdout);
+    assert!(tested.status.success(), "{text}{}", String::from_utf8_lossy(&tested.stderr));
+    for line in ["rooms on port", ": ok", "GET /openapi.json", "GET /docs/"] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&run(&["test", "rooms", "--json"]).stdout).unwrap();
+    assert_eq!(report[0]["checks"].as_array().map(Vec::len), Some(3));
+    assert_eq!(report[0]["ok"], true);
+    assert!(!run(&["test", "no-such-profile"]).status.success());
+
+    for alias in ["ls", "show", "l"] {
+        let listed: serde_json::Value = serde_json::from_slice(&run(&[alias, "--json"]).stdout).unwrap();
+        assert_eq!(listed.as_array().map(Vec::len), Some(1), "{alias}: {listed}");
+    }
+    let log = std::path::PathBuf::from(started["log"].as_str().unwrap());
+    assert!(std::fs::read_to_string(&log).unwrap().contains("DEBUG"), "--verbose logs at debug level");
+    let cleaned = run(&["clean-up"]);
+    assert!(cleaned.status.success(), "{}", String::from_utf8_lossy(&cleaned.stderr));
+    assert!(String::from_utf8_lossy(&cleaned.stdout).contains("stopped rooms"));
+    assert!(!log.exists(), "the log file is gone");
+    let listed: serde_json::Value = serde_json::from_slice(&run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+    assert!(run(&["cleanup"]).status.success(), "nothing left to clean is fine");
+}
