@@ -59,7 +59,11 @@ impl Create {
         let data = cx.body(def.data.as_ref(), &format!("{at}.data"))?;
         Some(Create {
             entity,
-            id_field: def.key_field.clone().unwrap_or_else(|| super::ID_FIELD.to_owned()),
+            id_field: def
+                .key_field
+                .clone()
+                .or_else(|| def.key_pattern.as_deref().and_then(super::placeholder))
+                .unwrap_or_else(|| super::ID_FIELD.to_owned()),
             id_gen,
             ttl: def.ttl,
             data,

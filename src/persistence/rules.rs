@@ -76,6 +76,8 @@ pub struct EntityRules {
     pub transient: bool,
     /// Ids seeded from a Mock-and-Roll list endpoint's static items: read-only.
     pub protected: HashSet<String>,
+    /// `key_pattern`, e.g. `myapi:users:{user_id}`: the Redis key of each entity.
+    pub key_pattern: Option<String>,
 }
 
 /// Every entity type's rules.
@@ -95,6 +97,14 @@ impl Rules {
             out.insert(guard_entity(name));
             out.extend(r.unique.iter().map(|f| claim_entity(name, f)));
         }
+        out
+    }
+
+    /// `(entity type, key_pattern)` for every type that has one.
+    pub fn key_patterns(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> =
+            self.entities.iter().filter_map(|(name, r)| r.key_pattern.clone().map(|p| (name.clone(), p))).collect();
+        out.sort();
         out
     }
 
@@ -207,6 +217,27 @@ impl Rules {
             for (field, c) in constraints {
                 r.constraints.retain(|(f, _)| f != &field);
                 r.constraints.push((field, c));
+            }
+        }
+        if let Some(pattern) = &def.key_pattern {
+            let opens = pattern.matches('{').count();
+            let well_formed = opens == 1
+                && pattern.matches('}').count() == 1
+                && pattern.find('{') < pattern.find('}')
+                && !pattern.contains("{}")
+                && !pattern.contains(char::is_whitespace);
+            match self.entry(entity).key_pattern.clone() {
+                _ if !well_formed => cx.problem(
+                    format!("{at}.key_pattern"),
+                    format!("found {pattern:?}"),
+                    "a key with one {field} placeholder for the id, such as \"myapi:users:{user_id}\"",
+                ),
+                Some(p) if p != *pattern => cx.problem(
+                    format!("{at}.key_pattern"),
+                    format!("{entity} already has key_pattern {p:?}, here {pattern:?}"),
+                    "one key_pattern per entity type",
+                ),
+                _ => self.entry(entity).key_pattern = Some(pattern.clone()),
             }
         }
         for u in &def.unique_fields {

@@ -68,6 +68,8 @@ pub struct OpenRequest {
     pub redis_cluster: bool,
     /// Entity types the embedded store keeps in memory only.
     pub transient: HashSet<String>,
+    /// `(entity type, key_pattern)`: Redis keys named as the profile writes them.
+    pub key_patterns: Vec<(String, String)>,
 }
 
 /// What a start decided about storage.
@@ -131,11 +133,11 @@ pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
                         RedisStore::connect(&url, prefix, Duration::from_secs(2)).await
                     };
                     let store = connected.map_err(|source| OpenError::Redis { address: redacted(&url), source })?;
-                    redis_opened(store, prefix).await
+                    redis_opened(store, &req).await
                 }
                 // Nothing configured: use a local Redis if one answers, else the file store.
                 None => match RedisStore::connect(DEFAULT_REDIS, prefix, Duration::from_millis(300)).await {
-                    Ok(store) => redis_opened(store, prefix).await,
+                    Ok(store) => redis_opened(store, &req).await,
                     Err(_) => open_file(
                         &req,
                         Some(format!(
@@ -155,10 +157,25 @@ fn open_file(req: &OpenRequest, note: Option<String>) -> Result<Opened, OpenErro
     Ok(Opened { store: Arc::new(store), fresh: !existed, storage: format!("data in {}", dir.display()), note })
 }
 
-async fn redis_opened(store: RedisStore, prefix: &str) -> Result<Opened, OpenError> {
+async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, OpenError> {
+    let prefix = &req.redis_prefix;
     let fresh = store.is_empty().await.map_err(|source| OpenError::Store { backend: "redis", source })?;
     let storage = format!("data in {} under {prefix}", store.address());
-    Ok(Opened { store: Arc::new(store), fresh, storage, note: None })
+    let mut note = None;
+    let store = if req.key_patterns.is_empty() {
+        store
+    } else if store.is_cluster() {
+        let types: Vec<&str> = req.key_patterns.iter().map(|(e, _)| e.as_str()).collect();
+        note = Some(format!(
+            "key_pattern is not applied on Redis Cluster ({}): keys keep the profile's hash tag, so every atomic \
+             operation stays in one slot",
+            types.join(", ")
+        ));
+        store
+    } else {
+        store.with_key_patterns(&req.key_patterns)
+    };
+    Ok(Opened { store: Arc::new(store), fresh, storage, note })
 }
 
 #[cfg(test)]

@@ -30,15 +30,23 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: String,
+    /// Entity types whose keys a profile's `key_pattern` names (single Redis only):
+    /// the text before and after the id.
+    patterns: std::sync::Arc<std::collections::HashMap<String, (String, String)>>,
 }
 
 impl Keys {
     /// `prefix` should contain a hash tag, e.g. `mockgate:{shop}`.
     pub fn new(prefix: &str) -> Keys {
-        Keys { prefix: prefix.to_owned() }
+        Keys { prefix: prefix.to_owned(), patterns: Default::default() }
     }
 
     fn entity(&self, entity: &str, id: &str) -> String {
+        if !self.patterns.is_empty()
+            && let Some((before, after)) = self.patterns.get(entity)
+        {
+            return format!("{before}{id}{after}");
+        }
         format!("{}:e:{entity}:{id}", self.prefix)
     }
 
@@ -68,16 +76,23 @@ impl Keys {
 }
 
 /// Deletes every entity, index, counter and the type set under prefix ARGV[1]: the
-/// layout of [`Keys`] spelled in Lua. KEYS: the type set, the creation counter.
+/// layout of [`Keys`] spelled in Lua. KEYS: the type set, the creation counter. ARGV
+/// after the prefix: (entity type, text before the id, text after it) for each type
+/// named by a `key_pattern`.
 const WIPE: &str = r#"
 local prefix = ARGV[1]
+local custom = {}
+for a = 2, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
 local names = redis.call('SMEMBERS', KEYS[1])
 for _, name in ipairs(names) do
   local idx = prefix .. ':i:' .. name
   local ids = redis.call('ZRANGE', idx, 0, -1)
+  local c = custom[name]
   for i = 1, #ids, 500 do
     local keys = {}
-    for j = i, math.min(i + 499, #ids) do keys[#keys + 1] = prefix .. ':e:' .. name .. ':' .. ids[j] end
+    for j = i, math.min(i + 499, #ids) do
+      if c then keys[#keys + 1] = c[1] .. ids[j] .. c[2] else keys[#keys + 1] = prefix .. ':e:' .. name .. ':' .. ids[j] end
+    end
     redis.call('DEL', unpack(keys))
   end
   redis.call('DEL', idx, prefix .. ':s:' .. name)
@@ -221,6 +236,26 @@ impl RedisStore {
         // The numeric-id rule is the one of `super::numeric_id`, spelled as a Lua pattern.
         let commit = Script::new(&COMMIT.replace("NUMERIC_ID", super::NUMERIC_ID_LUA));
         Ok(RedisStore { conn, keys: Keys::new(prefix), commit, address })
+    }
+
+    /// Names the keys of these entity types as their profile's `key_pattern` says
+    /// (`myapi:users:{user_id}` → `myapi:users:123`). Single Redis only: on a cluster
+    /// such keys would leave the profile's hash slot, and atomic operations with them.
+    pub fn with_key_patterns(mut self, patterns: &[(String, String)]) -> RedisStore {
+        let map = patterns
+            .iter()
+            .filter_map(|(entity, pattern)| {
+                let start = pattern.find('{')?;
+                let end = start + pattern[start..].find('}')?;
+                Some((entity.clone(), (pattern[..start].to_owned(), pattern[end + 1..].to_owned())))
+            })
+            .collect();
+        self.keys.patterns = std::sync::Arc::new(map);
+        self
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
     }
 
     /// The address, without any password.
@@ -418,13 +453,11 @@ impl Store for RedisStore {
         // the index or keeps a stale unique claim.
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.cmd("EVAL")
-            .arg(WIPE)
-            .arg(2)
-            .arg(self.keys.entities())
-            .arg(self.keys.order())
-            .arg(&self.keys.prefix)
-            .ignore();
+        pipe.cmd("EVAL").arg(WIPE).arg(2).arg(self.keys.entities()).arg(self.keys.order()).arg(&self.keys.prefix);
+        for (name, (before, after)) in self.keys.patterns.iter() {
+            pipe.arg(name).arg(before).arg(after);
+        }
+        pipe.ignore();
         let mut order = 0u64;
         for (name, rows) in &data {
             pipe.sadd(self.keys.entities(), name).ignore();

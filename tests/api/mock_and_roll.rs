@@ -600,3 +600,27 @@ fn mockctl_habits_of_mock_and_roll_users() {
     assert_eq!(listed, serde_json::json!([]));
     assert!(run(&["cleanup"]).status.success(), "nothing left to clean is fine");
 }
+
+/// On a single Redis, `key_pattern` names the entity's key as written: the persistence
+/// guide's troubleshooting `redis-cli get "myapi:users:123"` finds the user.
+#[tokio::test]
+async fn key_pattern_names_the_redis_key_as_written() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let app = crate::common::spawn_app("tests/fixtures/mock-and-roll/keys", crate::common::Backend::Redis).await;
+    let (status, created) = app.post("/users", &serde_json::json!({"user_id": "123", "name": "Ada"})).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    assert_eq!(app.get("/users/123").await.1["name"], "Ada");
+    let url = app.redis.as_ref().unwrap().url();
+    let mut conn = ::redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let text: Option<String> = ::redis::cmd("GET").arg("myapi:users:123").query_async(&mut conn).await.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&text.expect("the key exists")).unwrap();
+    assert_eq!((stored["user_id"].as_str(), stored["name"].as_str()), (Some("123"), Some("Ada")));
+    assert_eq!(app.get("/users").await.1["total"], 1);
+    // A reset removes it with the rest of the profile's data.
+    let reset = app.request(reqwest::Method::POST, "/system/reset").header("X-System-Key", "keys-admin-1");
+    assert_eq!(app.send(reset).await.0, reqwest::StatusCode::OK);
+    let gone: Option<String> = ::redis::cmd("GET").arg("myapi:users:123").query_async(&mut conn).await.unwrap();
+    assert_eq!(gone, None);
+}

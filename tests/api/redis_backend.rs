@@ -201,10 +201,20 @@ async fn resets_under_concurrent_writers_leave_no_key_outside_the_index_and_no_s
     let url = app.redis.as_ref().unwrap().url();
     let mut conn = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*:e:*").query_async(&mut conn).await.unwrap();
-    let mut users = std::collections::HashMap::new();
-    for key in &keys {
+    // Users are named by their key_pattern, `myapi:users:{id}`; everything else by the
+    // default layout `<prefix>:e:<entity>:<id>`.
+    let index: Vec<String> = redis::cmd("KEYS").arg("*:i:users").query_async(&mut conn).await.unwrap();
+    let user_prefix = index.first().map(|i| i.trim_end_matches(":i:users").to_owned()).unwrap_or_default();
+    let user_keys: Vec<String> = redis::cmd("KEYS").arg("myapi:users:*").query_async(&mut conn).await.unwrap();
+    let named = user_keys.iter().map(|k| (user_prefix.as_str(), "users", k.strip_prefix("myapi:users:").unwrap(), k));
+    let others = keys.iter().map(|key| {
         let (prefix, rest) = key.split_once(":e:").unwrap();
         let (entity, id) = rest.split_once(':').unwrap();
+        (prefix, entity, id, key)
+    });
+    assert!(!keys.iter().any(|k| k.contains(":e:users:")), "no user under the default layout: {keys:?}");
+    let mut users = std::collections::HashMap::new();
+    for (prefix, entity, id, key) in named.chain(others) {
         let score: Option<f64> =
             redis::cmd("ZSCORE").arg(format!("{prefix}:i:{entity}")).arg(id).query_async(&mut conn).await.unwrap();
         assert!(score.is_some(), "{key} is outside its index");
