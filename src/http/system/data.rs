@@ -54,10 +54,16 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<(String, String)>) 
 /// Deletes one entity with its unique claims; relationships are not followed.
 pub async fn delete(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
     let (entity, id) = path.into_inner();
-    let gateway = state.gateway();
-    admin::delete(gateway.store(), &gateway.profile().rules, &entity, &id).await?;
-    gateway.cache().invalidate(Some(&entity));
+    remove(&state, &entity, &id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The admin delete of one entity, and its entries in this instance's read cache.
+pub async fn remove(state: &AppState, entity: &str, id: &str) -> Result<(), crate::gateway::ApiError> {
+    let gateway = state.gateway();
+    admin::delete(gateway.store(), &gateway.profile().rules, entity, id).await?;
+    gateway.cache().invalidate(Some(entity));
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -83,9 +83,7 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<(String, String)>) 
 /// Deletes one stored entity with its unique claims (as `DELETE /system/data/...`).
 pub async fn delete(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
     let (entity, id) = path.into_inner();
-    let gateway = state.gateway();
-    admin::delete(gateway.store(), &gateway.profile().rules, &entity, &id).await?;
-    gateway.cache().invalidate(Some(&entity));
+    super::data::remove(&state, &entity, &id).await?;
     let message = format!("Entity {entity}:{id} deleted from cache");
     Ok(HttpResponse::Ok().json(json!({"status": "success", "message": message})))
 }
