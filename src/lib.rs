@@ -33,6 +33,8 @@
 //! - [`metrics`]: Prometheus metrics and the metered store decorator.
 //! - [`openapi`]: the OpenAPI 3.1 document of a profile and the system API.
 //! - [`admin`]: data administration without HTTP: seeding, reset, snapshots, admin delete.
+//! - [`namespaces`]: isolated worlds of data per parallel test, created on first use,
+//!   with a registry every instance shares.
 //! - [`gateway`]: one request through the steps above, with no server types, and the
 //!   error table.
 //! - [`reload`]: swapping the served profile, and `--watch`.
@@ -50,6 +52,7 @@ mod generate;
 mod http;
 mod json;
 mod metrics;
+pub mod namespaces;
 mod openapi;
 mod persistence;
 mod profile;

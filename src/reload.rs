@@ -10,6 +10,7 @@
 
 use crate::config::ProfileError;
 use crate::gateway::Gateway;
+use crate::namespaces::Namespaces;
 use crate::openapi::SystemOp;
 use crate::profile::Profile;
 use crate::store::Store;
@@ -51,6 +52,7 @@ impl ReloadLog {
 pub struct Reloader {
     gateways: Arc<ArcSwap<Gateway>>,
     store: Arc<dyn Store>,
+    namespaces: Arc<Namespaces>,
     log: Arc<ReloadLog>,
     /// What the settings change in every profile served, kept across reloads.
     amend: Amend,
@@ -60,10 +62,23 @@ pub struct Reloader {
 
 impl Reloader {
     /// Starts serving `profile` over `store`.
-    pub fn new(profile: Profile, store: Arc<dyn Store>, amend: Amend, system_api: Vec<SystemOp>) -> Self {
+    pub fn new(
+        profile: Profile,
+        store: Arc<dyn Store>,
+        namespaces: Arc<Namespaces>,
+        amend: Amend,
+        system_api: Vec<SystemOp>,
+    ) -> Self {
         let system_api: Arc<[SystemOp]> = system_api.into();
-        let first = gateway(profile, &store, &amend, &system_api);
-        Reloader { gateways: Arc::new(ArcSwap::from_pointee(first)), store, log: Arc::default(), amend, system_api }
+        let first = gateway(profile, &store, &namespaces, &amend, &system_api);
+        Reloader {
+            gateways: Arc::new(ArcSwap::from_pointee(first)),
+            store,
+            namespaces,
+            log: Arc::default(),
+            amend,
+            system_api,
+        }
     }
 
     /// The gateway serving now; a request keeps the one it started with through a reload.
@@ -82,7 +97,7 @@ impl Reloader {
             tracing::warn!("the profile's storage settings changed; they take effect at the next start");
         }
         let endpoints = profile.endpoints.len();
-        let next = gateway(profile, &self.store, &self.amend, &self.system_api);
+        let next = gateway(profile, &self.store, &self.namespaces, &self.amend, &self.system_api);
         self.gateways.store(Arc::new(next));
         self.log.update(|s| {
             s.reloads += 1;
@@ -109,7 +124,13 @@ pub struct Amend {
 }
 
 /// A gateway for `profile`, amended by the settings.
-fn gateway(mut profile: Profile, store: &Arc<dyn Store>, amend: &Amend, system_api: &[SystemOp]) -> Gateway {
+fn gateway(
+    mut profile: Profile,
+    store: &Arc<dyn Store>,
+    namespaces: &Arc<Namespaces>,
+    amend: &Amend,
+    system_api: &[SystemOp],
+) -> Gateway {
     if let Some(key) = amend.system_key.as_deref().filter(|k| !k.is_empty()) {
         profile.system.keys.push(key.to_owned());
         profile.system.protected = true;
@@ -118,7 +139,7 @@ fn gateway(mut profile: Profile, store: &Arc<dyn Store>, amend: &Amend, system_a
     if let Some(on) = amend.cors {
         profile.cors.enabled = on;
     }
-    Gateway::new(Arc::new(profile), Arc::clone(store), system_api)
+    Gateway::new(Arc::new(profile), Arc::clone(store), Arc::clone(namespaces), system_api)
 }
 
 const FILES: [&str; 3] = ["api.json", "auth.json", "endpoints.json"];

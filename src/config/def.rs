@@ -35,6 +35,8 @@ pub struct ApiDef {
     pub logging: Option<LoggingDef>,
     /// Browser access: `true` (default, any origin), `false`, or an object.
     pub cors: Option<Value>,
+    /// Namespaces: `{"header", "query_param", "max", "idle_ttl_seconds"}`.
+    pub namespaces: Option<Value>,
     /// `false`: endpoints answer only under `root_path`, not also without it.
     pub unprefixed_paths: Option<bool>,
     /// Mock-and-Roll's Swagger UI settings (`airgapped_mode` and display options);

@@ -62,6 +62,8 @@ pub enum ApiError {
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
     Render(#[from] RenderError),
 }
 
@@ -110,6 +112,20 @@ impl ApiError {
                 AdminError::Store(s) => store_status(s),
             },
             ApiError::Render(r) => render_status(r),
+            ApiError::Namespace(n) => {
+                use crate::namespaces::NamespaceError as N;
+                match n {
+                    N::BadName(_) => (400, "invalid_namespace"),
+                    N::Exists(_) => (409, "namespace_exists"),
+                    N::NotFound(_) => (404, "namespace_not_found"),
+                    N::TooMany { .. } => (429, "too_many_namespaces"),
+                    N::NotReady(_) => (503, "namespace_not_ready"),
+                    N::Admin(AdminError::NotFound { .. }) => (404, "snapshot_not_found"),
+                    N::Admin(AdminError::Invalid(_)) => (400, "validation_failed"),
+                    N::Admin(AdminError::Store(s)) | N::Store(s) => store_status(s),
+                    N::Admin(_) => (400, "bad_request"),
+                }
+            }
         }
     }
 

@@ -11,6 +11,7 @@ mod error;
 pub use error::ApiError;
 
 use crate::auth::{AuthOutcome, Credentials};
+use crate::namespaces::{Namespaces, Space};
 use crate::openapi::SystemOp;
 use crate::persistence::cache::ReadCache;
 use crate::persistence::rules::Violation;
@@ -66,6 +67,8 @@ pub struct Trace {
     pub action: Option<Arc<str>>,
     /// Time spent in persistence actions (store round trips included).
     pub persistence: std::time::Duration,
+    /// The namespace the request named; `None` for the default one.
+    pub namespace: Option<String>,
     /// With `logging.bodies`: the bodies, secrets masked, cut to the configured size.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
@@ -75,6 +78,8 @@ pub struct Trace {
 pub struct Gateway {
     profile: Arc<Profile>,
     store: Arc<dyn Store>,
+    /// The namespaces next to the default data (they outlive a reload).
+    namespaces: Arc<Namespaces>,
     router: Router,
     cache: ReadCache,
     /// The OpenAPI 3.1 document of the profile and the `/system` API, serialised once.
@@ -84,11 +89,24 @@ pub struct Gateway {
 impl Gateway {
     /// Serves `profile` over `store`; `system` describes the admin API the HTTP layer
     /// registers, for the OpenAPI document.
-    pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>, system: &[SystemOp]) -> Self {
+    pub fn new(profile: Arc<Profile>, store: Arc<dyn Store>, namespaces: Arc<Namespaces>, system: &[SystemOp]) -> Self {
         let router = Router::new(profile.endpoints.iter().map(|e| (e.method.clone(), e.path.clone())).collect());
         let doc = crate::openapi::document(&profile, system);
         let openapi = Bytes::from(serde_json::to_vec(&doc).expect("JSON values always serialise"));
-        Gateway { profile, store, router, cache: ReadCache::default(), openapi }
+        Gateway { profile, store, namespaces, router, cache: ReadCache::default(), openapi }
+    }
+
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// The namespace a request names (created on first use), or `None` for the
+    /// default one; `from` names a snapshot to fork a new one from.
+    pub async fn space(&self, name: Option<&str>, from: Option<&str>) -> Result<Option<Arc<Space>>, ApiError> {
+        let Some(name) = name else { return Ok(None) };
+        let profile = &self.profile;
+        let space = self.namespaces.get_or_create(name, from, self.store.as_ref(), || profile.initial_data()).await?;
+        Ok(Some(space))
     }
 
     pub fn profile(&self) -> &Profile {
@@ -136,7 +154,15 @@ impl Gateway {
         };
         let ep = &self.profile.endpoints[index];
         trace.route = Some(Arc::clone(&ep.route));
-        let session = self.authenticate(ep, &req).await?;
+        let settings = self.namespaces.settings();
+        let named = crate::namespaces::requested(settings, req.header(&settings.header), &req.query);
+        let space = self.space(named, req.header(crate::namespaces::FROM_HEADER)).await?;
+        trace.namespace = space.as_ref().map(|s| s.name.clone());
+        let (store, cache) = match &space {
+            Some(s) => (s.store.as_ref(), &s.cache),
+            None => (self.store.as_ref(), &self.cache),
+        };
+        let session = self.authenticate(ep, &req, store).await?;
         let body = parse_body(&req, ep)?;
         if let Some(schema) = &ep.schema {
             validate(schema, &body)?;
@@ -177,7 +203,7 @@ impl Gateway {
             now,
             engine: &self.profile.engine,
             rules: &self.profile.rules,
-            cache: &self.cache,
+            cache,
             response_body: rule.and_then(|r| r.body.as_ref()),
         };
         // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
@@ -188,7 +214,7 @@ impl Gateway {
             for persist in actions {
                 trace.action = Some(Arc::clone(&persist.label));
                 let start = std::time::Instant::now();
-                let result = self.run(persist, &input, outcome).await;
+                let result = Self::run(persist, store, &input, outcome).await;
                 trace.persistence += start.elapsed();
                 outcome = match result {
                     Ok(next) => next,
@@ -221,12 +247,12 @@ impl Gateway {
     }
 
     /// Runs the endpoint's checks; a presented session id must name a live session.
-    async fn authenticate(&self, ep: &Endpoint, req: &RequestCtx) -> Result<Value, ApiError> {
+    async fn authenticate(&self, ep: &Endpoint, req: &RequestCtx, store: &dyn Store) -> Result<Value, ApiError> {
         match ep.auth.check_all(req)? {
             AuthOutcome::Pass => Ok(Value::Null),
             AuthOutcome::PassWith(session) => Ok(session),
             AuthOutcome::Session { entity, id, otherwise } => {
-                match self.store.get(&entity, &id).await.map_err(ActionError::from)? {
+                match store.get(&entity, &id).await.map_err(ActionError::from)? {
                     Some(session) => Ok(session),
                     None => Err(otherwise.into()),
                 }
@@ -234,8 +260,13 @@ impl Gateway {
         }
     }
 
-    async fn run(&self, persist: &Persist, input: &ActionInput<'_>, before: Outcome) -> Result<Outcome, ApiError> {
-        let mut next = match persist.action.apply(self.store.as_ref(), input).await {
+    async fn run(
+        persist: &Persist,
+        store: &dyn Store,
+        input: &ActionInput<'_>,
+        before: Outcome,
+    ) -> Result<Outcome, ApiError> {
+        let mut next = match persist.action.apply(store, input).await {
             Ok(next) => next,
             Err(e) => match persist.on_error.recover(e) {
                 Recovery::Fail(e) => return Err(ApiError::from_action(e, &persist.on_error)),

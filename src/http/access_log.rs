@@ -79,10 +79,19 @@ pub async fn access_log(
         return Ok(res);
     }
     let port = res.request().app_config().local_addr().port();
+    // The namespace the gateway served, or the one a `/system` request named.
+    let named = match trace.as_ref().and_then(|t| t.namespace.clone()) {
+        Some(n) => Some(n),
+        None => res.request().app_data::<web::Data<AppState>>().and_then(|state| {
+            let header = state.gateway().namespaces().settings().header.clone();
+            res.request().headers().get(header.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        }),
+    };
     tracing::info!(
         target: "mockgate::access",
         request_id = %request_id,
         port,
+        namespace = named.as_deref(),
         method = %method,
         path = %path,
         route = %route,

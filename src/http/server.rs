@@ -8,6 +8,7 @@ use super::state::AppState;
 use super::{access_log, docs, error, gateway, probes, system};
 use crate::admin::{self, AdminError};
 use crate::metrics::{MeteredStore, Metrics};
+use crate::namespaces::Namespaces;
 use crate::profile::Profile;
 use crate::reload::{Amend, Reloader};
 use crate::settings::Settings;
@@ -29,6 +30,12 @@ pub enum StartError {
     Seed { file: std::path::PathBuf, problem: AdminError },
     #[error("cannot start from snapshot {name:?}: {problem}")]
     Snapshot { name: String, problem: AdminError },
+    #[error("cannot open the namespace registry on the {backend} store")]
+    Namespaces {
+        backend: &'static str,
+        #[source]
+        problem: crate::store::StoreError,
+    },
     #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
@@ -57,6 +64,7 @@ pub struct Server {
     reloader: Reloader,
     server: actix_web::dev::Server,
     store: Arc<dyn Store>,
+    namespaces: Arc<Namespaces>,
     started: Started,
 }
 
@@ -115,7 +123,13 @@ impl Server {
                 .then(|| uuid::Uuid::new_v4().simple().to_string());
         let system_key = settings.system_key.clone().or_else(|| generated_system_key.clone());
         let amend = Amend { system_key, cors: settings.cors };
-        let reloader = Reloader::new(profile, Arc::clone(&store), amend, system::api());
+        let namespaces = Arc::new(
+            Namespaces::open(opened.spaces, profile.namespaces.clone())
+                .await
+                .map_err(|problem| StartError::Namespaces { backend: store.backend(), problem })?,
+        );
+        spawn_sweeper(&namespaces);
+        let reloader = Reloader::new(profile, Arc::clone(&store), Arc::clone(&namespaces), amend, system::api());
         let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now() });
         let cap = ConnectionCap::new(limits.max_connections);
         let mut http = HttpServer::new(move || {
@@ -143,7 +157,7 @@ impl Server {
             seeded,
             generated_system_key,
         };
-        Ok(Server { port: local.port(), reloader, server, store, started })
+        Ok(Server { port: local.port(), reloader, server, store, namespaces, started })
     }
 
     pub fn port(&self) -> u16 {
@@ -167,6 +181,7 @@ impl Server {
     /// Serves until SIGINT/SIGTERM or a [`ServerHandle::stop`], then flushes the store.
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         self.server.await?;
+        self.namespaces.close().await.map_err(std::io::Error::other)?;
         self.store.close().await.map_err(std::io::Error::other)?;
         tracing::info!("stopped; data flushed");
         Ok(())
@@ -216,6 +231,23 @@ fn routes(cfg: &mut web::ServiceConfig, free: Conveniences) {
     if free.probes {
         cfg.route("/healthz", web::get().to(probes::live)).route("/readyz", web::get().to(probes::ready));
     }
+}
+
+/// Removes idle namespaces in the background, as long as the server lives.
+fn spawn_sweeper(namespaces: &Arc<Namespaces>) {
+    let weak = Arc::downgrade(namespaces);
+    let every = (namespaces.settings().idle_ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(namespaces) = weak.upgrade() else { break };
+            match namespaces.sweep().await {
+                Ok(removed) if !removed.is_empty() => tracing::info!(namespaces = ?removed, "idle namespaces removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %crate::telemetry::error_chain(&e), "namespace sweep failed"),
+            }
+        }
+    });
 }
 
 /// Drains histogram samples every few seconds while the server's metrics live.

@@ -59,6 +59,7 @@ pub fn compile(
     let logging = Logging::parse(api.logging.as_ref(), &mut problems);
     let secrets = secrets(&methods, &system);
     let auth_values = crate::auth::AuthValues::new(&methods);
+    let namespaces = super::NamespaceSettings::parse(api.namespaces.as_ref(), &mut problems);
     let cors = Cors::parse(api.cors.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
@@ -107,6 +108,7 @@ pub fn compile(
         secrets,
         cors,
         auth_values,
+        namespaces,
         unprefixed,
         warnings,
     })

@@ -10,9 +10,11 @@
 
 mod compile;
 mod cors;
+mod namespaces;
 mod response;
 
 pub use cors::Cors;
+pub use namespaces::NamespaceSettings;
 pub use response::{FINAL_STATUSES, ResponseRule, StatusSpec};
 
 use crate::auth::{EndpointAuth, SystemGuard};
@@ -65,6 +67,8 @@ pub struct Profile {
     pub secrets: Secrets,
     /// Which web pages may call the mock from a browser.
     pub cors: Cors,
+    /// The header that names a namespace, and the limits.
+    pub namespaces: NamespaceSettings,
     /// What `${auth.…}` placeholders in responses draw on.
     pub auth_values: crate::auth::AuthValues,
     /// Endpoints also answer without `root_path` (`/items/42` as `/api/v1/items/42`),

@@ -72,9 +72,79 @@ pub struct OpenRequest {
     pub key_patterns: Vec<(String, String)>,
 }
 
+/// Opens namespaces' stores: each its own keyspace on the backend of the default one
+/// (a memory store, a folder under `<data-dir>/namespaces/`, or a Redis key prefix with
+/// a hash tag of its own, so namespaces spread over a cluster's slots).
+#[async_trait::async_trait]
+pub trait Spaces: Send + Sync {
+    /// The store of namespace `name` (a name already checked).
+    async fn open(&self, name: &str) -> Result<Arc<dyn Store>, StoreError>;
+    /// Removes what is left of a namespace once its data is gone (its folder).
+    async fn remove(&self, name: &str) -> Result<(), StoreError>;
+}
+
+struct MemorySpaces;
+
+#[async_trait::async_trait]
+impl Spaces for MemorySpaces {
+    async fn open(&self, _: &str) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(MemoryStore::default()))
+    }
+
+    async fn remove(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+struct FileSpaces {
+    root: PathBuf,
+    transient: HashSet<String>,
+}
+
+#[async_trait::async_trait]
+impl Spaces for FileSpaces {
+    async fn open(&self, name: &str) -> Result<Arc<dyn Store>, StoreError> {
+        let (store, _) = FileStore::open_with(&self.root.join(name), Arc::new(SystemClock), self.transient.clone())?;
+        Ok(Arc::new(store))
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        let dir = self.root.join(name);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StoreError::Io { action: "remove", path: dir, source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+struct RedisSpaces {
+    base: RedisStore,
+}
+
+#[async_trait::async_trait]
+impl Spaces for RedisSpaces {
+    async fn open(&self, name: &str) -> Result<Arc<dyn Store>, StoreError> {
+        // `mockgate:{shop}` → `mockgate:{shop|ns=t1}`: the namespace's own hash tag.
+        let base = self.base.prefix();
+        let prefix = match base.rfind('}') {
+            Some(end) => format!("{}|ns={name}{}", &base[..end], &base[end..]),
+            None => format!("{base}:{{ns={name}}}"),
+        };
+        Ok(Arc::new(self.base.with_prefix(&prefix)))
+    }
+
+    async fn remove(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// What a start decided about storage.
 pub struct Opened {
     pub store: Arc<dyn Store>,
+    /// Where namespaces' stores come from.
+    pub spaces: Arc<dyn Spaces>,
     /// Nothing stored yet: load the seed data.
     pub fresh: bool,
     /// Where the data lives, in words, for the start line.
@@ -116,6 +186,7 @@ pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
     match choice {
         BackendChoice::Memory => Ok(Opened {
             store: Arc::new(MemoryStore::default()),
+            spaces: Arc::new(MemorySpaces),
             fresh: true,
             storage: "data in memory only".into(),
             note: None,
@@ -154,7 +225,8 @@ fn open_file(req: &OpenRequest, note: Option<String>) -> Result<Opened, OpenErro
     let dir = &req.data_dir;
     let (store, existed) = FileStore::open_with(dir, Arc::new(SystemClock), req.transient.clone())
         .map_err(|source| OpenError::Store { backend: "file", source })?;
-    Ok(Opened { store: Arc::new(store), fresh: !existed, storage: format!("data in {}", dir.display()), note })
+    let spaces = Arc::new(FileSpaces { root: dir.join("namespaces"), transient: req.transient.clone() });
+    Ok(Opened { store: Arc::new(store), spaces, fresh: !existed, storage: format!("data in {}", dir.display()), note })
 }
 
 async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, OpenError> {
@@ -175,7 +247,8 @@ async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, Op
     } else {
         store.with_key_patterns(&req.key_patterns)
     };
-    Ok(Opened { store: Arc::new(store), fresh, storage, note })
+    let spaces = Arc::new(RedisSpaces { base: store.with_prefix(prefix) });
+    Ok(Opened { store: Arc::new(store), spaces, fresh, storage, note })
 }
 
 #[cfg(test)]

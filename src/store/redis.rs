@@ -238,6 +238,22 @@ impl RedisStore {
         Ok(RedisStore { conn, keys: Keys::new(prefix), commit, address })
     }
 
+    /// The same connection under another key prefix (a namespace's, with a hash tag of
+    /// its own); `key_pattern`s are not carried over: a namespace's keys carry its tag.
+    pub fn with_prefix(&self, prefix: &str) -> RedisStore {
+        RedisStore {
+            conn: self.conn.clone(),
+            keys: Keys::new(prefix),
+            commit: self.commit.clone(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.keys.prefix
+    }
+
     /// Names the keys of these entity types as their profile's `key_pattern` says
     /// (`myapi:users:{user_id}` → `myapi:users:123`). Single Redis only: on a cluster
     /// such keys would leave the profile's hash slot, and atomic operations with them.

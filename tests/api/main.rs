@@ -18,6 +18,7 @@ mod integrity;
 mod limits;
 mod metrics;
 mod mock_and_roll;
+mod namespaces;
 mod openapi;
 mod persistence;
 mod profiles;

@@ -24,6 +24,7 @@ pub async fn health(state: web::Data<AppState>) -> Answer {
     match checked {
         Ok((info, entities)) => {
             body["status"] = json!("healthy");
+            body["namespaces"] = json!(gateway.namespaces().count().await.ok());
             body[store.backend()] = info;
             body["entities"] = json!(entities);
             Ok(HttpResponse::Ok().json(body))

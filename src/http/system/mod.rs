@@ -11,6 +11,7 @@ mod cache;
 mod data;
 mod health;
 mod logging;
+mod namespaces;
 mod snapshots;
 mod stored;
 
@@ -26,6 +27,48 @@ use actix_web::{HttpRequest, HttpResponse, web};
 pub use health::metrics;
 
 type Answer = Result<HttpResponse, ApiError>;
+
+/// What a `/system` data operation acts on: the namespace the request names (its
+/// header, or `?namespace=`), else the default data.
+pub struct Target {
+    pub gateway: std::sync::Arc<crate::gateway::Gateway>,
+    space: Option<std::sync::Arc<crate::namespaces::Space>>,
+}
+
+impl Target {
+    pub fn store(&self) -> &dyn crate::store::Store {
+        match &self.space {
+            Some(s) => s.store.as_ref(),
+            None => self.gateway.store(),
+        }
+    }
+
+    pub fn cache(&self) -> &crate::persistence::cache::ReadCache {
+        match &self.space {
+            Some(s) => &s.cache,
+            None => self.gateway.cache(),
+        }
+    }
+}
+
+/// The namespace a `/system` request names, if any.
+fn named_namespace<'r>(req: &'r HttpRequest, header: &str) -> Option<&'r str> {
+    req.headers().get(header).and_then(|v| v.to_str().ok()).or_else(|| {
+        req.query_string()
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "namespace")
+            .map(|(_, v)| v)
+    })
+}
+
+pub async fn target(req: &HttpRequest, state: &AppState) -> Result<Target, ApiError> {
+    let gateway = state.gateway();
+    let header = gateway.namespaces().settings().header.clone();
+    let from = req.headers().get(crate::namespaces::FROM_HEADER).and_then(|v| v.to_str().ok());
+    let space = gateway.space(named_namespace(req, &header), from).await?;
+    Ok(Target { gateway, space })
+}
 
 /// One admin route: what it is (for the OpenAPI document) and its handler.
 pub struct Route {
@@ -164,6 +207,45 @@ pub static ROUTES: &[Route] = &[
             ..op(Verb::Delete, "/logging/logs", "Empty the log file", "Cleared")
         },
         to: |r| r.to(logging::clear),
+    },
+    Route {
+        op: SystemOp {
+            status: 201,
+            body: Some(BodyKind::Object),
+            errors: &[
+                (400, "Not a namespace name"),
+                (404, "No such snapshot"),
+                (409, "The namespace exists"),
+                (429, "namespaces.max namespaces exist"),
+            ],
+            ..op(
+                Verb::Post,
+                "/namespaces",
+                "Create a namespace: {\"name\", \"from_snapshot\"?, \"ttl_seconds\"?}",
+                "The namespace",
+            )
+        },
+        to: |r| r.to(namespaces::create),
+    },
+    Route {
+        op: op(Verb::Get, "/namespaces", "Namespaces, with their entity counts and last use", "Namespaces"),
+        to: |r| r.to(namespaces::list),
+    },
+    Route {
+        op: SystemOp {
+            errors: &[(404, "No such namespace")],
+            ..op(Verb::Get, "/namespaces/{name}", "One namespace", "The namespace")
+        },
+        to: |r| r.to(namespaces::get),
+    },
+    Route {
+        op: SystemOp {
+            status: 204,
+            content: Content::None,
+            errors: &[(404, "No such namespace")],
+            ..op(Verb::Delete, "/namespaces/{name}", "Delete a namespace and all its data", "Deleted")
+        },
+        to: |r| r.to(namespaces::delete),
     },
     Route { op: op(Verb::Get, "/data", "Entity types with their counts", "Counts"), to: |r| r.to(data::overview) },
     Route {

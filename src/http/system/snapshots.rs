@@ -21,26 +21,29 @@ fn body(bytes: &[u8]) -> Result<SnapshotBody, ApiError> {
 
 pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
     let b = body(&super::body(&req, payload, &state).await?)?;
-    let meta = admin::create_snapshot(state.gateway().store(), &b.name, &b.description).await?;
+    let t = super::target(&req, &state).await?;
+    let meta = admin::create_snapshot(t.store(), &b.name, &b.description).await?;
     Ok(HttpResponse::Created().json(meta))
 }
 
-pub async fn list(state: web::Data<AppState>) -> Answer {
-    let snapshots = state.gateway().store().snapshots().await.map_err(AdminError::from)?;
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let t = super::target(&req, &state).await?;
+    let snapshots = t.store().snapshots().await.map_err(AdminError::from)?;
     Ok(HttpResponse::Ok().json(json!({"snapshots": snapshots})))
 }
 
 /// Replaces all data with a snapshot's, in one step.
 pub async fn restore(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
     let b = body(&super::body(&req, payload, &state).await?)?;
-    let gateway = state.gateway();
-    admin::restore(gateway.store(), &b.name).await?;
-    gateway.cache().invalidate(None);
-    let entities = admin::counts(gateway.store()).await.map_err(AdminError::from)?;
+    let t = super::target(&req, &state).await?;
+    admin::restore(t.store(), &b.name).await?;
+    t.cache().invalidate(None);
+    let entities = admin::counts(t.store()).await.map_err(AdminError::from)?;
     Ok(HttpResponse::Ok().json(json!({"restored": b.name, "entities": entities})))
 }
 
-pub async fn delete(state: web::Data<AppState>, path: web::Path<String>) -> Answer {
-    admin::delete_snapshot(state.gateway().store(), &path).await?;
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Answer {
+    let t = super::target(&req, &state).await?;
+    admin::delete_snapshot(t.store(), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,13 +8,13 @@ use super::Answer;
 use crate::admin::{self, AdminError};
 use crate::http::state::AppState;
 use crate::store::ListQuery;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 /// The store: `connected` (Redis) or `active`, the number of stored entities, memory.
-pub async fn info(state: web::Data<AppState>) -> Answer {
-    let gateway = state.gateway();
-    let store = gateway.store();
+pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let t = super::target(&req, &state).await?;
+    let store = t.store();
     let checked = match store.info().await {
         Ok(info) => admin::counts(store).await.map(|c| (info, c)),
         Err(e) => Err(e),
@@ -43,10 +43,10 @@ pub async fn info(state: web::Data<AppState>) -> Answer {
 }
 
 /// Empties this profile's data (no seed data is loaded again; `POST /system/reset` does that).
-pub async fn flush(state: web::Data<AppState>) -> Answer {
-    let gateway = state.gateway();
-    gateway.store().replace_all(Default::default()).await.map_err(AdminError::from)?;
-    gateway.cache().invalidate(None);
+pub async fn flush(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let t = super::target(&req, &state).await?;
+    t.store().replace_all(Default::default()).await.map_err(AdminError::from)?;
+    t.cache().invalidate(None);
     Ok(HttpResponse::Ok().json(json!({"status": "success", "message": "Cache flushed successfully"})))
 }
 
@@ -60,8 +60,9 @@ fn wrapper(entity_type: &str, entity: &Value) -> Value {
     })
 }
 
-pub async fn list(state: web::Data<AppState>, path: web::Path<String>) -> Answer {
-    let page = state.gateway().store().list(&path, &ListQuery::default()).await.map_err(AdminError::from)?;
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> Answer {
+    let t = super::target(&req, &state).await?;
+    let page = t.store().list(&path, &ListQuery::default()).await.map_err(AdminError::from)?;
     let entities: Vec<Value> = page.items.iter().map(|e| wrapper(&path, e)).collect();
     Ok(HttpResponse::Ok().json(json!({
         "status": "success",
@@ -69,9 +70,10 @@ pub async fn list(state: web::Data<AppState>, path: web::Path<String>) -> Answer
     })))
 }
 
-pub async fn get(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
+pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
     let (entity, id) = path.into_inner();
-    match state.gateway().store().get(&entity, &id).await.map_err(AdminError::from)? {
+    let t = super::target(&req, &state).await?;
+    match t.store().get(&entity, &id).await.map_err(AdminError::from)? {
         Some(v) => Ok(HttpResponse::Ok().json(json!({
             "status": "success",
             "data": {"entity_name": entity, "entity_id": id, "entity": wrapper(&entity, &v)},
@@ -81,9 +83,9 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<(String, String)>) 
 }
 
 /// Deletes one stored entity with its unique claims (as `DELETE /system/data/...`).
-pub async fn delete(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
+pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Answer {
     let (entity, id) = path.into_inner();
-    super::data::remove(&state, &entity, &id).await?;
+    super::data::remove(&super::target(&req, &state).await?, &entity, &id).await?;
     let message = format!("Entity {entity}:{id} deleted from cache");
     Ok(HttpResponse::Ok().json(json!({"status": "success", "message": message})))
 }

@@ -1,0 +1,283 @@
+//! Namespaces: one server, isolated worlds of data, one per parallel test.
+
+use crate::common::{Backend, TestApp, code, spawn_app, spawn_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const NS: &str = "X-Mockgate-Namespace";
+
+async fn shop(backend: Backend) -> TestApp {
+    spawn_app("configs/persistence", backend).await.with_header("X-API-Key", "demo-api-key-123")
+}
+
+/// A request to the profile's API inside namespace `ns` (`None`: the default one).
+fn req(app: &TestApp, method: Method, ns: Option<&str>, path: &str, body: Option<Value>) -> reqwest::RequestBuilder {
+    let mut rb = app.request(method, &format!("/api/v1{path}"));
+    if let Some(ns) = ns {
+        rb = rb.header(NS, ns);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    rb
+}
+
+/// A `/system` request with the system key, inside namespace `ns`.
+fn system(app: &TestApp, method: Method, ns: Option<&str>, path: &str, body: Option<Value>) -> reqwest::RequestBuilder {
+    let mut rb =
+        app.client.request(method, format!("{}/system{path}", app.address)).header("X-API-Key", "system-admin-key-123");
+    if let Some(ns) = ns {
+        rb = rb.header(NS, ns);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    rb
+}
+
+async fn user_count(app: &TestApp, ns: Option<&str>) -> u64 {
+    app.send(req(app, Method::GET, ns, "/users", None)).await.1["total"].as_u64().unwrap()
+}
+
+/// Everything stateful at once, in two namespaces and the default one: unique values,
+/// id counters, optimistic locking, atomic orders, relationships and cascades, deletes.
+async fn every_rule_holds_inside_a_namespace_and_never_across(backend: Backend) {
+    let app = shop(backend).await;
+    let seeded = user_count(&app, None).await;
+    for ns in [Some("a"), Some("b"), None] {
+        // The same unique email in each: each is the first there.
+        let user = json!({"name": "Ada", "email": "ada@example.com"});
+        let (status, body) = app.send(req(&app, Method::POST, ns, "/users", Some(user))).await;
+        assert_eq!(status, StatusCode::CREATED, "{ns:?}: {body}");
+        let again = json!({"name": "Ada 2", "email": "ada@example.com"});
+        let (status, body) = app.send(req(&app, Method::POST, ns, "/users", Some(again))).await;
+        assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "unique_violation"), "{ns:?}");
+        // Each namespace counts ids from the seed's next one.
+        let product = json!({"name": "Cap", "price": 3, "inventory": 10, "sku": "CAP-1"});
+        let (status, body) = app.send(req(&app, Method::POST, ns, "/products", Some(product))).await;
+        assert_eq!(status, StatusCode::CREATED, "{ns:?}: {body}");
+        assert_eq!(body["id"], 2, "{ns:?}: {body}");
+    }
+    // Locked update and an atomic order in `a` only.
+    let patch = req(&app, Method::PATCH, Some("a"), "/products/1", Some(json!({"price": 5, "version": 1})));
+    assert_eq!(app.send(patch).await.0, StatusCode::OK);
+    let order = json!({"user_id": "user_001", "product_id": 1, "quantity": 4});
+    let (status, body) = app.send(req(&app, Method::POST, Some("a"), "/orders", Some(order))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let product_in = |ns: Option<&'static str>| {
+        let app = &app;
+        async move { app.send(req(app, Method::GET, ns, "/products/1", None)).await.1 }
+    };
+    let (a, b, default) = (product_in(Some("a")).await, product_in(Some("b")).await, product_in(None).await);
+    assert_eq!((a["version"].clone(), a["inventory"].clone()), (json!(3), json!(96)), "{a}");
+    assert_eq!((b["version"].clone(), b["inventory"].clone()), (json!(1), json!(100)), "{b}");
+    assert_eq!(default, b, "the default namespace is untouched too");
+    // A cascade in `b` leaves `a`'s posts alone.
+    for ns in ["a", "b"] {
+        let post = json!({"title": "Hello", "body": "first"});
+        let (status, body) = app.send(req(&app, Method::POST, Some(ns), "/users/user_002/posts", Some(post))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(app.send(req(&app, Method::DELETE, Some("b"), "/users/user_002", None)).await.0, StatusCode::NO_CONTENT);
+    let posts = |ns| req(&app, Method::GET, Some(ns), "/users/user_002/posts", None);
+    assert_eq!(app.send(posts("a")).await.1["total"], 1);
+    assert_eq!(app.send(posts("b")).await.1["total"], 0);
+    assert_eq!(user_count(&app, Some("a")).await, seeded + 1);
+    assert_eq!(user_count(&app, Some("b")).await, seeded);
+    assert_eq!(user_count(&app, None).await, seeded + 1);
+
+    // The system API acts on the namespace its header names; a reset leaves the others.
+    let (status, body) = app.send(system(&app, Method::POST, Some("a"), "/reset", None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(user_count(&app, Some("a")).await, seeded);
+    assert_eq!(user_count(&app, None).await, seeded + 1, "the default namespace kept its user");
+    let (_, overview) = app.send(system(&app, Method::GET, Some("b"), "/data", None)).await;
+    assert_eq!(overview["entities"]["users"], seeded, "Ada in, user_002 out: {overview}");
+}
+
+async fn namespaces_are_created_listed_described_and_deleted(backend: Backend) {
+    let app = shop(backend).await;
+    let create = |body: Value| system(&app, Method::POST, None, "/namespaces", Some(body));
+    let (status, created) = app.send(create(json!({"name": "ci-1", "ttl_seconds": 600}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!((created["name"].as_str(), created["ttl_seconds"].as_u64()), (Some("ci-1"), Some(600)));
+    assert_eq!(created["entities"]["users"], 2, "seeded: {created}");
+    let (status, body) = app.send(create(json!({"name": "ci-1"}))).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "namespace_exists"));
+    let (status, body) = app.send(create(json!({"name": "bad name"}))).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_namespace"));
+    let (status, body) = app.send(create(json!({"name": "ci-2", "from_snapshot": "nope"}))).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "snapshot_not_found"));
+
+    // First use creates one too.
+    app.send(req(&app, Method::POST, Some("ci-3"), "/users", Some(json!({"name": "Q", "email": "q@example.com"}))))
+        .await;
+    let (_, list) = app.send(system(&app, Method::GET, None, "/namespaces", None)).await;
+    let names: Vec<&str> = list["namespaces"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{list}");
+    assert!(names.contains(&"ci-1") && names.contains(&"ci-3"), "{names:?}");
+    let (status, one) = app.send(system(&app, Method::GET, None, "/namespaces/ci-3", None)).await;
+    assert_eq!((status, one["entities"]["users"].as_u64()), (StatusCode::OK, Some(3)), "{one}");
+    assert!(one["last_used_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{one}");
+
+    assert_eq!(app.send(system(&app, Method::DELETE, None, "/namespaces/ci-3", None)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(system(&app, Method::DELETE, None, "/namespaces/ci-3", None)).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = app.send(system(&app, Method::GET, None, "/namespaces/ci-3", None)).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "namespace_not_found"));
+    // Used again, it starts over from the seed data.
+    assert_eq!(user_count(&app, Some("ci-3")).await, 2);
+}
+
+async fn a_namespace_forks_from_a_snapshot(backend: Backend) {
+    let app = shop(backend).await;
+    app.send(req(&app, Method::POST, None, "/users", Some(json!({"name": "Base", "email": "base@example.com"})))).await;
+    let snap = system(&app, Method::POST, None, "/snapshots", Some(json!({"name": "baseline"})));
+    assert_eq!(app.send(snap).await.0, StatusCode::CREATED);
+    let forked = req(&app, Method::GET, Some("fork-1"), "/users?email=base@example.com", None)
+        .header("X-Mockgate-Namespace-From", "baseline");
+    assert_eq!(app.send(forked).await.1["total"], 1, "the fork has the snapshot's data");
+    let missing = req(&app, Method::GET, Some("fork-2"), "/users", None).header("X-Mockgate-Namespace-From", "nope");
+    let (status, body) = app.send(missing).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "snapshot_not_found"));
+    // A snapshot made inside a namespace belongs to it.
+    let own = system(&app, Method::POST, Some("fork-1"), "/snapshots", Some(json!({"name": "mine"})));
+    assert_eq!(app.send(own).await.0, StatusCode::CREATED);
+    let (_, default_snaps) = app.send(system(&app, Method::GET, None, "/snapshots", None)).await;
+    assert_eq!(default_snaps["snapshots"].as_array().map(Vec::len), Some(1), "{default_snaps}");
+}
+
+on_every_backend!(
+    every_rule_holds_inside_a_namespace_and_never_across,
+    namespaces_are_created_listed_described_and_deleted,
+    a_namespace_forks_from_a_snapshot,
+);
+
+#[tokio::test]
+async fn a_bad_namespace_name_is_400_and_changes_nothing() {
+    let app = shop(Backend::Memory).await;
+    for bad in ["a b", "x/y", &"n".repeat(65)] {
+        let (status, body) = app.send(req(&app, Method::GET, Some(bad), "/users", None)).await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_namespace"), "{bad:?}");
+    }
+    let (_, list) = app.send(system(&app, Method::GET, None, "/namespaces", None)).await;
+    assert_eq!(list["count"], 0);
+}
+
+/// A copy of the persistence profile with these `namespaces` settings.
+fn with_namespaces(settings: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["auth.json", "endpoints.json"] {
+        std::fs::copy(crate::common::repo_path("configs/persistence").join(f), dir.path().join(f)).unwrap();
+    }
+    let mut api: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::repo_path("configs/persistence/api.json")).unwrap(),
+    )
+    .unwrap();
+    api["namespaces"] = settings;
+    std::fs::write(dir.path().join("api.json"), api.to_string()).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn limits_header_name_and_idle_expiry() {
+    let dir = with_namespaces(json!({"header": "X-Test-Run", "max": 2, "idle_ttl_seconds": 0.3}));
+    let app = spawn_app(dir.path().to_str().unwrap(), Backend::File).await.with_header("X-API-Key", "demo-api-key-123");
+    let in_run = |run: &str| app.request(Method::GET, "/api/v1/users").header("X-Test-Run", run);
+    assert_eq!(app.send(in_run("r1")).await.0, StatusCode::OK);
+    assert_eq!(app.send(in_run("r2")).await.0, StatusCode::OK);
+    let (status, body) = app.send(in_run("r3")).await;
+    assert_eq!((status, code(&body)), (StatusCode::TOO_MANY_REQUESTS, "too_many_namespaces"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("namespaces.max"));
+    // Idle namespaces are removed in the background, with no request to trigger it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, list) = app.send(system(&app, Method::GET, None, "/namespaces", None)).await;
+        if list["count"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still there: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.send(in_run("r3")).await.0, StatusCode::OK, "room again");
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_see_the_same_namespaces() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let a = shop(Backend::Redis).await;
+    let url = a.redis.as_ref().unwrap().url();
+    let b = spawn_with("configs/persistence", Backend::Redis, "unused-on-redis".into(), Some(url))
+        .await
+        .with_header("X-API-Key", "demo-api-key-123");
+    let user = json!({"name": "Shared", "email": "shared@example.com"});
+    assert_eq!(a.send(req(&a, Method::POST, Some("t1"), "/users", Some(user.clone()))).await.0, StatusCode::CREATED);
+    assert_eq!(user_count(&b, Some("t1")).await, 3, "b serves a's namespace, not a fresh one");
+    let (status, body) = b.send(req(&b, Method::POST, Some("t1"), "/users", Some(user))).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "unique_violation"));
+    let (_, list) = b.send(system(&b, Method::GET, None, "/namespaces", None)).await;
+    assert_eq!(list["count"], 1);
+    // Deleted through b, a sees it gone (after its next registry check) and starts over.
+    assert_eq!(b.send(system(&b, Method::DELETE, None, "/namespaces/t1", None)).await.0, StatusCode::NO_CONTENT);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(user_count(&a, Some("t1")).await, 2);
+}
+
+/// 16 workers, each in its own namespace, doing creates, unique-value races, atomic
+/// orders and locked updates at once: every namespace ends as if it had run alone.
+async fn sixteen_workers_in_sixteen_namespaces_end_as_if_alone(backend: Backend) {
+    let app = std::sync::Arc::new(shop(backend).await);
+    let mut workers = Vec::new();
+    for w in 0..16 {
+        let app = app.clone();
+        workers.push(tokio::spawn(async move {
+            let ns = format!("w{w}");
+            let ns = Some(ns.as_str());
+            let mut created = 0;
+            for i in 0..5 {
+                let user = json!({"name": "U", "email": format!("u{i}@example.com")});
+                let (a, b) = tokio::join!(
+                    app.send(req(&app, Method::POST, ns, "/users", Some(user.clone()))),
+                    app.send(req(&app, Method::POST, ns, "/users", Some(user)))
+                );
+                let winners = [a.0, b.0].iter().filter(|s| **s == StatusCode::CREATED).count();
+                assert_eq!(winners, 1, "one winner per unique value in {ns:?}");
+                created += 1;
+            }
+            for _ in 0..5 {
+                let order = json!({"user_id": "user_001", "product_id": 1, "quantity": 2});
+                assert_eq!(app.send(req(&app, Method::POST, ns, "/orders", Some(order))).await.0, StatusCode::CREATED);
+            }
+            let product = json!({"name": "Mug", "price": 4, "inventory": 1, "sku": "MUG-1"});
+            let (status, made) = app.send(req(&app, Method::POST, ns, "/products", Some(product))).await;
+            assert_eq!((status, made["id"].clone()), (StatusCode::CREATED, json!(2)), "{ns:?}: {made}");
+            let put = |price: u32| json!({"name": "Mug", "price": price, "inventory": 1, "sku": "MUG-1", "version": 1});
+            let (first, second) = tokio::join!(
+                app.send(req(&app, Method::PUT, ns, "/products/2", Some(put(5)))),
+                app.send(req(&app, Method::PUT, ns, "/products/2", Some(put(6))))
+            );
+            let mut statuses = [first.0, second.0];
+            statuses.sort();
+            assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "one locked update wins in {ns:?}");
+            created
+        }));
+    }
+    for w in workers {
+        assert_eq!(w.await.unwrap(), 5);
+    }
+    for w in 0..16 {
+        let ns = format!("w{w}");
+        assert_eq!(user_count(&app, Some(&ns)).await, 7, "{ns}");
+        let p1 = app.send(req(&app, Method::GET, Some(&ns), "/products/1", None)).await.1;
+        assert_eq!(p1["inventory"], 90, "{ns}: {p1}");
+        let p2 = app.send(req(&app, Method::GET, Some(&ns), "/products/2", None)).await.1;
+        assert_eq!(p2["version"], 2, "{ns}: {p2}");
+    }
+    assert_eq!(user_count(&app, None).await, 2, "the default namespace saw none of it");
+}
+
+mod concurrency {
+    use super::*;
+    on_every_backend!(sixteen_workers_in_sixteen_namespaces_end_as_if_alone);
+}
