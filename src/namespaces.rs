@@ -61,6 +61,9 @@ pub struct NamespaceInfo {
     pub ttl_seconds: Option<u64>,
     /// Seeded and serving; `false` while the instance that claimed it seeds it.
     pub ready: bool,
+    /// Its hash-tag suffix on Redis, chosen so that namespaces spread over the slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// One namespace as this instance serves it.
@@ -101,7 +104,7 @@ pub fn check_name(name: &str) -> Result<(), NamespaceError> {
 
 impl Namespaces {
     pub async fn open(spaces: Arc<dyn Spaces>, settings: NamespaceSettings) -> Result<Namespaces, StoreError> {
-        let registry = spaces.open(REGISTRY_SPACE).await?;
+        let registry = spaces.open(REGISTRY_SPACE, None).await?;
         Ok(Namespaces {
             spaces,
             registry,
@@ -171,7 +174,7 @@ impl Namespaces {
             match self.info(name).await? {
                 None => return Err(NamespaceError::NotFound(name.to_owned())),
                 Some(info) if info.ready => {
-                    let store = self.spaces.open(name).await?;
+                    let store = self.spaces.open(name, info.tag.as_deref()).await?;
                     return Ok(self.keep(name, store));
                 }
                 Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -236,13 +239,14 @@ impl Namespaces {
             from_snapshot: from.map(str::to_owned),
             ttl_seconds,
             ready: false,
+            tag: self.spaces.tag(name, count),
         };
         match self.write_info(&info, Cond::Absent).await {
             Err(StoreError::ConditionFailed { .. }) => return Err(NamespaceError::Exists(name.to_owned())),
             other => other?,
         }
         let seeded = async {
-            let store = self.spaces.open(name).await?;
+            let store = self.spaces.open(name, info.tag.as_deref()).await?;
             store.replace_all(data).await?;
             Ok::<_, StoreError>(store)
         }
@@ -268,7 +272,7 @@ impl Namespaces {
         let mut out = Vec::with_capacity(page.items.len());
         for v in page.items {
             let Ok(info) = serde_json::from_value::<NamespaceInfo>(v) else { continue };
-            let counts = self.counts(&info.name).await?;
+            let counts = self.counts(&info).await?;
             out.push((self.with_local_use(info), counts));
         }
         Ok(out)
@@ -277,7 +281,7 @@ impl Namespaces {
     /// One namespace with its entity counts.
     pub async fn describe(&self, name: &str) -> Result<(NamespaceInfo, Vec<(String, usize)>), NamespaceError> {
         let info = self.info(name).await?.ok_or_else(|| NamespaceError::NotFound(name.to_owned()))?;
-        let counts = self.counts(name).await?;
+        let counts = self.counts(&info).await?;
         Ok((self.with_local_use(info), counts))
     }
 
@@ -288,10 +292,10 @@ impl Namespaces {
         info
     }
 
-    async fn counts(&self, name: &str) -> Result<Vec<(String, usize)>, NamespaceError> {
-        let store = match self.cached(name) {
+    async fn counts(&self, info: &NamespaceInfo) -> Result<Vec<(String, usize)>, NamespaceError> {
+        let store = match self.cached(&info.name) {
             Some(space) => Arc::clone(&space.store),
-            None => self.spaces.open(name).await?,
+            None => self.spaces.open(&info.name, info.tag.as_deref()).await?,
         };
         let counts = crate::admin::counts(store.as_ref()).await?;
         Ok(counts.into_iter().collect())
@@ -299,6 +303,7 @@ impl Namespaces {
 
     /// Removes a namespace and all its data (snapshots included).
     pub async fn delete(&self, name: &str) -> Result<(), NamespaceError> {
+        let tag = self.info(name).await?.and_then(|i| i.tag);
         let w = Write::Delete { entity: REGISTRY.into(), id: name.to_owned(), cond: Cond::Present };
         match self.registry.commit(Transaction { writes: vec![w] }).await {
             Err(StoreError::ConditionFailed { .. }) => return Err(NamespaceError::NotFound(name.to_owned())),
@@ -306,7 +311,7 @@ impl Namespaces {
         };
         let store = match self.forget(name) {
             Some(space) => Arc::clone(&space.store),
-            None => self.spaces.open(name).await?,
+            None => self.spaces.open(name, tag.as_deref()).await?,
         };
         store.replace_all(Dataset::new()).await?;
         for snapshot in store.snapshots().await? {

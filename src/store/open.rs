@@ -77,17 +77,22 @@ pub struct OpenRequest {
 /// a hash tag of its own, so namespaces spread over a cluster's slots).
 #[async_trait::async_trait]
 pub trait Spaces: Send + Sync {
-    /// The store of namespace `name` (a name already checked).
-    async fn open(&self, name: &str) -> Result<Arc<dyn Store>, StoreError>;
+    /// The store of namespace `name` (a name already checked); `tag` is the
+    /// namespace's hash-tag suffix on Redis (see [`slot_tag`]).
+    async fn open(&self, name: &str, tag: Option<&str>) -> Result<Arc<dyn Store>, StoreError>;
     /// Removes what is left of a namespace once its data is gone (its folder).
     async fn remove(&self, name: &str) -> Result<(), StoreError>;
+    /// The hash-tag suffix for the `n`th namespace created (Redis only).
+    fn tag(&self, _name: &str, _n: usize) -> Option<String> {
+        None
+    }
 }
 
 struct MemorySpaces;
 
 #[async_trait::async_trait]
 impl Spaces for MemorySpaces {
-    async fn open(&self, _: &str) -> Result<Arc<dyn Store>, StoreError> {
+    async fn open(&self, _: &str, _: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
         Ok(Arc::new(MemoryStore::default()))
     }
 
@@ -103,7 +108,7 @@ struct FileSpaces {
 
 #[async_trait::async_trait]
 impl Spaces for FileSpaces {
-    async fn open(&self, name: &str) -> Result<Arc<dyn Store>, StoreError> {
+    async fn open(&self, name: &str, _: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
         let (store, _) = FileStore::open_with(&self.root.join(name), Arc::new(SystemClock), self.transient.clone())?;
         Ok(Arc::new(store))
     }
@@ -125,19 +130,53 @@ struct RedisSpaces {
 
 #[async_trait::async_trait]
 impl Spaces for RedisSpaces {
-    async fn open(&self, name: &str) -> Result<Arc<dyn Store>, StoreError> {
-        // `mockgate:{shop}` → `mockgate:{shop|ns=t1}`: the namespace's own hash tag.
-        let base = self.base.prefix();
-        let prefix = match base.rfind('}') {
-            Some(end) => format!("{}|ns={name}{}", &base[..end], &base[end..]),
-            None => format!("{base}:{{ns={name}}}"),
-        };
-        Ok(Arc::new(self.base.with_prefix(&prefix)))
+    async fn open(&self, name: &str, tag: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(self.base.with_prefix(&namespace_prefix(self.base.prefix(), name, tag))))
+    }
+
+    fn tag(&self, name: &str, n: usize) -> Option<String> {
+        Some(slot_tag(self.base.prefix(), name, n))
     }
 
     async fn remove(&self, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// `mockgate:{shop}` → `mockgate:{shop|ns=t1|17}`: a namespace's prefix, with a hash
+/// tag of its own.
+pub fn namespace_prefix(base: &str, name: &str, tag: Option<&str>) -> String {
+    let suffix = tag.map(|t| format!("|{t}")).unwrap_or_default();
+    match (base.find('{'), base.rfind('}')) {
+        (Some(_), Some(end)) => format!("{}|ns={name}{suffix}{}", &base[..end], &base[end..]),
+        _ => format!("{base}:{{ns={name}{suffix}}}"),
+    }
+}
+
+/// The Redis Cluster slot of a key (CRC16 of its hash tag, mod 16384).
+fn slot(key: &str) -> u16 {
+    let tagged = key.find('{').and_then(|s| key[s + 1..].find('}').filter(|&n| n > 0).map(|n| &key[s + 1..s + 1 + n]));
+    crc16::State::<crc16::XMODEM>::calculate(tagged.unwrap_or(key).as_bytes()) % 16384
+}
+
+/// A hash-tag suffix for the `n`th namespace whose slot lands near the `n`th point of
+/// a low-discrepancy sequence over the 16384 slots: namespaces created one after the
+/// other spread evenly over a cluster's nodes (which own contiguous slot ranges),
+/// where random tags would leave one node with far more than another.
+pub fn slot_tag(base: &str, name: &str, n: usize) -> String {
+    const PHI: f64 = 0.618_033_988_749_895;
+    let target = ((n as f64 * PHI).fract() * 16384.0) as i32;
+    let mut best = (i32::MAX, 0u32);
+    for k in 0..4096u32 {
+        let distance = (i32::from(slot(&namespace_prefix(base, name, Some(&k.to_string())))) - target).abs();
+        if distance < best.0 {
+            best = (distance, k);
+        }
+        if distance < 16 {
+            break;
+        }
+    }
+    best.1.to_string()
 }
 
 /// What a start decided about storage.
@@ -254,6 +293,21 @@ async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaces_get_hash_tags_of_their_own_spread_over_the_slots() {
+        assert_eq!(namespace_prefix("mockgate:{shop}", "t1", Some("3")), "mockgate:{shop|ns=t1|3}");
+        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
+        assert_eq!(slot("123456789"), 12739, "Redis Cluster's reference value");
+        // 30 namespaces over three equal slot ranges: each within 20% of the mean.
+        let mut per_node = [0usize; 3];
+        for n in 0..30 {
+            let name = format!("ns-{n}");
+            let prefix = namespace_prefix("mockgate:{shop}", &name, Some(&slot_tag("mockgate:{shop}", &name, n)));
+            per_node[usize::from(slot(&prefix)) * 3 / 16384] += 1;
+        }
+        assert!(per_node.iter().all(|&c| (8..=12).contains(&c)), "{per_node:?}");
+    }
 
     #[test]
     fn backend_kinds_parse_exactly() {

@@ -35,5 +35,44 @@ async fn the_store_conformance_suite_and_an_atomic_order_pass_on_redis_cluster()
     assert_eq!(body["inventory_left"], 96);
     let res = post("/users", json!({"name": "Dup", "email": "admin@example.com"})).await.unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT, "unique claims work on the cluster");
+
+    // Namespaces are the unit that scales out: 30 of them spread over the three nodes,
+    // while each one's atomic operations stay on its own slot.
+    for n in 0..30 {
+        let ns = format!("ns-{n}");
+        let user = json!({"name": "N", "email": format!("n{n}@example.com")});
+        let res = client
+            .post(format!("{base}/users"))
+            .header("X-API-Key", "demo-api-key-123")
+            .header("X-Mockgate-Namespace", &ns)
+            .json(&user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{ns}");
+        let order = json!({"user_id": "user_001", "product_id": 1, "quantity": 1});
+        let res = client
+            .post(format!("{base}/orders"))
+            .header("X-API-Key", "demo-api-key-123")
+            .header("X-Mockgate-Namespace", &ns)
+            .json(&order)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "an atomic order inside {ns}");
+    }
+    let mut per_node = Vec::new();
+    for port in &cluster.ports {
+        let mut conn = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*|ns=*").query_async(&mut conn).await.unwrap();
+        per_node.push(keys.len() as f64);
+    }
+    let mean = per_node.iter().sum::<f64>() / per_node.len() as f64;
+    assert!(mean > 0.0);
+    assert!(per_node.iter().all(|n| (n - mean).abs() <= 0.2 * mean), "keys per node {per_node:?}, mean {mean}");
     handle.stop(false).await;
 }
