@@ -14,7 +14,7 @@
 use crate::admin::AdminError;
 use crate::persistence::cache::ReadCache;
 pub use crate::profile::NamespaceSettings;
-use crate::store::{Cond, Dataset, ListQuery, Spaces, Store, StoreError, Transaction, Ttl, Write};
+use crate::store::{Cond, Dataset, ListQuery, Spaces, Store, StoreError, TestClock, Transaction, Ttl, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -71,6 +71,8 @@ pub struct Space {
     pub name: String,
     pub store: Arc<dyn Store>,
     pub cache: ReadCache,
+    /// Its clock: what its templates, timestamps and expiries go by.
+    pub clock: Arc<TestClock>,
     /// Last request, in epoch ms.
     used_ms: AtomicU64,
     /// When this instance last wrote `last_used_ms` and checked the registry.
@@ -83,6 +85,8 @@ const CHECK_EVERY_MS: u64 = 1000;
 /// The namespaces of one server.
 pub struct Namespaces {
     spaces: Arc<dyn Spaces>,
+    /// The default namespace's clock.
+    clock: Arc<TestClock>,
     registry: Arc<dyn Store>,
     local: RwLock<HashMap<String, Arc<Space>>>,
     settings: NamespaceSettings,
@@ -103,10 +107,15 @@ pub fn check_name(name: &str) -> Result<(), NamespaceError> {
 }
 
 impl Namespaces {
-    pub async fn open(spaces: Arc<dyn Spaces>, settings: NamespaceSettings) -> Result<Namespaces, StoreError> {
-        let registry = spaces.open(REGISTRY_SPACE, None).await?;
+    pub async fn open(
+        spaces: Arc<dyn Spaces>,
+        settings: NamespaceSettings,
+        clock: Arc<TestClock>,
+    ) -> Result<Namespaces, StoreError> {
+        let registry = spaces.open(REGISTRY_SPACE, None, Arc::new(crate::store::SystemClock)).await?;
         Ok(Namespaces {
             spaces,
+            clock,
             registry,
             local: RwLock::new(HashMap::new()),
             settings,
@@ -116,6 +125,11 @@ impl Namespaces {
 
     pub fn settings(&self) -> &NamespaceSettings {
         &self.settings
+    }
+
+    /// The default namespace's clock.
+    pub fn clock(&self) -> &Arc<TestClock> {
+        &self.clock
     }
 
     fn cached(&self, name: &str) -> Option<Arc<Space>> {
@@ -174,8 +188,9 @@ impl Namespaces {
             match self.info(name).await? {
                 None => return Err(NamespaceError::NotFound(name.to_owned())),
                 Some(info) if info.ready => {
-                    let store = self.spaces.open(name, info.tag.as_deref()).await?;
-                    return Ok(self.keep(name, store));
+                    let clock = Arc::new(TestClock::default());
+                    let store = self.spaces.open(name, info.tag.as_deref(), clock.clone()).await?;
+                    return Ok(self.keep(name, store, clock));
                 }
                 Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
@@ -183,12 +198,13 @@ impl Namespaces {
         Err(NamespaceError::NotReady(name.to_owned()))
     }
 
-    fn keep(&self, name: &str, store: Arc<dyn Store>) -> Arc<Space> {
+    fn keep(&self, name: &str, store: Arc<dyn Store>, clock: Arc<TestClock>) -> Arc<Space> {
         let now = now_ms();
         let space = Arc::new(Space {
             name: name.to_owned(),
             store,
             cache: ReadCache::default(),
+            clock,
             used_ms: AtomicU64::new(now),
             checked_ms: AtomicU64::new(now),
         });
@@ -245,8 +261,9 @@ impl Namespaces {
             Err(StoreError::ConditionFailed { .. }) => return Err(NamespaceError::Exists(name.to_owned())),
             other => other?,
         }
+        let clock = Arc::new(TestClock::default());
         let seeded = async {
-            let store = self.spaces.open(name, info.tag.as_deref()).await?;
+            let store = self.spaces.open(name, info.tag.as_deref(), clock.clone()).await?;
             store.replace_all(data).await?;
             Ok::<_, StoreError>(store)
         }
@@ -262,7 +279,7 @@ impl Namespaces {
         };
         info.ready = true;
         self.write_info(&info, Cond::Any).await?;
-        self.keep(name, store);
+        self.keep(name, store, clock);
         Ok(info)
     }
 
@@ -295,7 +312,7 @@ impl Namespaces {
     async fn counts(&self, info: &NamespaceInfo) -> Result<Vec<(String, usize)>, NamespaceError> {
         let store = match self.cached(&info.name) {
             Some(space) => Arc::clone(&space.store),
-            None => self.spaces.open(&info.name, info.tag.as_deref()).await?,
+            None => self.spaces.open(&info.name, info.tag.as_deref(), Arc::new(TestClock::default())).await?,
         };
         let counts = crate::admin::counts(store.as_ref()).await?;
         Ok(counts.into_iter().collect())
@@ -311,7 +328,7 @@ impl Namespaces {
         };
         let store = match self.forget(name) {
             Some(space) => Arc::clone(&space.store),
-            None => self.spaces.open(name, tag.as_deref()).await?,
+            None => self.spaces.open(name, tag.as_deref(), Arc::new(TestClock::default())).await?,
         };
         store.replace_all(Dataset::new()).await?;
         for snapshot in store.snapshots().await? {

@@ -121,7 +121,7 @@ impl Settings {
     }
 
     /// What opening the store needs, from these settings and the profile.
-    pub fn open_request(&self, profile: &Profile) -> OpenRequest {
+    pub fn open_request(&self, profile: &Profile, clock: &std::sync::Arc<crate::store::TestClock>) -> OpenRequest {
         let from_profile = match &profile.backend {
             BackendChoice::Redis { prefix, .. } => prefix.clone(),
             _ => None,
@@ -139,6 +139,7 @@ impl Settings {
             redis_cluster: self.redis_cluster,
             transient: profile.rules.transient(),
             key_patterns: profile.rules.key_patterns(),
+            clock: std::sync::Arc::clone(clock),
         }
     }
 }

@@ -197,7 +197,9 @@ impl Gateway {
             return Err(ApiError::NoMatchingResponse);
         }
 
-        let now = Utc::now();
+        // The namespace's clock, which tests may freeze or move (`/system/clock`).
+        let clock = space.as_ref().map_or(self.namespaces.clock(), |s| &s.clock);
+        let now = chrono::DateTime::from_timestamp_millis(clock.now_i64()).unwrap_or_else(Utc::now);
         let input = ActionInput {
             request: &data,
             now,

@@ -109,7 +109,8 @@ impl Server {
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
 
-        let opened = crate::store::open(settings.open_request(&profile)).await?;
+        let clock = Arc::new(crate::store::TestClock::default());
+        let opened = crate::store::open(settings.open_request(&profile, &clock)).await?;
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(opened.store, &metrics, profile.secrets.clone()));
         spawn_upkeep(&metrics);
@@ -124,7 +125,7 @@ impl Server {
         let system_key = settings.system_key.clone().or_else(|| generated_system_key.clone());
         let amend = Amend { system_key, cors: settings.cors };
         let namespaces = Arc::new(
-            Namespaces::open(opened.spaces, profile.namespaces.clone())
+            Namespaces::open(opened.spaces, profile.namespaces.clone(), clock)
                 .await
                 .map_err(|problem| StartError::Namespaces { backend: store.backend(), problem })?,
         );

@@ -53,6 +53,83 @@ impl Clock for ManualClock {
     }
 }
 
+/// A namespace's clock, which tests control through `/system/clock`: real time, or
+/// real time moved by an offset, or frozen at an instant.
+#[derive(Debug)]
+pub struct TestClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+    /// Epoch ms it is frozen at; `i64::MIN`: running.
+    frozen_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        TestClock {
+            offset_ms: std::sync::atomic::AtomicI64::new(0),
+            frozen_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl TestClock {
+    fn real_ms() -> i64 {
+        SystemClock.now_ms() as i64
+    }
+
+    /// Epoch milliseconds now, by this clock.
+    pub fn now_i64(&self) -> i64 {
+        match self.frozen_ms.load(Ordering::SeqCst) {
+            i64::MIN => Self::real_ms() + self.offset_ms.load(Ordering::SeqCst),
+            frozen => frozen,
+        }
+    }
+
+    pub fn frozen(&self) -> bool {
+        self.frozen_ms.load(Ordering::SeqCst) != i64::MIN
+    }
+
+    /// How far it is from real time.
+    pub fn offset_ms(&self) -> i64 {
+        self.now_i64() - Self::real_ms()
+    }
+
+    /// Stops it where it is; `false` lets it run again from there.
+    pub fn freeze(&self, on: bool) {
+        let now = self.now_i64();
+        if on {
+            self.frozen_ms.store(now, Ordering::SeqCst);
+        } else {
+            self.offset_ms.store(now - Self::real_ms(), Ordering::SeqCst);
+            self.frozen_ms.store(i64::MIN, Ordering::SeqCst);
+        }
+    }
+
+    /// Jumps to `ms` (staying frozen if it was).
+    pub fn set(&self, ms: i64) {
+        if self.frozen() {
+            self.frozen_ms.store(ms, Ordering::SeqCst);
+        } else {
+            self.offset_ms.store(ms - Self::real_ms(), Ordering::SeqCst);
+        }
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.set(self.now_i64() + ms);
+    }
+
+    /// Back to real time.
+    pub fn reset(&self) {
+        self.frozen_ms.store(i64::MIN, Ordering::SeqCst);
+        self.offset_ms.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> u64 {
+        self.now_i64().max(0) as u64
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Row {
     /// Shared so that a snapshot copies pointers, not entities, while it holds the lock.

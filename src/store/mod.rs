@@ -20,7 +20,7 @@ mod redis;
 
 pub use file::{FileStore, write_atomically};
 pub(crate) use memory::lock;
-pub use memory::{Clock, ManualClock, MemoryStore, SystemClock};
+pub use memory::{Clock, ManualClock, MemoryStore, SystemClock, TestClock};
 pub use open::{BackendChoice, BackendKind, OpenError, OpenRequest, Opened, Spaces, open};
 pub use query::{ListQuery, Page, Sort};
 pub use redis::{Keys, RedisStore, redacted};

@@ -6,7 +6,7 @@
 //! must answer; a profile that asks for Redis with none configured uses a local Redis
 //! when one answers on the default port, else the embedded file store, and says so.
 
-use super::{FileStore, MemoryStore, RedisStore, Store, StoreError, SystemClock, redacted};
+use super::{Clock, FileStore, MemoryStore, RedisStore, Store, StoreError, redacted};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +70,9 @@ pub struct OpenRequest {
     pub transient: HashSet<String>,
     /// `(entity type, key_pattern)`: Redis keys named as the profile writes them.
     pub key_patterns: Vec<(String, String)>,
+    /// The default namespace's clock (`/system/clock`), which the embedded stores
+    /// expire entities by.
+    pub clock: Arc<super::TestClock>,
 }
 
 /// Opens namespaces' stores: each its own keyspace on the backend of the default one
@@ -78,8 +81,9 @@ pub struct OpenRequest {
 #[async_trait::async_trait]
 pub trait Spaces: Send + Sync {
     /// The store of namespace `name` (a name already checked); `tag` is the
-    /// namespace's hash-tag suffix on Redis (see [`slot_tag`]).
-    async fn open(&self, name: &str, tag: Option<&str>) -> Result<Arc<dyn Store>, StoreError>;
+    /// namespace's hash-tag suffix on Redis (see [`slot_tag`]); `clock` decides when
+    /// its entities expire (the embedded stores; Redis expires by its own time).
+    async fn open(&self, name: &str, tag: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError>;
     /// Removes what is left of a namespace once its data is gone (its folder).
     async fn remove(&self, name: &str) -> Result<(), StoreError>;
     /// The hash-tag suffix for the `n`th namespace created (Redis only).
@@ -92,8 +96,8 @@ struct MemorySpaces;
 
 #[async_trait::async_trait]
 impl Spaces for MemorySpaces {
-    async fn open(&self, _: &str, _: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(MemoryStore::default()))
+    async fn open(&self, _: &str, _: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(MemoryStore::new(clock)))
     }
 
     async fn remove(&self, _: &str) -> Result<(), StoreError> {
@@ -108,8 +112,8 @@ struct FileSpaces {
 
 #[async_trait::async_trait]
 impl Spaces for FileSpaces {
-    async fn open(&self, name: &str, _: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
-        let (store, _) = FileStore::open_with(&self.root.join(name), Arc::new(SystemClock), self.transient.clone())?;
+    async fn open(&self, name: &str, _: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
+        let (store, _) = FileStore::open_with(&self.root.join(name), clock, self.transient.clone())?;
         Ok(Arc::new(store))
     }
 
@@ -130,7 +134,7 @@ struct RedisSpaces {
 
 #[async_trait::async_trait]
 impl Spaces for RedisSpaces {
-    async fn open(&self, name: &str, tag: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
+    async fn open(&self, name: &str, tag: Option<&str>, _: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
         Ok(Arc::new(self.base.with_prefix(&namespace_prefix(self.base.prefix(), name, tag))))
     }
 
@@ -224,7 +228,7 @@ pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
     };
     match choice {
         BackendChoice::Memory => Ok(Opened {
-            store: Arc::new(MemoryStore::default()),
+            store: Arc::new(MemoryStore::new(Arc::clone(&req.clock) as Arc<dyn Clock>)),
             spaces: Arc::new(MemorySpaces),
             fresh: true,
             storage: "data in memory only".into(),
@@ -262,7 +266,7 @@ pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
 
 fn open_file(req: &OpenRequest, note: Option<String>) -> Result<Opened, OpenError> {
     let dir = &req.data_dir;
-    let (store, existed) = FileStore::open_with(dir, Arc::new(SystemClock), req.transient.clone())
+    let (store, existed) = FileStore::open_with(dir, Arc::clone(&req.clock) as Arc<dyn Clock>, req.transient.clone())
         .map_err(|source| OpenError::Store { backend: "file", source })?;
     let spaces = Arc::new(FileSpaces { root: dir.join("namespaces"), transient: req.transient.clone() });
     Ok(Opened { store: Arc::new(store), spaces, fresh: !existed, storage: format!("data in {}", dir.display()), note })

@@ -281,3 +281,72 @@ mod concurrency {
     use super::*;
     on_every_backend!(sixteen_workers_in_sixteen_namespaces_end_as_if_alone);
 }
+
+/// The clock drives templates, timestamps and expiry (here on the embedded stores),
+/// per namespace, with no sleeps.
+async fn the_clock_moves_expiry_and_timestamps_per_namespace(backend: Backend) {
+    let app = shop(backend).await;
+    let clock = |ns: Option<&str>, body: Option<Value>| {
+        let method = if body.is_some() { Method::POST } else { Method::GET };
+        system(&app, method, ns, "/clock", body)
+    };
+    let (status, c) = app.send(clock(Some("t"), None)).await;
+    assert_eq!(
+        (status, c["frozen"].clone(), c["offset_ms"].as_i64().map(|o| o.abs() < 1000)),
+        (StatusCode::OK, json!(false), Some(true))
+    );
+    // Frozen at a chosen instant: timestamps say exactly that.
+    let (_, c) = app.send(clock(Some("t"), Some(json!({"set": "2030-01-01T00:00:00Z"})))).await;
+    assert_eq!(c["now"], "2030-01-01T00:00:00.000Z", "{c}");
+    let (_, c) = app.send(clock(Some("t"), Some(json!({"freeze": true})))).await;
+    assert_eq!(c["frozen"], true);
+    let user = json!({"name": "Timed", "email": "timed@example.com"});
+    let (_, created) = app.send(req(&app, Method::POST, Some("t"), "/users", Some(user))).await;
+    assert!(created["created_at"].as_str().is_some_and(|t| t.starts_with("2030-01-01T00:00:00")), "{created}");
+    // An entity with a 30 s TTL is there until the clock passes it, then gone.
+    let (status, otp) =
+        app.send(req(&app, Method::POST, Some("t"), "/otp", Some(json!({"user_id": "user_001"})))).await;
+    assert_eq!(status, StatusCode::CREATED, "{otp}");
+    let id = otp["id"].as_str().or(otp["otp_id"].as_str()).unwrap().to_owned();
+    let read = |ns| req(&app, Method::GET, Some(ns), &format!("/otp/{id}"), None);
+    app.send(clock(Some("t"), Some(json!({"advance_seconds": 29})))).await;
+    assert_eq!(app.send(read("t")).await.0, StatusCode::OK, "29 s later it is alive");
+    app.send(clock(Some("t"), Some(json!({"advance_seconds": 2})))).await;
+    assert_eq!(app.send(read("t")).await.0, StatusCode::NOT_FOUND, "31 s later it is gone");
+    // A session ends with its TTL too.
+    let (_, login) = app
+        .send(req(
+            &app,
+            Method::POST,
+            Some("t"),
+            "/auth/login",
+            Some(json!({"username": "admin", "password": "secret123"})),
+        ))
+        .await;
+    let sid = login["session_id"].as_str().unwrap().to_owned();
+    let me = || req(&app, Method::GET, Some("t"), "/auth/me", None).header("X-Session-Id", &sid);
+    assert_eq!(app.send(me()).await.0, StatusCode::OK);
+    app.send(clock(Some("t"), Some(json!({"advance_seconds": 86401})))).await;
+    assert_eq!(app.send(me()).await.0, StatusCode::UNAUTHORIZED, "the session expired by the clock");
+    // Other namespaces keep real time.
+    let (_, default) = app.send(clock(None, None)).await;
+    assert_eq!(default["frozen"], false);
+    let (status, body) = app.send(clock(Some("t"), Some(json!({"advance_seconds": -1})))).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "validation_failed"));
+    let (status, c) = app.send(system(&app, Method::DELETE, Some("t"), "/clock", None)).await;
+    assert_eq!((status, c["frozen"].clone()), (StatusCode::OK, json!(false)));
+}
+
+mod clock {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory() {
+        the_clock_moves_expiry_and_timestamps_per_namespace(Backend::Memory).await
+    }
+
+    #[tokio::test]
+    async fn file() {
+        the_clock_moves_expiry_and_timestamps_per_namespace(Backend::File).await
+    }
+}

@@ -8,6 +8,7 @@
 //! errors have the same shape as everywhere else.
 
 mod cache;
+mod clock;
 mod data;
 mod health;
 mod logging;
@@ -47,6 +48,13 @@ impl Target {
         match &self.space {
             Some(s) => &s.cache,
             None => self.gateway.cache(),
+        }
+    }
+
+    pub fn clock(&self) -> &std::sync::Arc<crate::store::TestClock> {
+        match &self.space {
+            Some(s) => &s.clock,
+            None => self.gateway.namespaces().clock(),
         }
     }
 }
@@ -247,6 +255,24 @@ pub static ROUTES: &[Route] = &[
         },
         to: |r| r.to(namespaces::delete),
     },
+    Route {
+        op: op(Verb::Get, "/clock", "The namespace's clock: {\"now\", \"frozen\", \"offset_ms\"}", "The clock"),
+        to: |r| r.to(clock::show),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Object),
+            errors: &[(400, "Not one of freeze, set, advance_seconds (>= 0)")],
+            ..op(
+                Verb::Post,
+                "/clock",
+                "Freeze ({\"freeze\": true|false}), set ({\"set\": RFC 3339}) or move ({\"advance_seconds\": n}) the clock",
+                "The clock",
+            )
+        },
+        to: |r| r.to(clock::change),
+    },
+    Route { op: op(Verb::Delete, "/clock", "Back to real time", "The clock"), to: |r| r.to(clock::reset) },
     Route { op: op(Verb::Get, "/data", "Entity types with their counts", "Counts"), to: |r| r.to(data::overview) },
     Route {
         op: SystemOp {
