@@ -7,7 +7,9 @@ mod http;
 mod init;
 mod list;
 mod logs;
+mod namespace;
 mod profiles;
+mod remote;
 mod smoke;
 mod snapshot;
 mod start;
@@ -55,6 +57,10 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Create, list or delete a running server's namespaces.
+    Namespace(namespace::NamespaceArgs),
+    /// Show, freeze, advance or reset a running server's clock (per namespace).
+    Clock(namespace::ClockArgs),
     /// Ask each running server for /, /docs/ and /openapi.json; fails if any does not answer 200.
     Test(smoke::TestArgs),
     /// Stop every server and delete the background servers' log files (data is kept).
@@ -82,6 +88,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Snapshot(args) => snapshot::run(args),
         Command::ValidateConfig(args) => validate_config::run(args),
         Command::Test(args) => smoke::run(args),
+        Command::Namespace(args) => namespace::namespace(args),
+        Command::Clock(args) => namespace::clock(args),
         Command::CleanUp(args) => cleanup::run(args),
         Command::Version => {
             println!("mockctl {}", env!("CARGO_PKG_VERSION"));

@@ -78,6 +78,10 @@ pub struct StartArgs {
     /// Print the started server's record (url, pid, port, profile, backend, log) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The request header that names a namespace (over the profile's namespaces.header;
+    /// default X-Mockgate-Namespace) [env: MOCKGATE_NAMESPACE_HEADER].
+    #[arg(long, env = "MOCKGATE_NAMESPACE_HEADER", value_name = "NAME")]
+    pub namespace_header: Option<String>,
     /// Log at debug level: every request's details and what the store did (the
     /// persistence guide's `--debug-persistence --verbose`) [env: MOCKGATE_LOG=debug].
     #[arg(long)]
@@ -101,6 +105,12 @@ fn foreground(args: StartArgs) -> anyhow::Result<()> {
     let mut profile = Profile::load_with(&dir, args.strict).map_err(anyhow::Error::new).context("cannot start")?;
     if args.verbose {
         profile.logging.level = "debug".into();
+    }
+    if let Some(h) = &args.namespace_header {
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            anyhow::bail!("--namespace-header {h:?}: expected a header name of letters, digits and -");
+        }
+        profile.namespaces.header = h.to_ascii_lowercase();
     }
     let _flush_logs_at_exit = crate::telemetry::init_server(&crate::telemetry::LogOptions {
         logging: profile.logging.clone(),
@@ -344,6 +354,7 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
     opt("--redis-password-file", a.redis_password_file.as_ref().map(|p| p.display().to_string()));
     opt("--snapshot", a.snapshot.clone());
     opt("--seed", a.seed_file.as_ref().map(|p| p.display().to_string()));
+    opt("--namespace-header", a.namespace_header.clone());
     for (on, flag) in [
         (a.reset, "--reset"),
         (a.no_persistence, "--no-persistence"),

@@ -350,3 +350,50 @@ mod clock {
         the_clock_moves_expiry_and_timestamps_per_namespace(Backend::File).await
     }
 }
+
+/// `mockctl namespace` and `mockctl clock` against a server started as a user starts it.
+#[tokio::test]
+async fn mockctl_manages_namespaces_and_clocks() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
+            .current_dir(crate::common::repo_path(""))
+            .env("MOCKGATE_STATE_DIR", state.path())
+            .env_remove("MOCKGATE_LOG")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out =
+        run(&["start", "persistence", "--port", "0", "--no-persistence", "--json", "--namespace-header", "X-Run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = started["url"].as_str().unwrap().to_owned();
+    let text = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(text(run(&["namespace", "create", "ci-1"])).contains("created namespace \"ci-1\": products 1, users 2"));
+    assert!(text(run(&["namespace", "list"])).contains("ci-1"));
+    assert!(text(run(&["clock", "freeze", "--namespace", "ci-1"])).contains(", frozen"));
+    let shown: Value =
+        serde_json::from_str(&text(run(&["clock", "advance", "3600", "--namespace", "ci-1", "--json"]))).unwrap();
+    assert!(shown["offset_ms"].as_i64().unwrap() >= 3_599_000, "{shown}");
+    assert!(!text(run(&["clock", "show"])).contains("frozen"), "the default clock runs");
+    // The renamed header names the namespace.
+    let client = reqwest::Client::new();
+    let users = client.get(format!("{url}/api/v1/users")).header("X-API-Key", "demo-api-key-123");
+    let created = users.try_clone().unwrap().header("X-Run", "ci-1");
+    let list: Value = created.send().await.unwrap().json().await.unwrap();
+    let listed: Value = serde_json::from_str(&text(run(&["namespace", "list", "--json"]))).unwrap();
+    assert_eq!(listed["count"], 1, "{listed}");
+    assert_eq!(list["total"], 2, "{list}");
+    let fresh = users.header("X-Run", "ci-2").send().await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    assert!(text(run(&["namespace", "list"])).contains("ci-2"), "X-Run named a new namespace");
+    assert!(text(run(&["clock", "reset", "--namespace", "ci-1"])).contains("offset"));
+    assert!(text(run(&["namespace", "delete", "ci-1"])).contains("deleted namespace"));
+    assert!(!text(run(&["namespace", "list"])).contains("ci-1"));
+    assert!(!run(&["namespace", "delete", "ci-1"]).status.success(), "a second delete is an error");
+    assert!(run(&["stop", "--all"]).status.success());
+}
