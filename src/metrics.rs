@@ -380,6 +380,10 @@ impl Store for MeteredStore {
         self.inner.info().await
     }
 
+    async fn clock_changed(&self, change: crate::store::ClockChange) -> Result<(), StoreError> {
+        self.inner.clock_changed(change).await
+    }
+
     async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.timed(Op::Snapshot, || format!("put {}", snapshot.meta.name), self.inner.put_snapshot(snapshot)).await
     }

@@ -112,7 +112,7 @@ impl Namespaces {
         settings: NamespaceSettings,
         clock: Arc<TestClock>,
     ) -> Result<Namespaces, StoreError> {
-        let registry = spaces.open(REGISTRY_SPACE, None, Arc::new(crate::store::SystemClock)).await?;
+        let registry = spaces.open(REGISTRY_SPACE, None, Arc::new(TestClock::default())).await?;
         Ok(Namespaces {
             spaces,
             clock,

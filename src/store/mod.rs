@@ -21,6 +21,7 @@ mod redis;
 pub use file::{FileStore, write_atomically};
 pub(crate) use memory::lock;
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock, TestClock};
+
 pub use open::{BackendChoice, BackendKind, OpenError, OpenRequest, Opened, Spaces, open};
 pub use query::{ListQuery, Page, Sort};
 pub use redis::{Keys, RedisStore, redacted};
@@ -214,6 +215,25 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self) -> Result<(), StoreError> {
         self.flush().await
     }
+
+    /// The namespace's clock changed (`/system/clock`). Stores that expire entries by
+    /// the clock they were given need nothing; Redis, which expires keys by its own
+    /// time, moves every expiry to match, so that nothing vanishes while the clock says
+    /// it lives and everything is gone once the clock says it expired.
+    async fn clock_changed(&self, _change: ClockChange) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// How a namespace's clock moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockChange {
+    /// Forward (or, for `set` and a reset, backward) by this many milliseconds.
+    Shift(i64),
+    /// Stopped: nothing may expire until it runs again.
+    Freeze,
+    /// Running again.
+    Thaw,
 }
 
 /// The key under which an entity is stored, from its id value.

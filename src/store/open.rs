@@ -6,7 +6,7 @@
 //! must answer; a profile that asks for Redis with none configured uses a local Redis
 //! when one answers on the default port, else the embedded file store, and says so.
 
-use super::{Clock, FileStore, MemoryStore, RedisStore, Store, StoreError, redacted};
+use super::{Clock, FileStore, MemoryStore, RedisStore, Store, StoreError, TestClock, redacted};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub struct OpenRequest {
     pub key_patterns: Vec<(String, String)>,
     /// The default namespace's clock (`/system/clock`), which the embedded stores
     /// expire entities by.
-    pub clock: Arc<super::TestClock>,
+    pub clock: Arc<TestClock>,
 }
 
 /// Opens namespaces' stores: each its own keyspace on the backend of the default one
@@ -83,7 +83,7 @@ pub trait Spaces: Send + Sync {
     /// The store of namespace `name` (a name already checked); `tag` is the
     /// namespace's hash-tag suffix on Redis (see [`slot_tag`]); `clock` decides when
     /// its entities expire (the embedded stores; Redis expires by its own time).
-    async fn open(&self, name: &str, tag: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError>;
+    async fn open(&self, name: &str, tag: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError>;
     /// Removes what is left of a namespace once its data is gone (its folder).
     async fn remove(&self, name: &str) -> Result<(), StoreError>;
     /// The hash-tag suffix for the `n`th namespace created (Redis only).
@@ -96,7 +96,7 @@ struct MemorySpaces;
 
 #[async_trait::async_trait]
 impl Spaces for MemorySpaces {
-    async fn open(&self, _: &str, _: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
+    async fn open(&self, _: &str, _: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError> {
         Ok(Arc::new(MemoryStore::new(clock)))
     }
 
@@ -112,7 +112,7 @@ struct FileSpaces {
 
 #[async_trait::async_trait]
 impl Spaces for FileSpaces {
-    async fn open(&self, name: &str, _: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
+    async fn open(&self, name: &str, _: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError> {
         let (store, _) = FileStore::open_with(&self.root.join(name), clock, self.transient.clone())?;
         Ok(Arc::new(store))
     }
@@ -134,8 +134,8 @@ struct RedisSpaces {
 
 #[async_trait::async_trait]
 impl Spaces for RedisSpaces {
-    async fn open(&self, name: &str, tag: Option<&str>, _: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(self.base.with_prefix(&namespace_prefix(self.base.prefix(), name, tag))))
+    async fn open(&self, name: &str, tag: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(self.base.with_prefix(&namespace_prefix(self.base.prefix(), name, tag)).with_clock(clock)))
     }
 
     fn tag(&self, name: &str, n: usize) -> Option<String> {
@@ -290,6 +290,7 @@ async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, Op
     } else {
         store.with_key_patterns(&req.key_patterns)
     };
+    let store = store.with_clock(Arc::clone(&req.clock));
     let spaces = Arc::new(RedisSpaces { base: store.with_prefix(prefix) });
     Ok(Opened { store: Arc::new(store), spaces, fresh, storage, note })
 }

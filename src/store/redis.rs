@@ -73,6 +73,11 @@ impl Keys {
     fn snapshots(&self) -> String {
         format!("{}:snaps", self.prefix)
     }
+
+    /// While the namespace's clock is frozen: key → milliseconds it has left.
+    fn frozen(&self) -> String {
+        format!("{}:frozen", self.prefix)
+    }
 }
 
 /// Deletes every entity, index, counter and the type set under prefix ARGV[1]: the
@@ -97,18 +102,80 @@ for _, name in ipairs(names) do
   end
   redis.call('DEL', idx, prefix .. ':s:' .. name)
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], prefix .. ':frozen')
 return #names
 "#;
 
+/// Moves the expiry of every entity key by -ARGV[2] ms (a clock moved forward by that
+/// much), frozen ones included; keys whose time is up are deleted. KEYS: the type set,
+/// the frozen hash. ARGV: prefix, delta, then key patterns as for [`WIPE`].
+const SHIFT: &str = r#"
+local prefix, delta = ARGV[1], tonumber(ARGV[2])
+local custom = {}
+for a = 3, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
+local f = redis.call('HGETALL', KEYS[2])
+for i = 1, #f, 2 do
+  local left = tonumber(f[i + 1]) - delta
+  if left <= 0 then
+    redis.call('DEL', f[i])
+    redis.call('HDEL', KEYS[2], f[i])
+  else
+    redis.call('HSET', KEYS[2], f[i], left)
+  end
+end
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local c = custom[name]
+  for _, id in ipairs(redis.call('ZRANGE', prefix .. ':i:' .. name, 0, -1)) do
+    local k
+    if c then k = c[1] .. id .. c[2] else k = prefix .. ':e:' .. name .. ':' .. id end
+    local t = redis.call('PTTL', k)
+    if t > 0 then
+      if t - delta <= 0 then redis.call('DEL', k) else redis.call('PEXPIRE', k, t - delta) end
+    end
+  end
+end
+return 1
+"#;
+
+/// Freezes (ARGV[2] = "freeze": every expiring key keeps its time left in the frozen
+/// hash and stops expiring) or thaws (expiries resume from there). KEYS and the other
+/// ARGV as for [`SHIFT`].
+const FREEZE: &str = r#"
+local prefix, what = ARGV[1], ARGV[2]
+if what == 'thaw' then
+  local f = redis.call('HGETALL', KEYS[2])
+  for i = 1, #f, 2 do
+    if redis.call('EXISTS', f[i]) == 1 then redis.call('PEXPIRE', f[i], f[i + 1]) end
+  end
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+local custom = {}
+for a = 3, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local c = custom[name]
+  for _, id in ipairs(redis.call('ZRANGE', prefix .. ':i:' .. name, 0, -1)) do
+    local k
+    if c then k = c[1] .. id .. c[2] else k = prefix .. ':e:' .. name .. ':' .. id end
+    local t = redis.call('PTTL', k)
+    if t > 0 then
+      redis.call('HSET', KEYS[2], k, t)
+      redis.call('PERSIST', k)
+    end
+  end
+end
+return 1
+"#;
+
 /// Checks every condition, then applies every write; returns `{"ok", prev...}` or
-/// `{"fail", index, found}`. KEYS: order, entities, then (entity, index, seq) per
-/// write. ARGV: count, then (op, cond, expected, value, ttl mode, ttl ms, id, entity)
-/// per write.
+/// `{"fail", index, found}`. KEYS: order, entities, the frozen hash, then (entity,
+/// index, seq) per write. ARGV: count, then (op, cond, expected, value, ttl mode, ttl
+/// ms, id, entity) per write; ttl mode `frozen` (the clock is frozen) keeps the time
+/// left in the frozen hash instead of letting the key expire.
 const COMMIT: &str = r#"
 local n = tonumber(ARGV[1])
 for i = 1, n do
-  local k = KEYS[2 + (i - 1) * 3 + 1]
+  local k = KEYS[3 + (i - 1) * 3 + 1]
   local a = 1 + (i - 1) * 8
   local cond = ARGV[a + 2]
   if cond ~= 'any' then
@@ -120,7 +187,7 @@ for i = 1, n do
 end
 local out = {'ok'}
 for i = 1, n do
-  local b = 2 + (i - 1) * 3
+  local b = 3 + (i - 1) * 3
   local k, idx, seq = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3]
   local a = 1 + (i - 1) * 8
   local op, value, mode, ttl, id, entity = ARGV[a + 1], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
@@ -130,6 +197,10 @@ for i = 1, n do
       redis.call('SET', k, value, 'KEEPTTL')
     elseif mode == 'persist' then
       redis.call('SET', k, value)
+      redis.call('HDEL', KEYS[3], k)
+    elseif mode == 'frozen' then
+      redis.call('SET', k, value)
+      redis.call('HSET', KEYS[3], k, ttl)
     else
       redis.call('SET', k, value, 'PX', ttl)
     end
@@ -144,6 +215,7 @@ for i = 1, n do
   elseif op == 'del' then
     redis.call('DEL', k)
     redis.call('ZREM', idx, id)
+    redis.call('HDEL', KEYS[3], k)
   end
 end
 return out
@@ -193,6 +265,9 @@ pub struct RedisStore {
     keys: Keys,
     commit: Script,
     address: String,
+    /// The namespace's clock, when tests may freeze it (writes then keep their time
+    /// left instead of expiring).
+    clock: Option<std::sync::Arc<super::TestClock>>,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -235,7 +310,7 @@ impl RedisStore {
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
         // The numeric-id rule is the one of `super::numeric_id`, spelled as a Lua pattern.
         let commit = Script::new(&COMMIT.replace("NUMERIC_ID", super::NUMERIC_ID_LUA));
-        Ok(RedisStore { conn, keys: Keys::new(prefix), commit, address })
+        Ok(RedisStore { conn, keys: Keys::new(prefix), commit, address, clock: None })
     }
 
     /// The same connection under another key prefix (a namespace's, with a hash tag of
@@ -246,7 +321,25 @@ impl RedisStore {
             keys: Keys::new(prefix),
             commit: self.commit.clone(),
             address: self.address.clone(),
+            clock: self.clock.clone(),
         }
+    }
+
+    /// Writes follow this clock's freezes.
+    pub fn with_clock(mut self, clock: std::sync::Arc<super::TestClock>) -> RedisStore {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Runs [`SHIFT`] or [`FREEZE`] over this prefix's keys.
+    async fn expiry_script(&self, script: &str, arg: String) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(2).arg(self.keys.entities()).arg(self.keys.frozen()).arg(&self.keys.prefix).arg(arg);
+        for (name, (before, after)) in self.keys.patterns.iter() {
+            cmd.arg(name).arg(before).arg(after);
+        }
+        let _: i64 = cmd.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
     }
 
     /// The key prefix.
@@ -390,7 +483,8 @@ impl Store for RedisStore {
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
         tx.check_depth()?;
         let mut inv = self.commit.prepare_invoke();
-        inv.key(self.keys.order()).key(self.keys.entities()).arg(tx.writes.len());
+        inv.key(self.keys.order()).key(self.keys.entities()).key(self.keys.frozen()).arg(tx.writes.len());
+        let frozen = self.clock.as_ref().is_some_and(|c| c.frozen());
         for w in &tx.writes {
             inv.key(self.keys.entity(w.entity(), w.id()))
                 .key(self.keys.index(w.entity()))
@@ -401,6 +495,7 @@ impl Store for RedisStore {
                     let (mode, ms) = match ttl {
                         Ttl::Keep => ("keep", 0),
                         Ttl::Persist => ("persist", 0),
+                        Ttl::Seconds(s) if frozen => ("frozen", s.saturating_mul(1000).max(1)),
                         Ttl::Seconds(s) => ("px", s.saturating_mul(1000).max(1)),
                     };
                     ("put", value.to_string(), mode, ms)
@@ -437,6 +532,15 @@ impl Store for RedisStore {
                 Err(StoreError::ConditionFailed { index, entity: w.entity().to_owned(), id: w.id().to_owned(), found })
             }
             _ => Err(StoreError::Unavailable(format!("unexpected reply from the commit script: {reply:?}").into())),
+        }
+    }
+
+    async fn clock_changed(&self, change: super::ClockChange) -> Result<(), StoreError> {
+        match change {
+            super::ClockChange::Shift(0) => Ok(()),
+            super::ClockChange::Shift(ms) => self.expiry_script(SHIFT, ms.to_string()).await,
+            super::ClockChange::Freeze => self.expiry_script(FREEZE, "freeze".into()).await,
+            super::ClockChange::Thaw => self.expiry_script(FREEZE, "thaw".into()).await,
         }
     }
 

@@ -11,41 +11,39 @@ use std::sync::Arc;
 /// A store under test plus whatever must live as long as it.
 pub struct Subject {
     pub store: Arc<dyn Store>,
-    /// The embedded stores' clock; Redis keeps real time.
+    /// The embedded stores' clock; Redis is told how its clock moved instead.
     clock: Option<Arc<ManualClock>>,
+    /// How far Redis's expiries were moved so far.
+    moved_ms: std::sync::atomic::AtomicU64,
     _dir: Option<tempfile::TempDir>,
     _redis: Option<RedisServer>,
 }
 
 impl Subject {
-    /// Lets time pass: instantly on a manual clock, for real on Redis.
+    /// Lets time pass, instantly: a manual clock jumps; Redis moves every expiry (as
+    /// `/system/clock` makes it do).
     async fn advance_ms(&self, ms: u64) {
         match &self.clock {
             Some(c) => c.advance_ms(ms),
-            None => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+            None => {
+                self.moved_ms.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+                self.store.clock_changed(mockgate::store::ClockChange::Shift(ms as i64)).await.unwrap()
+            }
         }
     }
 
     /// Whether `entity/id` is gone by `deadline_ms` after `start` (the case's start): the
-    /// manual clock jumps there; on Redis the entity is polled until it is gone or the
-    /// deadline passes.
+    /// manual clock jumps there; on Redis every expiry moves by what is left until then.
     async fn gone_by(&self, entity: &str, id: &str, start: std::time::Instant, deadline_ms: u64) -> bool {
-        let deadline = start + std::time::Duration::from_millis(deadline_ms);
         match &self.clock {
-            Some(c) => {
-                c.advance_ms(deadline_ms.saturating_sub(c.now_ms() - START_MS));
-                self.store.get(entity, id).await.unwrap().is_none()
+            Some(c) => c.advance_ms(deadline_ms.saturating_sub(c.now_ms() - START_MS)),
+            None => {
+                let moved = self.moved_ms.load(std::sync::atomic::Ordering::SeqCst);
+                let left = deadline_ms.saturating_sub(start.elapsed().as_millis() as u64 + moved);
+                self.advance_ms(left).await;
             }
-            None => loop {
-                if self.store.get(entity, id).await.unwrap().is_none() {
-                    return true;
-                }
-                if std::time::Instant::now() > deadline {
-                    return false;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            },
         }
+        self.store.get(entity, id).await.unwrap().is_none()
     }
 }
 
@@ -57,6 +55,7 @@ pub async fn memory_store() -> Subject {
     Subject {
         store: Arc::new(MemoryStore::new(clock.clone() as Arc<dyn Clock>)),
         clock: Some(clock),
+        moved_ms: Default::default(),
         _dir: None,
         _redis: None,
     }
@@ -67,7 +66,7 @@ pub async fn file_store() -> Subject {
     let dir = tempfile::tempdir().unwrap();
     let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
     assert!(!existed);
-    Subject { store: Arc::new(store), clock: Some(clock), _dir: Some(dir), _redis: None }
+    Subject { store: Arc::new(store), clock: Some(clock), moved_ms: Default::default(), _dir: Some(dir), _redis: None }
 }
 
 /// A store on a shared Redis Cluster, under its own hash tag.
@@ -75,14 +74,14 @@ pub async fn cluster_store(urls: &str, case: &str) -> Subject {
     let store = RedisStore::connect_cluster(urls, &format!("test:{{{case}}}"), std::time::Duration::from_secs(2))
         .await
         .unwrap();
-    Subject { store: Arc::new(store), clock: None, _dir: None, _redis: None }
+    Subject { store: Arc::new(store), clock: None, moved_ms: Default::default(), _dir: None, _redis: None }
 }
 
 pub async fn redis_store() -> Subject {
     let server = RedisServer::start();
     let store =
         RedisStore::connect(&server.url(), "test:{conformance}", std::time::Duration::from_secs(2)).await.unwrap();
-    Subject { store: Arc::new(store), clock: None, _dir: None, _redis: Some(server) }
+    Subject { store: Arc::new(store), clock: None, moved_ms: Default::default(), _dir: None, _redis: Some(server) }
 }
 fn put(entity: &str, id: &str, value: Value, cond: Cond) -> Write {
     Write::Put { entity: entity.into(), id: id.into(), value, ttl: Ttl::Persist, cond }

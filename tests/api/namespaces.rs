@@ -282,8 +282,8 @@ mod concurrency {
     on_every_backend!(sixteen_workers_in_sixteen_namespaces_end_as_if_alone);
 }
 
-/// The clock drives templates, timestamps and expiry (here on the embedded stores),
-/// per namespace, with no sleeps.
+/// The clock drives templates, timestamps and expiry, per namespace, with no sleeps (on
+/// Redis too: every expiry moves with the clock, and nothing expires while it is frozen).
 async fn the_clock_moves_expiry_and_timestamps_per_namespace(backend: Backend) {
     let app = shop(backend).await;
     let clock = |ns: Option<&str>, body: Option<Value>| {
@@ -296,10 +296,10 @@ async fn the_clock_moves_expiry_and_timestamps_per_namespace(backend: Backend) {
         (StatusCode::OK, json!(false), Some(true))
     );
     // Frozen at a chosen instant: timestamps say exactly that.
-    let (_, c) = app.send(clock(Some("t"), Some(json!({"set": "2030-01-01T00:00:00Z"})))).await;
-    assert_eq!(c["now"], "2030-01-01T00:00:00.000Z", "{c}");
     let (_, c) = app.send(clock(Some("t"), Some(json!({"freeze": true})))).await;
     assert_eq!(c["frozen"], true);
+    let (_, c) = app.send(clock(Some("t"), Some(json!({"set": "2030-01-01T00:00:00Z"})))).await;
+    assert_eq!((c["now"].as_str(), c["frozen"].as_bool()), (Some("2030-01-01T00:00:00.000Z"), Some(true)), "{c}");
     let user = json!({"name": "Timed", "email": "timed@example.com"});
     let (_, created) = app.send(req(&app, Method::POST, Some("t"), "/users", Some(user))).await;
     assert!(created["created_at"].as_str().is_some_and(|t| t.starts_with("2030-01-01T00:00:00")), "{created}");
@@ -335,20 +335,25 @@ async fn the_clock_moves_expiry_and_timestamps_per_namespace(backend: Backend) {
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "validation_failed"));
     let (status, c) = app.send(system(&app, Method::DELETE, Some("t"), "/clock", None)).await;
     assert_eq!((status, c["frozen"].clone()), (StatusCode::OK, json!(false)));
+    // A running clock moved forward expires what was written before the move.
+    let (_, otp) = app.send(req(&app, Method::POST, Some("t"), "/otp", Some(json!({"user_id": "user_001"})))).await;
+    let id = otp["id"].as_str().or(otp["otp_id"].as_str()).unwrap().to_owned();
+    let read = || req(&app, Method::GET, Some("t"), &format!("/otp/{id}"), None);
+    app.send(clock(Some("t"), Some(json!({"advance_seconds": 20})))).await;
+    assert_eq!(app.send(read()).await.0, StatusCode::OK, "20 s of 30 gone");
+    // Setting the clock back gives time back.
+    let now = app.send(clock(Some("t"), None)).await.1["now"].as_str().unwrap().to_owned();
+    let back = chrono::DateTime::parse_from_rfc3339(&now).unwrap() - chrono::Duration::seconds(20);
+    app.send(clock(Some("t"), Some(json!({"set": back.to_rfc3339()})))).await;
+    app.send(clock(Some("t"), Some(json!({"advance_seconds": 25})))).await;
+    assert_eq!(app.send(read()).await.0, StatusCode::OK, "25 s after creation by the clock");
+    app.send(clock(Some("t"), Some(json!({"advance_seconds": 6})))).await;
+    assert_eq!(app.send(read()).await.0, StatusCode::NOT_FOUND, "31 s after creation by the clock");
 }
 
 mod clock {
     use super::*;
-
-    #[tokio::test]
-    async fn memory() {
-        the_clock_moves_expiry_and_timestamps_per_namespace(Backend::Memory).await
-    }
-
-    #[tokio::test]
-    async fn file() {
-        the_clock_moves_expiry_and_timestamps_per_namespace(Backend::File).await
-    }
+    on_every_backend!(the_clock_moves_expiry_and_timestamps_per_namespace);
 }
 
 /// `mockctl namespace` and `mockctl clock` against a server started as a user starts it.

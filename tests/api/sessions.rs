@@ -4,7 +4,6 @@
 use crate::common::{Backend, code, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 async fn login_me_logout(backend: Backend) {
     let app = spawn_app("configs/persistence", backend).await;
@@ -35,16 +34,13 @@ async fn a_session_ends_with_its_ttl(backend: Backend) {
     let cookie = format!("theme=dark; sid={}", body["session_id"].as_str().unwrap());
     let whoami = || app.request(Method::GET, "/v1/whoami").header("Cookie", &cookie);
     assert_eq!(app.send(whoami()).await, (StatusCode::OK, json!({"user": "ada"})));
-    // The TTL is one second; poll under a deadline rather than sleeping blindly.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (status, _) = app.send(whoami()).await;
-        if status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the session outlived its TTL");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The TTL is one second: move the clock past it instead of waiting.
+    let advance = |secs: f64| app.request(Method::POST, "/system/clock").json(&json!({"advance_seconds": secs}));
+    assert_eq!(app.send(advance(0.5)).await.0, StatusCode::OK);
+    assert_eq!(app.send(whoami()).await.0, StatusCode::OK, "0.5 s of 1 s");
+    app.send(advance(0.6)).await;
+    let (status, _) = app.send(whoami()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended with its TTL");
     let (_, list) = app.get("/v1/notes").await;
     assert_eq!(list["total"], 1, "other data is untouched");
 }

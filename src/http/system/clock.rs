@@ -5,6 +5,7 @@ use super::Answer;
 use crate::gateway::ApiError;
 use crate::http::state::AppState;
 use crate::persistence::rules::Violation;
+use crate::store::ClockChange;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -34,27 +35,56 @@ pub async fn change(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     if body.len() != 1 {
         return Err(invalid(EXPECTED));
     }
-    match body.iter().next() {
-        Some((k, Value::Bool(on))) if k == "freeze" => clock.freeze(*on),
+    let before = clock.now_i64();
+    let change = match body.iter().next() {
+        Some((k, Value::Bool(on))) if k == "freeze" => {
+            let was = clock.frozen();
+            clock.freeze(*on);
+            match (was, *on) {
+                (false, true) => Some(ClockChange::Freeze),
+                (true, false) => Some(ClockChange::Thaw),
+                _ => None,
+            }
+        }
         Some((k, Value::String(s))) if k == "set" => {
             let at = chrono::DateTime::parse_from_rfc3339(s)
                 .map_err(|e| invalid(&format!("set: {s:?} is not an RFC 3339 time ({e})")))?;
             clock.set(at.timestamp_millis());
+            Some(ClockChange::Shift(at.timestamp_millis() - before))
         }
         Some((k, Value::Number(n))) if k == "advance_seconds" => match n.as_f64() {
-            Some(secs) if secs >= 0.0 && secs.is_finite() && secs < 1e12 => clock.advance((secs * 1000.0) as i64),
+            Some(secs) if secs >= 0.0 && secs.is_finite() && secs < 1e12 => {
+                let ms = (secs * 1000.0) as i64;
+                clock.advance(ms);
+                Some(ClockChange::Shift(ms))
+            }
             _ => return Err(invalid("advance_seconds must be a number of seconds >= 0")),
         },
         _ => return Err(invalid(EXPECTED)),
-    }
-    // Reads cached before the move would outlive their time.
-    t.cache().invalidate(None);
+    };
+    moved(&t, change.into_iter().collect()).await?;
     Ok(HttpResponse::Ok().json(describe(clock)))
+}
+
+/// Tells the store how the clock moved (Redis moves its expiries to match) and drops
+/// reads cached before the move, which would outlive their time.
+async fn moved(t: &super::Target, changes: Vec<ClockChange>) -> Result<(), ApiError> {
+    for change in changes {
+        t.store().clock_changed(change).await.map_err(crate::admin::AdminError::from)?;
+    }
+    t.cache().invalidate(None);
+    Ok(())
 }
 
 pub async fn reset(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let t = super::target(&req, &state).await?;
-    t.clock().reset();
-    t.cache().invalidate(None);
+    let clock = t.clock();
+    let mut changes = Vec::new();
+    if clock.frozen() {
+        changes.push(ClockChange::Thaw);
+    }
+    changes.push(ClockChange::Shift(-clock.offset_ms()));
+    clock.reset();
+    moved(&t, changes).await?;
     Ok(HttpResponse::Ok().json(describe(t.clock())))
 }
