@@ -42,6 +42,8 @@ struct SeriesKey {
     method: Box<str>,
     route: Box<str>,
     status: u16,
+    /// Empty unless `namespaces.metrics_label` is on.
+    namespace: Box<str>,
 }
 
 /// The borrowed form of [`SeriesKey`], for lookups without allocating.
@@ -50,11 +52,15 @@ struct SeriesRef<'a> {
     method: &'a str,
     route: &'a str,
     status: u16,
+    namespace: &'a str,
 }
 
 impl Equivalent<SeriesKey> for SeriesRef<'_> {
     fn equivalent(&self, key: &SeriesKey) -> bool {
-        self.status == key.status && *self.method == *key.method && *self.route == *key.route
+        self.status == key.status
+            && *self.method == *key.method
+            && *self.route == *key.route
+            && *self.namespace == *key.namespace
     }
 }
 
@@ -108,27 +114,33 @@ impl Metrics {
     }
 
     /// Counts one finished request.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// One answered request; `namespace` becomes a label only when the profile asks
+    /// for it (`namespaces.metrics_label`), since namespaces are unbounded otherwise.
+    pub fn observe_request(&self, method: &str, route: &str, namespace: Option<&str>, status: u16, elapsed: Duration) {
         // Clients may send any method token; only the standard ones become labels.
         const METHODS: [&str; 9] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
         let method = if METHODS.contains(&method) { method } else { "OTHER" };
-        let probe = SeriesRef { method, route, status };
+        let namespace = namespace.unwrap_or("");
+        let probe = SeriesRef { method, route, status, namespace };
         let found = self.requests.read().ok().and_then(|m| m.get(&probe).cloned());
         let series = match found {
             Some(s) => s,
-            None => self.register_request(method, route, status),
+            None => self.register_request(method, route, status, namespace),
         };
         series.count.increment(1);
         series.latency.record(elapsed.as_secs_f64());
     }
 
     #[cold]
-    fn register_request(&self, method: &str, route: &str, status: u16) -> RequestSeries {
-        let labels = vec![
+    fn register_request(&self, method: &str, route: &str, status: u16, namespace: &str) -> RequestSeries {
+        let mut labels = vec![
             Label::new("method", method.to_owned()),
             Label::new("route", route.to_owned()),
             Label::new("status", status.to_string()),
         ];
+        if !namespace.is_empty() {
+            labels.push(Label::new("namespace", namespace.to_owned()));
+        }
         let series = RequestSeries {
             count: self
                 .recorder
@@ -138,7 +150,7 @@ impl Metrics {
                 .register_histogram(&Key::from_parts("mockgate_http_request_duration_seconds", labels), &META),
         };
         if let Ok(mut map) = self.requests.write() {
-            let key = SeriesKey { method: method.into(), route: route.into(), status };
+            let key = SeriesKey { method: method.into(), route: route.into(), status, namespace: namespace.into() };
             map.entry(key).or_insert_with(|| series.clone());
         }
         series
@@ -435,8 +447,8 @@ mod tests {
     #[test]
     fn a_borrowed_series_key_hashes_like_the_owned_one() {
         let build = hashbrown::DefaultHashBuilder::default();
-        let owned = SeriesKey { method: "GET".into(), route: "/users/{id}".into(), status: 200 };
-        let probe = SeriesRef { method: "GET", route: "/users/{id}", status: 200 };
+        let owned = SeriesKey { method: "GET".into(), route: "/users/{id}".into(), status: 200, namespace: "".into() };
+        let probe = SeriesRef { method: "GET", route: "/users/{id}", status: 200, namespace: "" };
         assert_eq!(build.hash_one(&owned), build.hash_one(&probe));
         assert!(probe.equivalent(&owned));
         assert!(!SeriesRef { status: 404, ..probe }.equivalent(&owned));
@@ -450,9 +462,9 @@ mod tests {
     #[test]
     fn requests_are_counted_by_route_and_status() {
         let m = Metrics::new();
-        m.observe_request("GET", "/users/{id}", 200, Duration::from_millis(2));
-        m.observe_request("GET", "/users/{id}", 200, Duration::from_millis(3));
-        m.observe_request("GET", "/users/{id}", 404, Duration::from_millis(1));
+        m.observe_request("GET", "/users/{id}", None, 200, Duration::from_millis(2));
+        m.observe_request("GET", "/users/{id}", None, 200, Duration::from_millis(3));
+        m.observe_request("GET", "/users/{id}", None, 404, Duration::from_millis(1));
         let text = m.render(Some(&[("users".into(), 2), ("__unique.users.email".into(), 2)]));
         assert!(
             text.contains(r#"mockgate_http_requests_total{method="GET",route="/users/{id}",status="200"} 2"#),
@@ -476,7 +488,7 @@ mod tests {
     fn unknown_methods_share_one_label() {
         let m = Metrics::new();
         for method in ["BREW", "PROPFIND", "X"] {
-            m.observe_request(method, UNMATCHED, 405, Duration::from_millis(1));
+            m.observe_request(method, UNMATCHED, None, 405, Duration::from_millis(1));
         }
         let text = m.render(None);
         assert!(

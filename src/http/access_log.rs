@@ -63,7 +63,9 @@ pub async fn access_log(
     }
     .unwrap_or(crate::metrics::UNMATCHED);
     if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-        state.metrics.observe_request(method.as_str(), route, status, elapsed);
+        let labelled = state.gateway().namespaces().settings().metrics_label;
+        let namespace = if labelled { trace.as_ref().and_then(|t| t.namespace.as_deref()) } else { None };
+        state.metrics.observe_request(method.as_str(), route, namespace, status, elapsed);
     }
     let micros = elapsed.as_micros();
     let latency_ms = micros as f64 / 1000.0;

@@ -18,6 +18,9 @@ pub struct NamespaceSettings {
     pub max: usize,
     /// An unused namespace is removed after this long (`idle_ttl_seconds`, default 3600).
     pub idle_ttl: Duration,
+    /// Request metrics carry a `namespace` label (`metrics_label`, default off: only
+    /// when the namespaces are few and known).
+    pub metrics_label: bool,
 }
 
 impl Default for NamespaceSettings {
@@ -27,12 +30,14 @@ impl Default for NamespaceSettings {
             query_param: None,
             max: 1000,
             idle_ttl: Duration::from_secs(3600),
+            metrics_label: false,
         }
     }
 }
 
 impl NamespaceSettings {
-    /// `{"header", "query_param", "max", "idle_ttl_seconds"}`; problems against `api.json`.
+    /// `{"header", "query_param", "max", "idle_ttl_seconds", "metrics_label"}`; problems
+    /// against `api.json`.
     pub fn parse(v: Option<&Value>, problems: &mut Vec<ConfigError>) -> NamespaceSettings {
         let mut out = NamespaceSettings::default();
         let mut problem = |at: &str, found: String, expected: &str| {
@@ -66,6 +71,8 @@ impl NamespaceSettings {
                 ("idle_ttl_seconds", Value::Number(n)) if n.as_f64().is_some_and(|s| s > 0.0 && s.is_finite()) => {
                     out.idle_ttl = Duration::from_secs_f64(n.as_f64().unwrap_or(3600.0))
                 }
+                ("metrics_label", Value::Bool(b)) => out.metrics_label = *b,
+                ("metrics_label", other) => problem(".metrics_label", format!("found {other}"), "true or false"),
                 ("header", other) => {
                     problem(".header", format!("found {other}"), "a header name of letters, digits and -")
                 }
@@ -77,7 +84,7 @@ impl NamespaceSettings {
                 (other, _) => problem(
                     &format!(".{other}"),
                     "unknown key".into(),
-                    "one of header, query_param, max, idle_ttl_seconds",
+                    "one of header, query_param, max, idle_ttl_seconds, metrics_label",
                 ),
             }
         }

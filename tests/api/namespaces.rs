@@ -402,3 +402,25 @@ async fn mockctl_manages_namespaces_and_clocks() {
     assert!(!run(&["namespace", "delete", "ci-1"]).status.success(), "a second delete is an error");
     assert!(run(&["stop", "--all"]).status.success());
 }
+
+#[tokio::test]
+async fn request_metrics_name_the_namespace_only_when_asked() {
+    let metrics = |app: &TestApp| {
+        let rb = system(app, Method::GET, None, "/metrics", None);
+        async move { rb.send().await.unwrap().text().await.unwrap() }
+    };
+    let plain = shop(Backend::Memory).await;
+    plain.send(req(&plain, Method::GET, Some("m1"), "/users", None)).await;
+    let text = metrics(&plain).await;
+    assert!(text.contains("mockgate_http_requests_total"), "{text}");
+    assert!(!text.contains("namespace=\""), "off by default: namespaces are unbounded");
+
+    let dir = with_namespaces(json!({"metrics_label": true}));
+    let app =
+        spawn_app(dir.path().to_str().unwrap(), Backend::Memory).await.with_header("X-API-Key", "demo-api-key-123");
+    app.send(req(&app, Method::GET, Some("m1"), "/users", None)).await;
+    app.send(req(&app, Method::GET, None, "/users", None)).await;
+    let text = metrics(&app).await;
+    let line = text.lines().find(|l| l.starts_with("mockgate_http_requests_total") && l.contains("namespace=\"m1\""));
+    assert!(line.is_some_and(|l| l.contains("route=\"/api/v1/users\"") && l.ends_with(" 1")), "{text}");
+}
