@@ -41,6 +41,10 @@ pub enum NamespaceError {
     TooMany { max: usize },
     #[error("namespace {0:?} is being created by another instance and did not become ready; try again")]
     NotReady(String),
+    #[error(
+        "namespace {name:?} holds {max} entities, the most one may (namespaces.max_entities); delete some or reset it"
+    )]
+    Full { name: String, max: usize },
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error(transparent)]

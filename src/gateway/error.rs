@@ -120,6 +120,7 @@ impl ApiError {
                     N::NotFound(_) => (404, "namespace_not_found"),
                     N::TooMany { .. } => (429, "too_many_namespaces"),
                     N::NotReady(_) => (503, "namespace_not_ready"),
+                    N::Full { .. } => (507, "namespace_full"),
                     N::Admin(AdminError::NotFound { .. }) => (404, "snapshot_not_found"),
                     N::Admin(AdminError::Invalid(_)) => (400, "validation_failed"),
                     N::Admin(AdminError::Store(s)) | N::Store(s) => store_status(s),

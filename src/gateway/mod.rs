@@ -210,6 +210,16 @@ impl Gateway {
         };
         // A response that is itself an error (a 401 for bad credentials, say) stores nothing.
         let is_error = matches!(rule.map(|r| &r.status), Some(StatusSpec::Fixed(s)) if *s >= 400);
+        if let (Some(space), Some(max)) = (&space, self.namespaces.settings().max_entities) {
+            let creates =
+                ep.persistence.iter().chain(rule.and_then(|r| r.persistence.as_ref())).any(|p| p.action.creates());
+            if creates && !is_error {
+                let held: usize = crate::admin::counts(store).await.map_err(ActionError::from)?.values().sum();
+                if held >= max {
+                    return Err(crate::namespaces::NamespaceError::Full { name: space.name.clone(), max }.into());
+                }
+            }
+        }
         let mut outcome = Outcome { status: 200, ..Outcome::default() };
         if !is_error {
             let actions = ep.persistence.iter().chain(rule.and_then(|r| r.persistence.as_ref()));

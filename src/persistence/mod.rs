@@ -189,6 +189,15 @@ impl Action {
         result
     }
 
+    /// Whether it may add entities (a create, or an atomic block with one).
+    pub fn creates(&self) -> bool {
+        match self {
+            Action::Create(_) => true,
+            Action::Atomic(a) => a.ops.iter().any(|op| matches!(op, atomic::AtomicOp::Create(_))),
+            _ => false,
+        }
+    }
+
     pub fn entity(&self) -> &str {
         match self {
             Action::Create(a) => &a.entity,

@@ -21,6 +21,9 @@ pub struct NamespaceSettings {
     /// Request metrics carry a `namespace` label (`metrics_label`, default off: only
     /// when the namespaces are few and known).
     pub metrics_label: bool,
+    /// At most this many entities in one namespace (`max_entities`; none by default):
+    /// a create beyond it is 507.
+    pub max_entities: Option<usize>,
 }
 
 impl Default for NamespaceSettings {
@@ -31,6 +34,7 @@ impl Default for NamespaceSettings {
             max: 1000,
             idle_ttl: Duration::from_secs(3600),
             metrics_label: false,
+            max_entities: None,
         }
     }
 }
@@ -72,6 +76,12 @@ impl NamespaceSettings {
                     out.idle_ttl = Duration::from_secs_f64(n.as_f64().unwrap_or(3600.0))
                 }
                 ("metrics_label", Value::Bool(b)) => out.metrics_label = *b,
+                ("max_entities", Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {
+                    out.max_entities = n.as_u64().map(|n| n as usize)
+                }
+                ("max_entities", other) => {
+                    problem(".max_entities", format!("found {other}"), "a whole number of at least 1")
+                }
                 ("metrics_label", other) => problem(".metrics_label", format!("found {other}"), "true or false"),
                 ("header", other) => {
                     problem(".header", format!("found {other}"), "a header name of letters, digits and -")
@@ -84,7 +94,7 @@ impl NamespaceSettings {
                 (other, _) => problem(
                     &format!(".{other}"),
                     "unknown key".into(),
-                    "one of header, query_param, max, idle_ttl_seconds, metrics_label",
+                    "one of header, query_param, max, idle_ttl_seconds, metrics_label, max_entities",
                 ),
             }
         }

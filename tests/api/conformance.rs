@@ -15,8 +15,8 @@ pub struct Subject {
     clock: Option<Arc<ManualClock>>,
     /// How far Redis's expiries were moved so far.
     moved_ms: std::sync::atomic::AtomicU64,
-    _dir: Option<tempfile::TempDir>,
-    _redis: Option<RedisServer>,
+    _dir: Option<Arc<tempfile::TempDir>>,
+    _redis: Option<Arc<RedisServer>>,
 }
 
 impl Subject {
@@ -66,7 +66,13 @@ pub async fn file_store() -> Subject {
     let dir = tempfile::tempdir().unwrap();
     let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
     assert!(!existed);
-    Subject { store: Arc::new(store), clock: Some(clock), moved_ms: Default::default(), _dir: Some(dir), _redis: None }
+    Subject {
+        store: Arc::new(store),
+        clock: Some(clock),
+        moved_ms: Default::default(),
+        _dir: Some(Arc::new(dir)),
+        _redis: None,
+    }
 }
 
 /// A store on a shared Redis Cluster, under its own hash tag.
@@ -81,7 +87,53 @@ pub async fn redis_store() -> Subject {
     let server = RedisServer::start();
     let store =
         RedisStore::connect(&server.url(), "test:{conformance}", std::time::Duration::from_secs(2)).await.unwrap();
-    Subject { store: Arc::new(store), clock: None, moved_ms: Default::default(), _dir: None, _redis: Some(server) }
+    Subject {
+        store: Arc::new(store),
+        clock: None,
+        moved_ms: Default::default(),
+        _dir: None,
+        _redis: Some(Arc::new(server)),
+    }
+}
+
+/// Two namespaces' stores on one backend (one folder, one Redis server), as the
+/// gateway opens them: each case runs in both at once, so any leakage between them
+/// breaks its exact expectations.
+pub async fn namespace_pair(backend: &str) -> (Subject, Subject) {
+    match backend {
+        "memory" => (memory_store().await, memory_store().await),
+        "file" => {
+            let root = Arc::new(tempfile::tempdir().unwrap());
+            let one = |name: &str| {
+                let clock = Arc::new(ManualClock::new(START_MS));
+                let dir = root.path().join("namespaces").join(name);
+                let (store, existed) = FileStore::open(&dir, clock.clone() as Arc<dyn Clock>).unwrap();
+                assert!(!existed);
+                Subject {
+                    store: Arc::new(store),
+                    clock: Some(clock),
+                    moved_ms: Default::default(),
+                    _dir: Some(root.clone()),
+                    _redis: None,
+                }
+            };
+            (one("a"), one("b"))
+        }
+        _ => {
+            let server = Arc::new(RedisServer::start());
+            let base = RedisStore::connect(&server.url(), "test:{conformance}", std::time::Duration::from_secs(2))
+                .await
+                .unwrap();
+            let one = |name: &str| Subject {
+                store: Arc::new(base.with_prefix(&format!("test:{{conformance|ns={name}}}"))),
+                clock: None,
+                moved_ms: Default::default(),
+                _dir: None,
+                _redis: Some(server.clone()),
+            };
+            (one("a"), one("b"))
+        }
+    }
 }
 fn put(entity: &str, id: &str, value: Value, cond: Cond) -> Write {
     Write::Put { entity: entity.into(), id: id.into(), value, ttl: Ttl::Persist, cond }
@@ -324,6 +376,18 @@ macro_rules! conformance {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() {
                 if crate::common::redis::available() {
                     super::$case(super::redis_store().await).await
+                }
+            })*
+        }
+        /// Every case inside two namespaces at once, on each backend.
+        mod in_two_namespaces {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() {
+                for backend in ["memory", "file", "redis"] {
+                    if backend == "redis" && !crate::common::redis::available() {
+                        continue;
+                    }
+                    let (a, b) = super::namespace_pair(backend).await;
+                    tokio::join!(super::$case(a), super::$case(b));
                 }
             })*
         }

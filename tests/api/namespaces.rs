@@ -424,3 +424,43 @@ async fn request_metrics_name_the_namespace_only_when_asked() {
     let line = text.lines().find(|l| l.starts_with("mockgate_http_requests_total") && l.contains("namespace=\"m1\""));
     assert!(line.is_some_and(|l| l.contains("route=\"/api/v1/users\"") && l.ends_with(" 1")), "{text}");
 }
+
+/// On the embedded store a namespace is kept like the default data: it survives a restart.
+#[tokio::test]
+async fn namespaces_survive_a_restart_on_the_embedded_store() {
+    let data = tempfile::tempdir().unwrap();
+    let start = || async {
+        crate::common::spawn_in("configs/persistence", Backend::File, data.path().to_owned())
+            .await
+            .with_header("X-API-Key", "demo-api-key-123")
+    };
+    let app = start().await;
+    let user = json!({"name": "Kept", "email": "kept@example.com"});
+    assert_eq!(app.send(req(&app, Method::POST, Some("keep-me"), "/users", Some(user))).await.0, StatusCode::CREATED);
+    app.stop().await;
+    let again = start().await;
+    let (_, list) = again.send(system(&again, Method::GET, None, "/namespaces", None)).await;
+    assert_eq!(list["count"], 1, "{list}");
+    assert_eq!(user_count(&again, Some("keep-me")).await, 3, "its data came back with it");
+    assert_eq!(user_count(&again, None).await, 2);
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_namespace_refuses_creates_with_507_and_keeps_serving_reads() {
+    // The seed holds 3 entities (2 users, 1 product): room for 2 more.
+    let dir = with_namespaces(json!({"max_entities": 5}));
+    let app =
+        spawn_app(dir.path().to_str().unwrap(), Backend::Memory).await.with_header("X-API-Key", "demo-api-key-123");
+    for i in 0..2 {
+        let user = json!({"name": "U", "email": format!("u{i}@example.com")});
+        assert_eq!(app.send(req(&app, Method::POST, Some("small"), "/users", Some(user))).await.0, StatusCode::CREATED);
+    }
+    let user = json!({"name": "U", "email": "one-too-many@example.com"});
+    let (status, body) = app.send(req(&app, Method::POST, Some("small"), "/users", Some(user.clone()))).await;
+    assert_eq!((status.as_u16(), code(&body)), (507, "namespace_full"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("namespaces.max_entities"));
+    assert_eq!(user_count(&app, Some("small")).await, 4, "nothing was stored; reads still work");
+    // The cap is per namespace; the default data has none.
+    assert_eq!(app.send(req(&app, Method::POST, None, "/users", Some(user))).await.0, StatusCode::CREATED);
+}
