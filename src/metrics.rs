@@ -250,6 +250,44 @@ pub struct MeteredStore {
     secrets: crate::telemetry::Secrets,
 }
 
+/// Namespaces' stores, metered like the default one (same series: a namespace is not a label).
+pub struct MeteredSpaces {
+    inner: Arc<dyn crate::store::Spaces>,
+    metrics: Arc<Metrics>,
+    secrets: crate::telemetry::Secrets,
+}
+
+impl MeteredSpaces {
+    pub fn new(
+        inner: Arc<dyn crate::store::Spaces>,
+        metrics: &Arc<Metrics>,
+        secrets: crate::telemetry::Secrets,
+    ) -> Self {
+        MeteredSpaces { inner, metrics: Arc::clone(metrics), secrets }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::Spaces for MeteredSpaces {
+    async fn open(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        clock: Arc<crate::store::TestClock>,
+    ) -> Result<Arc<dyn Store>, StoreError> {
+        let store = self.inner.open(name, tag, clock).await?;
+        Ok(Arc::new(MeteredStore::new(store, &self.metrics, self.secrets.clone())))
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.remove(name).await
+    }
+
+    fn tag(&self, name: &str, n: usize) -> Option<String> {
+        self.inner.tag(name, n)
+    }
+}
+
 impl MeteredStore {
     pub fn new(inner: Arc<dyn Store>, metrics: &Metrics, secrets: crate::telemetry::Secrets) -> Self {
         let backend = inner.backend();

@@ -125,9 +125,13 @@ impl Server {
         let system_key = settings.system_key.clone().or_else(|| generated_system_key.clone());
         let amend = Amend { system_key, cors: settings.cors };
         let namespaces = Arc::new(
-            Namespaces::open(opened.spaces, profile.namespaces.clone(), clock)
-                .await
-                .map_err(|problem| StartError::Namespaces { backend: store.backend(), problem })?,
+            Namespaces::open(
+                Arc::new(crate::metrics::MeteredSpaces::new(opened.spaces, &metrics, profile.secrets.clone())),
+                profile.namespaces.clone(),
+                clock,
+            )
+            .await
+            .map_err(|problem| StartError::Namespaces { backend: store.backend(), problem })?,
         );
         spawn_sweeper(&namespaces);
         let reloader = Reloader::new(profile, Arc::clone(&store), Arc::clone(&namespaces), amend, system::api());

@@ -414,6 +414,13 @@ async fn request_metrics_name_the_namespace_only_when_asked() {
     let text = metrics(&plain).await;
     assert!(text.contains("mockgate_http_requests_total"), "{text}");
     assert!(!text.contains("namespace=\""), "off by default: namespaces are unbounded");
+    // The namespace's store is metered like the default one.
+    let listed = text.lines().find(|l| {
+        l.starts_with("mockgate_store_operations_total")
+            && l.contains("operation=\"list\"")
+            && l.contains("outcome=\"ok\"")
+    });
+    assert!(listed.is_some_and(|l| !l.ends_with(" 0")), "{text}");
 
     let dir = with_namespaces(json!({"metrics_label": true}));
     let app =
