@@ -201,13 +201,17 @@ async fn serve(settings: Settings, profile: Profile, dir: PathBuf, watch: bool) 
         started_at: crate::template::iso(chrono::Utc::now()),
         note: s.note.clone(),
     };
+    // What the watcher compares edits with is read before the server is recorded: a
+    // client that waits for the record and then edits the profile must see its edit
+    // picked up.
+    let watching = watch.then(|| crate::reload::watch(dir.clone(), server.reloader(), crate::reload::DEFAULT_INTERVAL));
     // A server that cannot record itself still serves; `mockctl list` just won't see it.
     if let Err(e) = state::write(&record) {
         tracing::warn!("{e:#}");
     }
-    let watcher = watch.then(|| {
+    let watcher = watching.map(|w| {
         tracing::info!("watching {} for changes", dir.display());
-        tokio::spawn(crate::reload::watch(dir.clone(), server.reloader(), crate::reload::DEFAULT_INTERVAL))
+        tokio::spawn(w)
     });
     let result = server.run_until_stopped().await.context("server failed");
     if let Some(w) = watcher {
