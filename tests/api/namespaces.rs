@@ -180,7 +180,9 @@ fn with_namespaces(settings: Value) -> tempfile::TempDir {
 
 #[tokio::test]
 async fn limits_header_name_and_idle_expiry() {
-    let dir = with_namespaces(json!({"header": "X-Test-Run", "max": 2, "idle_ttl_seconds": 0.3}));
+    // Idle for 2 s: long enough that the three requests below (even on a loaded CI
+    // machine) come well within it, short enough to watch the sweeper.
+    let dir = with_namespaces(json!({"header": "X-Test-Run", "max": 2, "idle_ttl_seconds": 2}));
     let app = spawn_app(dir.path().to_str().unwrap(), Backend::File).await.with_header("X-API-Key", "demo-api-key-123");
     let in_run = |run: &str| app.request(Method::GET, "/api/v1/users").header("X-Test-Run", run);
     assert_eq!(app.send(in_run("r1")).await.0, StatusCode::OK);
@@ -189,7 +191,7 @@ async fn limits_header_name_and_idle_expiry() {
     assert_eq!((status, code(&body)), (StatusCode::TOO_MANY_REQUESTS, "too_many_namespaces"), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("namespaces.max"));
     // Idle namespaces are removed in the background, with no request to trigger it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let (_, list) = app.send(system(&app, Method::GET, None, "/namespaces", None)).await;
         if list["count"] == 0 {
