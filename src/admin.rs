@@ -40,6 +40,12 @@ pub fn is_user_entity(name: &str) -> bool {
 }
 
 /// User entity types with their live counts, by name.
+/// The backend's details and the entity counts: what health and `/system/cache/info` report.
+pub async fn status(store: &dyn Store) -> Result<(Value, IndexMap<String, usize>), StoreError> {
+    let info = store.info().await?;
+    Ok((info, counts(store).await?))
+}
+
 pub async fn counts(store: &dyn Store) -> Result<IndexMap<String, usize>, StoreError> {
     Ok(store.counts().await?.into_iter().filter(|(k, _)| is_user_entity(k)).collect())
 }

@@ -72,7 +72,7 @@ pub struct NamespaceInfo {
 
 /// One namespace as this instance serves it.
 pub struct Space {
-    pub name: String,
+    pub name: Arc<str>,
     pub store: Arc<dyn Store>,
     pub cache: ReadCache,
     /// Its clock: what its templates, timestamps and expiries go by.
@@ -205,7 +205,7 @@ impl Namespaces {
     fn keep(&self, name: &str, store: Arc<dyn Store>, clock: Arc<TestClock>) -> Arc<Space> {
         let now = now_ms();
         let space = Arc::new(Space {
-            name: name.to_owned(),
+            name: name.into(),
             store,
             cache: ReadCache::default(),
             clock,
@@ -248,7 +248,7 @@ impl Namespaces {
             }
             None => initial(),
         };
-        let count = self.registry.list(REGISTRY, &ListQuery { limit: Some(0), ..ListQuery::default() }).await?.total;
+        let count = self.count().await?;
         if count >= self.settings.max {
             return Err(NamespaceError::TooMany { max: self.settings.max });
         }
@@ -289,12 +289,11 @@ impl Namespaces {
 
     /// Every namespace, with its entity counts.
     pub async fn list(&self) -> Result<Vec<(NamespaceInfo, Vec<(String, usize)>)>, NamespaceError> {
-        let page = self.registry.list(REGISTRY, &ListQuery::default()).await?;
-        let mut out = Vec::with_capacity(page.items.len());
-        for v in page.items {
-            let Ok(info) = serde_json::from_value::<NamespaceInfo>(v) else { continue };
+        let infos = self.infos().await?;
+        let mut out = Vec::with_capacity(infos.len());
+        for info in infos {
             let counts = self.counts(&info).await?;
-            out.push((self.with_local_use(info), counts));
+            out.push((info, counts));
         }
         Ok(out)
     }
@@ -348,7 +347,7 @@ impl Namespaces {
     pub async fn sweep(&self) -> Result<Vec<String>, NamespaceError> {
         let now = now_ms();
         let mut removed = Vec::new();
-        for (info, _) in self.list_infos().await? {
+        for info in self.infos().await? {
             let ttl = info.ttl_seconds.map_or(self.settings.idle_ttl, Duration::from_secs);
             let idle = now.saturating_sub(info.last_used_ms);
             if info.ready && u128::from(idle) >= ttl.as_millis() {
@@ -361,13 +360,14 @@ impl Namespaces {
         Ok(removed)
     }
 
-    async fn list_infos(&self) -> Result<Vec<(NamespaceInfo, ())>, NamespaceError> {
+    /// Every namespace's info, with this instance's latest uses.
+    async fn infos(&self) -> Result<Vec<NamespaceInfo>, NamespaceError> {
         let page = self.registry.list(REGISTRY, &ListQuery::default()).await?;
         Ok(page
             .items
             .into_iter()
             .filter_map(|v| serde_json::from_value::<NamespaceInfo>(v).ok())
-            .map(|i| (self.with_local_use(i), ()))
+            .map(|i| self.with_local_use(i))
             .collect())
     }
 
@@ -388,10 +388,13 @@ impl Namespaces {
 
 /// The namespace a request names: its header, else the configured query parameter.
 pub fn requested<'a>(settings: &NamespaceSettings, header: Option<&'a str>, query: &'a str) -> Option<&'a str> {
-    header.or_else(|| {
-        let param = settings.query_param.as_deref()?;
-        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == param).map(|(_, v)| v)
-    })
+    header.or_else(|| query_value(query, settings.query_param.as_deref()?))
+}
+
+/// The raw value of `name` in a query string (names are plain tokens here: api keys,
+/// namespace names).
+pub fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// A namespace's info as `/system/namespaces` shows it.

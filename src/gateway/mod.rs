@@ -46,7 +46,7 @@ impl Credentials for RequestCtx {
 
     fn query_param(&self, name: &str) -> Option<&str> {
         // Only api keys in the query use this; they are plain tokens in practice.
-        self.query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+        crate::namespaces::query_value(&self.query, name)
     }
 }
 
@@ -68,7 +68,7 @@ pub struct Trace {
     /// Time spent in persistence actions (store round trips included).
     pub persistence: std::time::Duration,
     /// The namespace the request named; `None` for the default one.
-    pub namespace: Option<String>,
+    pub namespace: Option<Arc<str>>,
     /// With `logging.bodies`: the bodies, secrets masked, cut to the configured size.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
@@ -157,7 +157,7 @@ impl Gateway {
         let settings = self.namespaces.settings();
         let named = crate::namespaces::requested(settings, req.header(&settings.header), &req.query);
         let space = self.space(named, req.header(crate::namespaces::FROM_HEADER)).await?;
-        trace.namespace = space.as_ref().map(|s| s.name.clone());
+        trace.namespace = space.as_ref().map(|s| Arc::clone(&s.name));
         let (store, cache) = match &space {
             Some(s) => (s.store.as_ref(), &s.cache),
             None => (self.store.as_ref(), &self.cache),
@@ -216,7 +216,7 @@ impl Gateway {
             if creates && !is_error {
                 let held: usize = crate::admin::counts(store).await.map_err(ActionError::from)?.values().sum();
                 if held >= max {
-                    return Err(crate::namespaces::NamespaceError::Full { name: space.name.clone(), max }.into());
+                    return Err(crate::namespaces::NamespaceError::Full { name: space.name.to_string(), max }.into());
                 }
             }
         }

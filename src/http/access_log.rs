@@ -62,10 +62,19 @@ pub async fn access_log(
         None => pattern.as_deref(),
     }
     .unwrap_or(crate::metrics::UNMATCHED);
-    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
-        let labelled = state.gateway().namespaces().settings().metrics_label;
-        let namespace = if labelled { trace.as_ref().and_then(|t| t.namespace.as_deref()) } else { None };
-        state.metrics.observe_request(method.as_str(), route, namespace, status, elapsed);
+    let state = res.request().app_data::<web::Data<AppState>>().cloned();
+    let gateway = state.as_ref().map(|s| s.gateway());
+    // The namespace the gateway served; for anything else (`/system`), the one named.
+    let named: Option<&str> = match (&trace, &gateway) {
+        (Some(t), _) => t.namespace.as_deref(),
+        (None, Some(g)) => {
+            res.request().headers().get(g.namespaces().settings().header.as_str()).and_then(|v| v.to_str().ok())
+        }
+        (None, None) => None,
+    };
+    if let (Some(state), Some(g)) = (&state, &gateway) {
+        let labelled = if g.namespaces().settings().metrics_label { named } else { None };
+        state.metrics.observe_request(method.as_str(), route, labelled, status, elapsed);
     }
     let micros = elapsed.as_micros();
     let latency_ms = micros as f64 / 1000.0;
@@ -81,19 +90,11 @@ pub async fn access_log(
         return Ok(res);
     }
     let port = res.request().app_config().local_addr().port();
-    // The namespace the gateway served, or the one a `/system` request named.
-    let named = match trace.as_ref().and_then(|t| t.namespace.clone()) {
-        Some(n) => Some(n),
-        None => res.request().app_data::<web::Data<AppState>>().and_then(|state| {
-            let header = state.gateway().namespaces().settings().header.clone();
-            res.request().headers().get(header.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned)
-        }),
-    };
     tracing::info!(
         target: "mockgate::access",
         request_id = %request_id,
         port,
-        namespace = named.as_deref(),
+        namespace = named,
         method = %method,
         path = %path,
         route = %route,

@@ -80,39 +80,54 @@ impl Keys {
     }
 }
 
-/// Deletes every entity, index, counter and the type set under prefix ARGV[1]: the
-/// layout of [`Keys`] spelled in Lua. KEYS: the type set, the creation counter. ARGV
-/// after the prefix: (entity type, text before the id, text after it) for each type
-/// named by a `key_pattern`.
-const WIPE: &str = r#"
-local prefix = ARGV[1]
+/// The scripts that walk every entity key of a prefix share this head: ARGV[1] is the
+/// prefix, ARGV[2] the script's own argument, and ARGV[3..] (entity type, text before
+/// the id, text after it) for each type named by a `key_pattern`; `entity_key` is the
+/// layout of [`Keys`] spelled in Lua.
+macro_rules! over_entity_keys {
+    ($body:literal) => {
+        concat!(
+            r#"
+local prefix, arg = ARGV[1], ARGV[2]
 local custom = {}
-for a = 2, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
+for a = 3, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
+local function entity_key(name, id)
+  local c = custom[name]
+  if c then return c[1] .. id .. c[2] end
+  return prefix .. ':e:' .. name .. ':' .. id
+end
+"#,
+            $body
+        )
+    };
+}
+
+/// Deletes every entity, index, counter, the type set and the frozen hash of the
+/// prefix. KEYS: the type set, the creation counter.
+const WIPE: &str = over_entity_keys!(
+    r#"
 local names = redis.call('SMEMBERS', KEYS[1])
 for _, name in ipairs(names) do
   local idx = prefix .. ':i:' .. name
   local ids = redis.call('ZRANGE', idx, 0, -1)
-  local c = custom[name]
   for i = 1, #ids, 500 do
     local keys = {}
-    for j = i, math.min(i + 499, #ids) do
-      if c then keys[#keys + 1] = c[1] .. ids[j] .. c[2] else keys[#keys + 1] = prefix .. ':e:' .. name .. ':' .. ids[j] end
-    end
+    for j = i, math.min(i + 499, #ids) do keys[#keys + 1] = entity_key(name, ids[j]) end
     redis.call('DEL', unpack(keys))
   end
   redis.call('DEL', idx, prefix .. ':s:' .. name)
 end
 redis.call('DEL', KEYS[1], KEYS[2], prefix .. ':frozen')
 return #names
-"#;
+"#
+);
 
-/// Moves the expiry of every entity key by -ARGV[2] ms (a clock moved forward by that
+/// Moves the expiry of every entity key by -`arg` ms (a clock moved forward by that
 /// much), frozen ones included; keys whose time is up are deleted. KEYS: the type set,
-/// the frozen hash. ARGV: prefix, delta, then key patterns as for [`WIPE`].
-const SHIFT: &str = r#"
-local prefix, delta = ARGV[1], tonumber(ARGV[2])
-local custom = {}
-for a = 3, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
+/// the frozen hash.
+const SHIFT: &str = over_entity_keys!(
+    r#"
+local delta = tonumber(arg)
 local f = redis.call('HGETALL', KEYS[2])
 for i = 1, #f, 2 do
   local left = tonumber(f[i + 1]) - delta
@@ -124,10 +139,8 @@ for i = 1, #f, 2 do
   end
 end
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local c = custom[name]
   for _, id in ipairs(redis.call('ZRANGE', prefix .. ':i:' .. name, 0, -1)) do
-    local k
-    if c then k = c[1] .. id .. c[2] else k = prefix .. ':e:' .. name .. ':' .. id end
+    local k = entity_key(name, id)
     local t = redis.call('PTTL', k)
     if t > 0 then
       if t - delta <= 0 then redis.call('DEL', k) else redis.call('PEXPIRE', k, t - delta) end
@@ -135,14 +148,14 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 return 1
-"#;
+"#
+);
 
-/// Freezes (ARGV[2] = "freeze": every expiring key keeps its time left in the frozen
-/// hash and stops expiring) or thaws (expiries resume from there). KEYS and the other
-/// ARGV as for [`SHIFT`].
-const FREEZE: &str = r#"
-local prefix, what = ARGV[1], ARGV[2]
-if what == 'thaw' then
+/// `arg` = `freeze`: every expiring key keeps its time left in the frozen hash and
+/// stops expiring; `thaw`: expiries resume from there. KEYS as for [`SHIFT`].
+const FREEZE: &str = over_entity_keys!(
+    r#"
+if arg == 'thaw' then
   local f = redis.call('HGETALL', KEYS[2])
   for i = 1, #f, 2 do
     if redis.call('EXISTS', f[i]) == 1 then redis.call('PEXPIRE', f[i], f[i + 1]) end
@@ -150,13 +163,9 @@ if what == 'thaw' then
   redis.call('DEL', KEYS[2])
   return 1
 end
-local custom = {}
-for a = 3, #ARGV, 3 do custom[ARGV[a]] = {ARGV[a + 1], ARGV[a + 2]} end
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local c = custom[name]
   for _, id in ipairs(redis.call('ZRANGE', prefix .. ':i:' .. name, 0, -1)) do
-    local k
-    if c then k = c[1] .. id .. c[2] else k = prefix .. ':e:' .. name .. ':' .. id end
+    local k = entity_key(name, id)
     local t = redis.call('PTTL', k)
     if t > 0 then
       redis.call('HSET', KEYS[2], k, t)
@@ -165,7 +174,8 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 return 1
-"#;
+"#
+);
 
 /// Checks every condition, then applies every write; returns `{"ok", prev...}` or
 /// `{"fail", index, found}`. KEYS: order, entities, the frozen hash, then (entity,
@@ -332,14 +342,21 @@ impl RedisStore {
     }
 
     /// Runs [`SHIFT`] or [`FREEZE`] over this prefix's keys.
-    async fn expiry_script(&self, script: &str, arg: String) -> Result<(), StoreError> {
+    async fn expiry_script(&self, script: &str, arg: &str) -> Result<(), StoreError> {
+        let _: i64 =
+            self.walk(script, self.keys.frozen(), arg).query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// An `EVAL` of a script built with `over_entity_keys!`: KEYS the type set and
+    /// `second`, ARGV the prefix, `arg` and the key patterns.
+    fn walk(&self, script: &str, second: String, arg: &str) -> redis::Cmd {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(2).arg(self.keys.entities()).arg(self.keys.frozen()).arg(&self.keys.prefix).arg(arg);
+        cmd.arg(script).arg(2).arg(self.keys.entities()).arg(second).arg(&self.keys.prefix).arg(arg);
         for (name, (before, after)) in self.keys.patterns.iter() {
             cmd.arg(name).arg(before).arg(after);
         }
-        let _: i64 = cmd.query_async(&mut self.conn()).await.map_err(unavailable)?;
-        Ok(())
+        cmd
     }
 
     /// The key prefix.
@@ -538,9 +555,9 @@ impl Store for RedisStore {
     async fn clock_changed(&self, change: super::ClockChange) -> Result<(), StoreError> {
         match change {
             super::ClockChange::Shift(0) => Ok(()),
-            super::ClockChange::Shift(ms) => self.expiry_script(SHIFT, ms.to_string()).await,
-            super::ClockChange::Freeze => self.expiry_script(FREEZE, "freeze".into()).await,
-            super::ClockChange::Thaw => self.expiry_script(FREEZE, "thaw".into()).await,
+            super::ClockChange::Shift(ms) => self.expiry_script(SHIFT, &ms.to_string()).await,
+            super::ClockChange::Freeze => self.expiry_script(FREEZE, "freeze").await,
+            super::ClockChange::Thaw => self.expiry_script(FREEZE, "thaw").await,
         }
     }
 
@@ -573,11 +590,7 @@ impl Store for RedisStore {
         // the index or keeps a stale unique claim.
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.cmd("EVAL").arg(WIPE).arg(2).arg(self.keys.entities()).arg(self.keys.order()).arg(&self.keys.prefix);
-        for (name, (before, after)) in self.keys.patterns.iter() {
-            pipe.arg(name).arg(before).arg(after);
-        }
-        pipe.ignore();
+        pipe.add_command(self.walk(WIPE, self.keys.order(), "")).ignore();
         let mut order = 0u64;
         for (name, rows) in &data {
             pipe.sadd(self.keys.entities(), name).ignore();

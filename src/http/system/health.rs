@@ -17,11 +17,7 @@ pub async fn health(state: web::Data<AppState>) -> Answer {
         "profile_reloads": state.reloader.log().status(),
         "version": env!("CARGO_PKG_VERSION"),
     });
-    let checked = match store.info().await {
-        Ok(info) => crate::admin::counts(store).await.map(|c| (info, c)),
-        Err(e) => Err(e),
-    };
-    match checked {
+    match crate::admin::status(store).await {
         Ok((info, entities)) => {
             body["status"] = json!("healthy");
             body["namespaces"] = json!(gateway.namespaces().count().await.ok());

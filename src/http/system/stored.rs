@@ -15,11 +15,7 @@ use serde_json::{Value, json};
 pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let t = super::target(&req, &state).await?;
     let store = t.store();
-    let checked = match store.info().await {
-        Ok(info) => admin::counts(store).await.map(|c| (info, c)),
-        Err(e) => Err(e),
-    };
-    match checked {
+    match admin::status(store).await {
         Ok((info, counts)) => {
             let keys: usize = counts.values().sum();
             let status = if store.backend() == "redis" { "connected" } else { "active" };
