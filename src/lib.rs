@@ -35,6 +35,8 @@
 //! - [`admin`]: data administration without HTTP: seeding, reset, snapshots, admin delete.
 //! - [`namespaces`]: isolated worlds of data per parallel test, created on first use,
 //!   with a registry every instance shares.
+//! - [`journal`]: the request journal per namespace (a ring in memory, or a Redis
+//!   stream every instance shares), request patterns, verification and near misses.
 //! - [`gateway`]: one request through the steps above, with no server types, and the
 //!   error table.
 //! - [`reload`]: swapping the served profile, and `--watch`.
@@ -50,6 +52,7 @@ mod config;
 mod gateway;
 mod generate;
 mod http;
+mod journal;
 mod json;
 mod metrics;
 pub mod namespaces;

@@ -6,7 +6,8 @@
 //! - `mockgate_store_operations_total` (by backend, operation, outcome),
 //!   `mockgate_store_operation_duration_seconds` and `mockgate_store_in_flight`,
 //!   recorded by [`MeteredStore`];
-//! - `mockgate_entities` by entity type and `mockgate_uptime_seconds`, read at scrape.
+//! - `mockgate_entities` by entity type, `mockgate_uptime_seconds` and
+//!   `mockgate_journal_dropped_total`, read at scrape.
 //!
 //! Series handles are looked up once per (method, route, status) and then only
 //! incremented: the hot path takes a read lock and does no allocation.
@@ -35,6 +36,8 @@ pub struct Metrics {
     handle: PrometheusHandle,
     requests: RwLock<HashMap<SeriesKey, RequestSeries>>,
     started: Instant,
+    /// Request-journal entries that could not be kept (the journal counts them).
+    journal_dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -110,7 +113,13 @@ impl Metrics {
             "Storage operations under way right now".into(),
         );
         let handle = recorder.handle();
-        Metrics { recorder, handle, requests: RwLock::default(), started: Instant::now() }
+        Metrics {
+            recorder,
+            handle,
+            requests: RwLock::default(),
+            started: Instant::now(),
+            journal_dropped: Arc::default(),
+        }
     }
 
     /// Counts one finished request.
@@ -168,6 +177,11 @@ impl Metrics {
         self.recorder.register_gauge(&Key::from_parts(name, labels), &META)
     }
 
+    /// The counter the request journal increments for each entry it drops.
+    pub fn journal_dropped(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        Arc::clone(&self.journal_dropped)
+    }
+
     /// Drains recorded histogram samples into their buckets; without it an unscraped
     /// server would keep every sample. The server runs it every few seconds.
     pub fn upkeep(&self) {
@@ -181,6 +195,13 @@ impl Metrics {
         let _ = writeln!(out, "# HELP mockgate_uptime_seconds Seconds since the server started");
         let _ = writeln!(out, "# TYPE mockgate_uptime_seconds gauge");
         let _ = writeln!(out, "mockgate_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
+        let _ = writeln!(
+            out,
+            "# HELP mockgate_journal_dropped_total Request-journal entries dropped (shared journal down or too slow)"
+        );
+        let _ = writeln!(out, "# TYPE mockgate_journal_dropped_total counter");
+        let dropped = self.journal_dropped.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(out, "mockgate_journal_dropped_total {dropped}");
         let _ = writeln!(out, "# HELP mockgate_build_info The running mockgate version");
         let _ = writeln!(out, "# TYPE mockgate_build_info gauge");
         let _ = writeln!(out, "mockgate_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));

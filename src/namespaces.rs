@@ -136,6 +136,11 @@ impl Namespaces {
         &self.clock
     }
 
+    /// The clock of a namespace this instance serves, else the default one.
+    pub fn clock_of(&self, name: Option<&str>) -> Arc<TestClock> {
+        name.and_then(|n| self.cached(n)).map_or_else(|| Arc::clone(&self.clock), |s| Arc::clone(&s.clock))
+    }
+
     fn cached(&self, name: &str) -> Option<Arc<Space>> {
         self.local.read().ok()?.get(name).cloned()
     }

@@ -152,6 +152,78 @@ impl Router {
     }
 }
 
+/// How close a request came to an endpoint, and why it missed: the near-miss
+/// diagnostics of unmatched requests (`did_you_mean`, `/system/requests/unmatched`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Miss {
+    pub method: String,
+    /// The endpoint's path template.
+    pub route: String,
+    /// The response rule, for a request whose endpoint matched but no rule did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<usize>,
+    /// What differed, one reason each, as a person would say it.
+    pub why: Vec<String>,
+    /// Lower is closer: 1 for a typo in one segment or another method, 1.5 per
+    /// missing or extra segment, 2.5 for a different word; up to [`NEAR`] is a near miss.
+    #[serde(default)]
+    pub distance: f64,
+}
+
+/// Why a request was not served by an endpoint, with the endpoints that came closest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Unmatched {
+    /// `no_route`, `method_not_allowed`, `no_matching_response` or `authentication_failed`.
+    pub kind: String,
+    pub closest: Vec<Miss>,
+}
+
+/// A miss at most this far is offered as `did_you_mean`.
+pub const NEAR: f64 = 2.0;
+
+impl Router {
+    /// The `limit` endpoints closest to `method path`, closest first; only those
+    /// within a few differences.
+    pub fn closest(&self, method: &str, path: &str, limit: usize) -> Vec<Miss> {
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
+        let mut misses: Vec<Miss> = self
+            .routes
+            .iter()
+            .map(|(m, template)| template.miss(m, method, &segs))
+            .filter(|m| m.distance > 0.0 && m.distance <= 6.0)
+            .collect();
+        misses.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        misses.truncate(limit);
+        misses
+    }
+}
+
+impl PathTemplate {
+    /// What separates `method segs` from this endpoint; distance 0 is a match.
+    fn miss(&self, own_method: &str, method: &str, segs: &[String]) -> Miss {
+        let mut why = Vec::new();
+        let mut distance = 0.0;
+        if own_method != method && !(method == "HEAD" && own_method == "GET") {
+            why.push(format!("method differs: {method}, the endpoint takes {own_method}"));
+            distance += 1.0;
+        }
+        for (i, (t, s)) in self.segments.iter().zip(segs).enumerate() {
+            if let Segment::Literal(l) = t
+                && l != s
+            {
+                let typo = strsim::damerau_levenshtein(l, s) <= if l.len() > 5 { 2 } else { 1 };
+                why.push(format!("path differs at segment {}: `{s}` vs `{l}`", i + 1));
+                distance += if typo { 1.0 } else { 2.5 };
+            }
+        }
+        if segs.len() != self.segments.len() {
+            why.push(format!("path has {} segments, the endpoint {}", segs.len(), self.segments.len()));
+            distance += 1.5 * segs.len().abs_diff(self.segments.len()) as f64;
+        }
+        Miss { method: own_method.to_owned(), route: self.text.clone(), rule: None, why, distance }
+    }
+}
+
 fn decode(seg: &str) -> String {
     percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned()
 }
@@ -184,6 +256,29 @@ impl Conditions {
             && all(&self.query, r.query, true)
             && all(&self.headers, r.headers, true)
             && all(&self.path, r.path, true)
+    }
+}
+
+impl Conditions {
+    /// Every condition `r` fails, as a person would say it (`body condition `type`
+    /// expected "important", got "minor"`).
+    pub fn explain(&self, r: &Inputs<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (kind, conds, source, textual) in [
+            ("body", &self.body, r.body, false),
+            ("query", &self.query, r.query, true),
+            ("header", &self.headers, r.headers, true),
+            ("path", &self.path, r.path, true),
+        ] {
+            for (field, want) in conds {
+                if !holds(field, want, source, textual) {
+                    let got =
+                        crate::json::field_at(source, field).map_or_else(|| "nothing".to_owned(), Value::to_string);
+                    out.push(format!("{kind} condition `{field}` expected {want}, got {got}"));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -225,17 +320,19 @@ impl Conditions {
 /// `null` expects the field missing, `null` or empty (Mock-and-Roll's rule). Query,
 /// header and path values are text, so there `123` matches `"123"`.
 fn all(conds: &[(String, Value)], source: &Value, textual: bool) -> bool {
-    conds.iter().all(|(field, want)| {
-        let got = crate::json::field_at(source, field);
-        match (want, got) {
-            (Value::Null, None | Some(Value::Null)) => true,
-            (Value::Null, Some(Value::String(s))) => s.is_empty(),
-            (Value::Null, Some(_)) => false,
-            (_, None) => false,
-            (want, Some(got)) if textual => crate::json::to_text(want) == crate::json::to_text(got),
-            (want, Some(got)) => want == got,
-        }
-    })
+    conds.iter().all(|(field, want)| holds(field, want, source, textual))
+}
+
+fn holds(field: &str, want: &Value, source: &Value, textual: bool) -> bool {
+    let got = crate::json::field_at(source, field);
+    match (want, got) {
+        (Value::Null, None | Some(Value::Null)) => true,
+        (Value::Null, Some(Value::String(s))) => s.is_empty(),
+        (Value::Null, Some(_)) => false,
+        (_, None) => false,
+        (want, Some(got)) if textual => crate::json::to_text(want) == crate::json::to_text(got),
+        (want, Some(got)) => want == got,
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +362,23 @@ mod tests {
         assert_eq!(r.find("HEAD", "/users"), RouteMatch::Found(3, Map::new()));
         assert_eq!(r.find("PUT", "/users/1"), RouteMatch::MethodNotAllowed(vec!["GET".into(), "DELETE".into()]));
         assert_eq!(r.find("GET", "/nope"), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn near_misses_name_what_differs() {
+        let r = router();
+        let misses = r.closest("GET", "/usres/7", 3);
+        assert_eq!(misses[0].route, "/users/{id}");
+        assert_eq!(misses[0].why, ["path differs at segment 1: `usres` vs `users`"]);
+        assert!(misses[0].distance <= NEAR);
+        let misses = r.closest("PATCH", "/users", 3);
+        assert_eq!(misses[0].why, ["method differs: PATCH, the endpoint takes POST"]);
+        assert!(r.closest("GET", "/a/b/c/d/e/f/g", 3).is_empty(), "nothing close");
+        let body = json!({"type": "minor"});
+        let empty = json!({});
+        let inputs = Inputs { body: &body, query: &empty, headers: &empty, path: &empty };
+        let c = Conditions { body: vec![("type".into(), json!("important"))], ..Default::default() };
+        assert_eq!(c.explain(&inputs), [r#"body condition `type` expected "important", got "minor""#]);
     }
 
     #[test]

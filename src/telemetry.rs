@@ -302,6 +302,12 @@ impl Secrets {
         }
     }
 
+    /// A header value for the request journal: masked whole under a secret-looking
+    /// name (`authorization`, `x-api-key`, `cookie`, …), else with every credential replaced.
+    pub fn mask_header(&self, name: &str, value: &str) -> String {
+        if Self::secret_key(name) { MASK.to_owned() } else { self.mask_text(value) }
+    }
+
     /// Text with every credential replaced.
     pub fn mask_text(&self, text: &str) -> String {
         let mut out = text.to_owned();

@@ -90,6 +90,10 @@ pub struct StartArgs {
     /// without effect); otherwise they are warnings [env: MOCKGATE_STRICT].
     #[arg(long, env = "MOCKGATE_STRICT")]
     pub strict: bool,
+    /// Record no requests (the profile's journal.enabled: false); `/system/requests`
+    /// then answers 409.
+    #[arg(long)]
+    pub no_journal: bool,
 }
 
 pub fn run(mut args: StartArgs) -> anyhow::Result<()> {
@@ -111,6 +115,9 @@ fn foreground(args: StartArgs) -> anyhow::Result<()> {
             anyhow::bail!("--namespace-header {h:?}: expected a header name of letters, digits and -");
         }
         profile.namespaces.header = h.to_ascii_lowercase();
+    }
+    if args.no_journal {
+        profile.journal.enabled = false;
     }
     let _flush_logs_at_exit = crate::telemetry::init_server(&crate::telemetry::LogOptions {
         logging: profile.logging.clone(),
@@ -369,6 +376,7 @@ fn forward(cmd: &mut Command, a: &StartArgs) {
         (a.debug_persistence, "--debug-persistence"),
         (a.strict, "--strict"),
         (a.verbose, "--verbose"),
+        (a.no_journal, "--no-journal"),
     ] {
         if on {
             cmd.arg(flag);

@@ -37,6 +37,8 @@ pub struct ApiDef {
     pub cors: Option<Value>,
     /// Namespaces: `{"header", "query_param", "max", "idle_ttl_seconds"}`.
     pub namespaces: Option<Value>,
+    /// The request journal: `{"enabled", "max_entries", "max_body_bytes"}` or a bool.
+    pub journal: Option<Value>,
     /// `false`: endpoints answer only under `root_path`, not also without it.
     pub unprefixed_paths: Option<bool>,
     /// Mock-and-Roll's Swagger UI settings (`airgapped_mode` and display options);

@@ -10,6 +10,7 @@ use crate::admin::AdminError;
 use crate::auth::{AuthError, SystemAuthError};
 use crate::persistence::rules::Violation;
 use crate::persistence::{ActionError, ErrorHandling};
+use crate::routing::Miss;
 use crate::store::StoreError;
 use crate::telemetry::error_chain;
 use crate::template::RenderError;
@@ -19,8 +20,9 @@ type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// `guess`: the endpoint that came closest, when one is near.
     #[error("no endpoint matches {method} {path}")]
-    NoRoute { method: String, path: String },
+    NoRoute { method: String, path: String, guess: Option<Box<Miss>> },
     #[error("{method} is not allowed here; allowed: {}", .allowed.join(", "))]
     MethodNotAllowed { method: String, allowed: Vec<String> },
     #[error(transparent)]
@@ -46,8 +48,10 @@ pub enum ApiError {
     /// A validation failure on an endpoint whose `error_handling` asks for 422.
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
     Unprocessable { entity: String, violations: Vec<Violation> },
+    #[error("the request journal is off on this server (journal.enabled is false, or --no-journal)")]
+    JournalDisabled,
     #[error("no response rule matches this request")]
-    NoMatchingResponse,
+    NoMatchingResponse { guess: Option<Box<Miss>> },
     /// Mock-and-Roll's `required_headers`.
     #[error("Missing or invalid header: {name}")]
     HeaderMismatch { name: String, expected: String, received: Option<String> },
@@ -98,7 +102,8 @@ impl ApiError {
             }
             ApiError::Validation(_) => (400, "validation_failed"),
             ApiError::Unprocessable { .. } => (422, "validation_failed"),
-            ApiError::NoMatchingResponse => (400, "no_matching_response"),
+            ApiError::NoMatchingResponse { .. } => (400, "no_matching_response"),
+            ApiError::JournalDisabled => (409, "journal_disabled"),
             ApiError::HeaderMismatch { .. } => (400, "header_mismatch"),
             ApiError::MissingQueryParameter { .. } => (400, "missing_query_parameter"),
             ApiError::BadRequestPart { .. } => (400, "bad_request"),
@@ -151,6 +156,13 @@ impl ApiError {
         }
         if let ApiError::MethodNotAllowed { allowed, .. } = self {
             error["allowed"] = json!(allowed);
+        }
+        if let ApiError::NoRoute { guess: Some(g), .. } | ApiError::NoMatchingResponse { guess: Some(g) } = self {
+            let mut guess = json!({"method": g.method, "path": g.route, "why": g.why});
+            if let Some(rule) = g.rule {
+                guess["response_rule"] = json!(rule);
+            }
+            error["did_you_mean"] = guess;
         }
         if let ApiError::HeaderMismatch { expected, received, .. } = self {
             error["expected"] = json!(expected);
@@ -246,7 +258,7 @@ mod tests {
         let json_error = serde_json::from_str::<Value>("{").unwrap_err();
         let form_error = serde_urlencoded::from_bytes::<Vec<(String, u32)>>(b"n=x").unwrap_err();
         let cases: Vec<(ApiError, u16, &str)> = vec![
-            (ApiError::NoRoute { method: "GET".into(), path: "/x".into() }, 404, "route_not_found"),
+            (ApiError::NoRoute { method: "GET".into(), path: "/x".into(), guess: None }, 404, "route_not_found"),
             (
                 ApiError::MethodNotAllowed { method: "PUT".into(), allowed: vec!["GET".into()] },
                 405,
@@ -274,7 +286,8 @@ mod tests {
             (ApiError::UnreadableBody("reset".into()), 400, "malformed_json"),
             (ApiError::Validation(v()), 400, "validation_failed"),
             (ApiError::Unprocessable { entity: "users".into(), violations: v() }, 422, "validation_failed"),
-            (ApiError::NoMatchingResponse, 400, "no_matching_response"),
+            (ApiError::NoMatchingResponse { guess: None }, 400, "no_matching_response"),
+            (ApiError::JournalDisabled, 409, "journal_disabled"),
             (ApiError::BadRequestPart { what: "query string", source: "x".into() }, 400, "bad_request"),
             (ApiError::BadStatusTemplate { rendered: json!(999) }, 500, "invalid_status_template"),
             (ApiError::Render(RenderError::Handlebars("x".into())), 500, "internal_error"),

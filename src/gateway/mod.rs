@@ -17,7 +17,7 @@ use crate::persistence::cache::ReadCache;
 use crate::persistence::rules::Violation;
 use crate::persistence::{Action, ActionError, ActionInput, Outcome, Persist, Recovery};
 use crate::profile::{Endpoint, NotFoundRule, Profile, ResponseRule, StatusSpec};
-use crate::routing::{Inputs, RouteMatch, Router};
+use crate::routing::{Inputs, Miss, RouteMatch, Router, Unmatched};
 use crate::store::Store;
 use crate::template::{RenderCtx, RequestData};
 use bytes::Bytes;
@@ -72,6 +72,12 @@ pub struct Trace {
     /// With `logging.bodies`: the bodies, secrets masked, cut to the configured size.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
+    /// The response rule chosen (its index in the endpoint's `responses`).
+    pub rule: Option<usize>,
+    /// No endpoint (or no response rule) served it: why, with the closest endpoints.
+    pub unmatched: Option<Box<Unmatched>>,
+    /// The namespace's clock when the request was served, in epoch ms.
+    pub now_ms: Option<i64>,
 }
 
 /// The profile's endpoints over a store. Shared by every worker.
@@ -143,26 +149,45 @@ impl Gateway {
             // `/items/42` reaches `/api/v1/items/42`, as in Mock-and-Roll.
             found = self.router.find(&req.method, &format!("{}{}", self.profile.info.root_path, req.path));
         }
+        let settings = self.namespaces.settings();
+        let named = crate::namespaces::requested(settings, req.header(&settings.header), &req.query);
         let (index, params) = match found {
             RouteMatch::Found(i, params) => (i, params),
             RouteMatch::MethodNotAllowed(allowed) => {
+                self.unmatched(trace, "method_not_allowed", &req, named);
                 return Err(ApiError::MethodNotAllowed { method: req.method, allowed });
             }
             RouteMatch::NotFound => {
-                return Err(ApiError::NoRoute { method: req.method, path: req.path });
+                let guess = self.unmatched(trace, "no_route", &req, named);
+                return Err(ApiError::NoRoute { method: req.method, path: req.path, guess });
             }
         };
         let ep = &self.profile.endpoints[index];
         trace.route = Some(Arc::clone(&ep.route));
-        let settings = self.namespaces.settings();
-        let named = crate::namespaces::requested(settings, req.header(&settings.header), &req.query);
         let space = self.space(named, req.header(crate::namespaces::FROM_HEADER)).await?;
         trace.namespace = space.as_ref().map(|s| Arc::clone(&s.name));
         let (store, cache) = match &space {
             Some(s) => (s.store.as_ref(), &s.cache),
             None => (self.store.as_ref(), &self.cache),
         };
-        let session = self.authenticate(ep, &req, store).await?;
+        let session = match self.authenticate(ep, &req, store).await {
+            Ok(session) => session,
+            Err(e) => {
+                if matches!(e, ApiError::Auth(_)) {
+                    let why = vec![format!("authentication failed: {e}")];
+                    let miss = Miss {
+                        method: ep.method.clone(),
+                        route: ep.path.as_str().to_owned(),
+                        rule: None,
+                        why,
+                        distance: 1.0,
+                    };
+                    trace.unmatched =
+                        Some(Box::new(Unmatched { kind: "authentication_failed".into(), closest: vec![miss] }));
+                }
+                return Err(e);
+            }
+        };
         let body = parse_body(&req, ep)?;
         if let Some(schema) = &ep.schema {
             validate(schema, &body)?;
@@ -192,14 +217,21 @@ impl Gateway {
         // only a missing one.
         let retrieve = matches!(ep.persistence.as_ref().map(|p| &p.action), Some(Action::Read(r)) if r.retrieve);
         let inputs = Inputs { body: &data.body, query: &data.query, headers: &data.headers, path: &data.params };
-        let rule = if retrieve { None } else { ep.responses.iter().find(|r| r.conditions.matches(&inputs)) };
+        let chosen = if retrieve { None } else { ep.responses.iter().position(|r| r.conditions.matches(&inputs)) };
+        let rule = chosen.map(|i| &ep.responses[i]);
+        trace.rule = chosen;
         if rule.is_none() && !ep.responses.is_empty() && !retrieve {
-            return Err(ApiError::NoMatchingResponse);
+            let closest = closest_rules(ep, &inputs);
+            let guess = closest.first().filter(|m| m.distance <= crate::routing::NEAR).cloned().map(Box::new);
+            trace.unmatched = Some(Box::new(Unmatched { kind: "no_matching_response".into(), closest }));
+            return Err(ApiError::NoMatchingResponse { guess });
         }
 
         // The namespace's clock, which tests may freeze or move (`/system/clock`).
         let clock = space.as_ref().map_or(self.namespaces.clock(), |s| &s.clock);
-        let now = chrono::DateTime::from_timestamp_millis(clock.now_i64()).unwrap_or_else(Utc::now);
+        let now_ms = clock.now_i64();
+        trace.now_ms = Some(now_ms);
+        let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(Utc::now);
         let input = ActionInput {
             request: &data,
             now,
@@ -235,6 +267,23 @@ impl Gateway {
             }
         }
         render(rule, outcome, &data, now, &self.profile)
+    }
+
+    /// Notes in `trace` that no endpoint served the request, with the closest ones;
+    /// returns the closest when it is near enough to offer as `did_you_mean`.
+    fn unmatched(&self, trace: &mut Trace, kind: &str, req: &RequestCtx, named: Option<&str>) -> Option<Box<Miss>> {
+        let mut closest = self.router.closest(&req.method, &req.path, 3);
+        if self.profile.unprefixed {
+            let prefixed = format!("{}{}", self.profile.info.root_path, req.path);
+            closest.extend(self.router.closest(&req.method, &prefixed, 3));
+            closest.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+            closest.dedup_by(|a, b| a.method == b.method && a.route == b.route);
+            closest.truncate(3);
+        }
+        let guess = closest.first().filter(|m| m.distance <= crate::routing::NEAR).cloned().map(Box::new);
+        trace.namespace = named.map(Arc::from);
+        trace.unmatched = Some(Box::new(Unmatched { kind: kind.to_owned(), closest }));
+        guess
     }
 
     /// A failed action, unless the endpoint has a response for it: its
@@ -292,6 +341,24 @@ impl Gateway {
         }
         Ok(next)
     }
+}
+
+/// The endpoint's response rules ordered by how many of their conditions the request
+/// failed, each with what it failed (at most 3).
+fn closest_rules(ep: &Endpoint, inputs: &Inputs<'_>) -> Vec<Miss> {
+    let mut misses: Vec<Miss> = ep
+        .responses
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let why = r.conditions.explain(inputs);
+            let distance = why.len() as f64;
+            Miss { method: ep.method.clone(), route: ep.path.as_str().to_owned(), rule: Some(i), why, distance }
+        })
+        .collect();
+    misses.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    misses.truncate(3);
+    misses
 }
 
 fn render(

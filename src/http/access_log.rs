@@ -6,10 +6,12 @@
 
 use super::state::AppState;
 use crate::gateway::Trace;
+use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -26,7 +28,8 @@ pub async fn access_log(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        .map_or_else(|| Arc::from(uuid::Uuid::now_v7().to_string()), Arc::from);
+    req.extensions_mut().insert(super::state::RequestId(Arc::clone(&request_id)));
     let span = tracing::info_span!("request", request_id = %request_id);
     // Only a request from a web page pays for CORS (one gateway lookup).
     let cors = match (req.headers().contains_key("origin"), req.app_data::<web::Data<AppState>>()) {

@@ -3,26 +3,37 @@
 
 use super::state::AppState;
 use crate::gateway::{ApiError, RequestCtx, Trace};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
-/// Reads the body, lets the gateway answer, and hands its [`Trace`] to the access log
-/// and the metrics through the response's extensions.
+/// Reads the body, lets the gateway answer, records the exchange in the request
+/// journal, and hands its [`Trace`] to the access log and the metrics through the
+/// response's extensions.
 pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let start = std::time::Instant::now();
     let mut trace = Trace::default();
     let gateway = state.gateway();
     let body_cap = gateway.profile().logging.body_bytes;
     let profile = gateway.profile();
+    let journals = &state.journals;
+    let mut received = bytes::Bytes::new();
     let answered = match read_body(&req, payload, profile.max_body_bytes, profile.limits.body_timeout).await {
         Ok(body) => {
             if let Some(cap) = body_cap.filter(|_| !body.is_empty()) {
                 trace.request_body = Some(crate::telemetry::loggable_body(&body, cap, &profile.secrets));
+            }
+            if journals.enabled() {
+                received = body.clone();
             }
             let mut ctx = credentials(&req);
             ctx.body = body;
             gateway.handle(ctx, &mut trace).await
         }
         Err(e) => Err(e),
+    };
+    let outcome = match &answered {
+        Ok(_) => "ok",
+        Err(e) => e.status_and_code().1,
     };
     let mut reply = answered.unwrap_or_else(|e| e.to_reply());
     if let (Some(cap), Some(body)) = (body_cap, &reply.body) {
@@ -31,9 +42,75 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     if req.method() == actix_web::http::Method::HEAD {
         reply.body = None;
     }
-    let mut res = HttpResponse::from(reply);
+    let encoded = super::error::encode(&reply);
+    if journals.enabled() {
+        let entry = journal_entry(&req, &gateway, &received, &reply, &encoded, &mut trace, outcome, start);
+        journals.record(entry).await;
+    }
+    let mut res = super::error::respond(&reply, encoded);
     res.extensions_mut().insert(trace);
     res
+}
+
+/// What the journal keeps of one exchange: headers masked as the logs mask secrets,
+/// bodies cut to `journal.max_body_bytes`.
+#[allow(clippy::too_many_arguments)]
+fn journal_entry(
+    req: &HttpRequest,
+    gateway: &crate::gateway::Gateway,
+    body: &[u8],
+    reply: &crate::gateway::Reply,
+    encoded: &super::error::Encoded,
+    trace: &mut Trace,
+    outcome: &str,
+    start: std::time::Instant,
+) -> crate::journal::Entry {
+    let profile = gateway.profile();
+    let cap = profile.journal.max_body_bytes;
+    let secrets = &profile.secrets;
+    let settings = gateway.namespaces().settings();
+    let namespace = match &trace.namespace {
+        Some(ns) => Some(ns.to_string()),
+        None => {
+            let header = req.headers().get(settings.header.as_str()).and_then(|v| v.to_str().ok());
+            crate::namespaces::requested(settings, header, req.query_string()).map(str::to_owned)
+        }
+    };
+    let at_ms = trace.now_ms.unwrap_or_else(|| gateway.namespaces().clock_of(namespace.as_deref()).now_i64());
+    let id = req.extensions().get::<super::state::RequestId>().map_or_else(String::new, |r| r.0.to_string());
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), secrets.mask_header(k.as_str(), v))))
+        .collect();
+    let mut response_headers: Vec<(String, String)> = reply.headers.clone();
+    if encoded.add_json_type {
+        response_headers.push(("content-type".into(), "application/json".into()));
+    }
+    let sent = encoded.body.as_deref().unwrap_or_default();
+    crate::journal::Entry {
+        id,
+        at_ms,
+        namespace,
+        instance: Default::default(),
+        method: req.method().as_str().to_owned(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers,
+        body: crate::journal::cut(body, cap),
+        body_bytes: body.len(),
+        route: trace.route.as_deref().map(str::to_owned),
+        rule: trace.rule,
+        unmatched: trace.unmatched.take().map(|u| *u),
+        status: reply.status,
+        response_headers,
+        response_body: crate::journal::cut(sent, cap),
+        response_body_bytes: sent.len(),
+        latency_ms: start.elapsed().as_secs_f64() * 1000.0,
+        action: trace.action.as_deref().map(str::to_owned),
+        outcome: outcome.to_owned(),
+        injected: Vec::new(),
+    }
 }
 
 /// The request without its body, as the gateway and the guards see it.

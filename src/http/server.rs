@@ -133,9 +133,17 @@ impl Server {
             .await
             .map_err(|problem| StartError::Namespaces { backend: store.backend(), problem })?,
         );
-        spawn_sweeper(&namespaces);
+        let instance = format!("{}:{}", hostname(), local.port());
+        let journals = Arc::new(crate::journal::Journals::new(
+            profile.journal,
+            opened.logs,
+            instance,
+            profile.namespaces.max,
+            metrics.journal_dropped(),
+        ));
+        spawn_sweeper(&namespaces, &journals);
         let reloader = Reloader::new(profile, Arc::clone(&store), Arc::clone(&namespaces), amend, system::api());
-        let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now() });
+        let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now(), journals });
         let cap = ConnectionCap::new(limits.max_connections);
         let mut http = HttpServer::new(move || {
             App::new()
@@ -238,16 +246,35 @@ fn routes(cfg: &mut web::ServiceConfig, free: Conveniences) {
     }
 }
 
-/// Removes idle namespaces in the background, as long as the server lives.
-fn spawn_sweeper(namespaces: &Arc<Namespaces>) {
+/// This machine's name, for journal entries (which instance took a request).
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Removes idle namespaces (and their journals) in the background, as long as the
+/// server lives.
+fn spawn_sweeper(namespaces: &Arc<Namespaces>, journals: &Arc<crate::journal::Journals>) {
     let weak = Arc::downgrade(namespaces);
+    let journals = Arc::downgrade(journals);
     let every = (namespaces.settings().idle_ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
             let Some(namespaces) = weak.upgrade() else { break };
             match namespaces.sweep().await {
-                Ok(removed) if !removed.is_empty() => tracing::info!(namespaces = ?removed, "idle namespaces removed"),
+                Ok(removed) if !removed.is_empty() => {
+                    if let Some(journals) = journals.upgrade() {
+                        for name in &removed {
+                            let _ = journals.clear(Some(name)).await;
+                        }
+                    }
+                    tracing::info!(namespaces = ?removed, "idle namespaces removed")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %crate::telemetry::error_chain(&e), "namespace sweep failed"),
             }

@@ -60,6 +60,7 @@ pub fn compile(
     let secrets = secrets(&methods, &system);
     let auth_values = crate::auth::AuthValues::new(&methods);
     let namespaces = super::NamespaceSettings::parse(api.namespaces.as_ref(), &mut problems);
+    let journal = super::JournalSettings::parse(api.journal.as_ref(), &mut problems);
     let cors = Cors::parse(api.cors.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
@@ -109,6 +110,7 @@ pub fn compile(
         cors,
         auth_values,
         namespaces,
+        journal,
         unprefixed,
         warnings,
     })

@@ -10,10 +10,12 @@
 
 mod compile;
 mod cors;
+mod journal;
 mod namespaces;
 mod response;
 
 pub use cors::Cors;
+pub use journal::JournalSettings;
 pub use namespaces::NamespaceSettings;
 pub use response::{FINAL_STATUSES, ResponseRule, StatusSpec};
 
@@ -69,6 +71,8 @@ pub struct Profile {
     pub cors: Cors,
     /// The header that names a namespace, and the limits.
     pub namespaces: NamespaceSettings,
+    /// What the request journal records.
+    pub journal: JournalSettings,
     /// What `${auth.…}` placeholders in responses draw on.
     pub auth_values: crate::auth::AuthValues,
     /// Endpoints also answer without `root_path` (`/items/42` as `/api/v1/items/42`),

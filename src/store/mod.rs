@@ -13,12 +13,14 @@
 //! - [`RedisStore`]: shared state for many gateway instances, one Lua script per commit.
 
 mod file;
+mod log;
 mod memory;
 mod open;
 mod query;
 mod redis;
 
 pub use file::{FileStore, write_atomically};
+pub use log::SharedLog;
 pub(crate) use memory::lock;
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock, TestClock};
 

@@ -194,6 +194,8 @@ pub struct Opened {
     pub storage: String,
     /// Why the backend differs from what the profile asked for, if it does.
     pub note: Option<String>,
+    /// Logs every instance on the backend shares (Redis); `None` on the embedded ones.
+    pub logs: Option<Arc<dyn super::SharedLog>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +235,7 @@ pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
             fresh: true,
             storage: "data in memory only".into(),
             note: None,
+            logs: None,
         }),
         BackendChoice::File | BackendChoice::Unspecified => open_file(&req, None),
         BackendChoice::Redis { url, cluster, .. } => {
@@ -269,7 +272,14 @@ fn open_file(req: &OpenRequest, note: Option<String>) -> Result<Opened, OpenErro
     let (store, existed) = FileStore::open_with(dir, Arc::clone(&req.clock) as Arc<dyn Clock>, req.transient.clone())
         .map_err(|source| OpenError::Store { backend: "file", source })?;
     let spaces = Arc::new(FileSpaces { root: dir.join("namespaces"), transient: req.transient.clone() });
-    Ok(Opened { store: Arc::new(store), spaces, fresh: !existed, storage: format!("data in {}", dir.display()), note })
+    Ok(Opened {
+        store: Arc::new(store),
+        spaces,
+        fresh: !existed,
+        storage: format!("data in {}", dir.display()),
+        note,
+        logs: None,
+    })
 }
 
 async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, OpenError> {
@@ -292,7 +302,8 @@ async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, Op
     };
     let store = store.with_clock(Arc::clone(&req.clock));
     let spaces = Arc::new(RedisSpaces { base: store.with_prefix(prefix) });
-    Ok(Opened { store: Arc::new(store), spaces, fresh, storage, note })
+    let logs: Option<Arc<dyn super::SharedLog>> = Some(Arc::new(store.with_prefix(prefix).logs()));
+    Ok(Opened { store: Arc::new(store), spaces, fresh, storage, note, logs })
 }
 
 #[cfg(test)]

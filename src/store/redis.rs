@@ -359,6 +359,11 @@ impl RedisStore {
         cmd
     }
 
+    /// The bounded logs under this store's prefix, on the same connection.
+    pub fn logs(&self) -> RedisLogs {
+        RedisLogs { conn: self.conn.clone(), prefix: self.keys.prefix.clone() }
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.keys.prefix
@@ -438,6 +443,85 @@ impl RedisStore {
         let mut names: Vec<String> = self.conn().smembers(self.keys.entities()).await.map_err(unavailable)?;
         names.sort();
         Ok(names)
+    }
+}
+
+/// The [`super::SharedLog`]s of a prefix: one Redis stream per log, `<prefix>:log:<name>`;
+/// a name `requests@t1` is namespace `t1`'s, under that namespace's own hash tag (so a
+/// cluster spreads them, and a log never depends on the namespace registry).
+#[derive(Clone)]
+pub struct RedisLogs {
+    conn: Conn,
+    prefix: String,
+}
+
+impl RedisLogs {
+    fn key(&self, log: &str) -> String {
+        match log.split_once('@') {
+            Some((name, ns)) => format!("{}:log:{name}", super::open::namespace_prefix(&self.prefix, ns, None)),
+            None => format!("{}:log:{log}", self.prefix),
+        }
+    }
+}
+
+#[async_trait]
+impl super::SharedLog for RedisLogs {
+    async fn append(&self, records: &[(&str, &str)], cap: usize) -> Result<(), StoreError> {
+        // One pipeline per stream: a cluster routes a pipeline by its first key.
+        let mut by_log: Vec<(&str, redis::Pipeline)> = Vec::new();
+        for (log, record) in records {
+            let at = match by_log.iter().position(|(l, _)| l == log) {
+                Some(i) => i,
+                None => {
+                    by_log.push((log, redis::pipe()));
+                    by_log.len() - 1
+                }
+            };
+            by_log[at]
+                .1
+                .cmd("XADD")
+                .arg(self.key(log))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(cap)
+                .arg("*")
+                .arg("r")
+                .arg(*record)
+                .ignore();
+        }
+        let sends = by_log.iter().map(|(_, pipe)| {
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        });
+        for sent in futures_util::future::join_all(sends).await {
+            sent.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn newest(&self, log: &str, count: usize) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+            .arg(self.key(log))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(_, fields)| fields.into_iter().find(|(k, _)| k == "r").map(|(_, v)| v))
+            .collect())
+    }
+
+    async fn len(&self, log: &str) -> Result<usize, StoreError> {
+        redis::cmd("XLEN").arg(self.key(log)).query_async(&mut self.conn.clone()).await.map_err(unavailable)
+    }
+
+    async fn clear(&self, log: &str) -> Result<(), StoreError> {
+        let _: i64 = self.conn.clone().del(self.key(log)).await.map_err(unavailable)?;
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ mod durability;
 mod generated;
 mod histories;
 mod integrity;
+mod journal;
 mod limits;
 mod metrics;
 mod mock_and_roll;

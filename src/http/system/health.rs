@@ -16,6 +16,14 @@ pub async fn health(state: web::Data<AppState>) -> Answer {
         "uptime_seconds": state.started.elapsed().as_secs(),
         "profile_reloads": state.reloader.log().status(),
         "version": env!("CARGO_PKG_VERSION"),
+        "instance": state.journals.instance(),
+        "journal": {
+            "enabled": state.journals.enabled(),
+            "shared": state.journals.is_shared(),
+            "max_entries": state.journals.settings().max_entries,
+            "max_body_bytes": state.journals.settings().max_body_bytes,
+            "dropped": state.journals.dropped(),
+        },
     });
     match crate::admin::status(store).await {
         Ok((info, entities)) => {

@@ -13,6 +13,7 @@ mod data;
 mod health;
 mod logging;
 mod namespaces;
+mod requests;
 mod snapshots;
 mod stored;
 
@@ -273,6 +274,97 @@ pub static ROUTES: &[Route] = &[
         to: |r| r.to(clock::change),
     },
     Route { op: op(Verb::Delete, "/clock", "Back to real time", "The clock"), to: |r| r.to(clock::reset) },
+    Route {
+        op: SystemOp {
+            query: &[
+                ("method", "Only this method", false),
+                ("path", "Only this exact path", false),
+                ("path_prefix", "Only paths that start so", false),
+                ("route", "Only requests served by this endpoint template", false),
+                ("status", "A status (404) or a class (4xx)", false),
+                ("since", "An RFC 3339 time, or a duration back from now (10m)", false),
+                ("limit", "Page size (default 100)", true),
+                ("offset", "Entries to skip", true),
+            ],
+            errors: &[(400, "A bad filter"), (409, "The journal is off")],
+            ..op(Verb::Get, "/requests", "The namespace's recorded requests, newest first", "A page of requests")
+        },
+        to: |r| r.to(requests::list),
+    },
+    Route {
+        op: SystemOp {
+            errors: &[(409, "The journal is off")],
+            ..op(Verb::Delete, "/requests", "Empty the namespace's request journal", "How many entries were removed")
+        },
+        to: |r| r.to(requests::clear),
+    },
+    Route {
+        op: SystemOp {
+            query: &[("limit", "Page size (default 100)", true), ("offset", "Entries to skip", true)],
+            errors: &[(409, "The journal is off")],
+            ..op(
+                Verb::Get,
+                "/requests/unmatched",
+                "Requests no endpoint or response rule served, with the closest endpoints and why they missed",
+                "Unmatched requests",
+            )
+        },
+        to: |r| r.to(requests::unmatched),
+    },
+    Route {
+        op: SystemOp {
+            errors: &[(404, "No such request in the journal"), (409, "The journal is off")],
+            ..op(Verb::Get, "/requests/{id}", "One recorded request, by request id", "The request")
+        },
+        to: |r| r.to(requests::one),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Object),
+            errors: &[(400, "A bad pattern, each problem with its path"), (409, "The journal is off")],
+            ..op(
+                Verb::Post,
+                "/requests/find",
+                "Requests matching a pattern: {method, path | path_pattern | route, query, headers, body, body_json_path, since, limit}",
+                "Matching requests",
+            )
+        },
+        to: |r| r.to(requests::find),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Object),
+            errors: &[
+                (400, "A bad pattern or expectation"),
+                (409, "The journal is off"),
+                (417, "Not verified: the count, what was expected, and the near misses"),
+            ],
+            ..op(
+                Verb::Post,
+                "/requests/verify",
+                "Verify a pattern matched count (or at_least / at_most) requests",
+                "Verified",
+            )
+        },
+        to: |r| r.to(requests::verify),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Object),
+            errors: &[
+                (400, "A bad pattern"),
+                (409, "The journal is off"),
+                (417, "Not verified: where the sequence broke, and the near misses"),
+            ],
+            ..op(
+                Verb::Post,
+                "/requests/verify-sequence",
+                "Verify patterns matched requests in this order: {\"sequence\": [pattern, ...]}",
+                "Verified",
+            )
+        },
+        to: |r| r.to(requests::verify_sequence),
+    },
     Route { op: op(Verb::Get, "/data", "Entity types with their counts", "Counts"), to: |r| r.to(data::overview) },
     Route {
         op: SystemOp {
@@ -285,6 +377,19 @@ pub static ROUTES: &[Route] = &[
             ..op(Verb::Get, "/data/{entity}", "List stored entities of a type", "A page of entities")
         },
         to: |r| r.to(data::list),
+    },
+    Route {
+        op: SystemOp {
+            body: Some(BodyKind::Object),
+            errors: &[(400, "A bad body"), (417, "Not verified: the count and the closest entities")],
+            ..op(
+                Verb::Post,
+                "/data/{entity}/verify",
+                "Verify stored entities: {\"where\": {field: value}, \"count\" | \"at_least\" | \"at_most\"}",
+                "Verified",
+            )
+        },
+        to: |r| r.to(requests::verify_data),
     },
     Route {
         op: SystemOp { errors: NOT_FOUND, ..op(Verb::Get, "/data/{entity}/{id}", "One stored entity", "The entity") },
@@ -421,5 +526,5 @@ async fn body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Res
 }
 
 async fn unknown(req: HttpRequest) -> Answer {
-    Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_owned() })
+    Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_owned(), guess: None })
 }

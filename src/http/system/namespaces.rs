@@ -45,5 +45,7 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Answer 
 /// 204: the namespace and all its data are gone.
 pub async fn delete(state: web::Data<AppState>, path: web::Path<String>) -> Answer {
     state.gateway().namespaces().delete(&path).await?;
+    // Its journal goes with it (a later namespace of the same name starts afresh).
+    let _ = state.journals.clear(Some(&path)).await;
     Ok(HttpResponse::NoContent().finish())
 }

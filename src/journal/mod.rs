@@ -1,0 +1,437 @@
+//! The request journal: what was asked of the gateway, per namespace, for tests to
+//! query and verify (`/system/requests`).
+//!
+//! Every request to the profile's endpoints becomes an [`Entry`] (headers masked as
+//! the logs mask secrets, bodies cut to `journal.max_body_bytes`). On the embedded
+//! backends each namespace has a bounded ring in memory; on Redis each has a stream
+//! (`XADD … MAXLEN ~ n`, see [`crate::store::SharedLog`]) that every instance on that
+//! Redis writes to and reads from, so a test behind a load balancer verifies every
+//! call, whichever instance took it.
+//!
+//! Recording never fails a request and never waits on a broken backend: entries go to
+//! one writer task that sends them in batches (one pipeline per stream); a request
+//! waits for its batch only while Redis answers (at most [`ACK_WAIT`]), so that a
+//! test reading the journal right after a response sees that request, on any
+//! instance. When Redis is down, or the queue is full, the entry is dropped and
+//! counted (`mockgate_journal_dropped_total`).
+//!
+//! [`pattern`] is what `find`, `verify` and `verify-sequence` match with, and how a
+//! near miss is described.
+
+pub mod pattern;
+
+pub use crate::profile::JournalSettings;
+use crate::routing::Unmatched;
+use crate::store::{SharedLog, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// How long a request waits for its entry to reach a shared journal.
+pub const ACK_WAIT: Duration = Duration::from_millis(250);
+/// Entries waiting for the writer; beyond this they are dropped.
+const QUEUE: usize = 8192;
+/// Entries sent in one round of the writer.
+const BATCH: usize = 512;
+
+/// One recorded request. Stored as JSON on Redis; [`Entry::view`] is what the API shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    /// The namespace's clock, epoch ms.
+    pub at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub instance: Arc<str>,
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: String,
+    /// Lower-case names, secrets masked.
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: String,
+    /// The body's size as received (more than `body.len()` when it was cut).
+    #[serde(default)]
+    pub body_bytes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<Unmatched>,
+    pub status: u16,
+    #[serde(default)]
+    pub response_headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub response_body: String,
+    #[serde(default)]
+    pub response_body_bytes: usize,
+    pub latency_ms: f64,
+    /// The persistence action that ran last, e.g. `create users`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `ok`, or the error code the request ended with.
+    #[serde(default)]
+    pub outcome: String,
+    /// What the fault features injected (kind, rule id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injected: Vec<Value>,
+}
+
+/// A body as the API shows it: JSON when it is whole JSON, else the text.
+fn shown(text: &str, full: usize) -> Value {
+    if text.is_empty() {
+        return Value::Null;
+    }
+    if text.len() == full
+        && let Ok(v) = serde_json::from_str::<Value>(text)
+    {
+        return v;
+    }
+    Value::String(text.to_owned())
+}
+
+fn header_map(headers: &[(String, String)]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in headers {
+        match m.get_mut(k) {
+            Some(Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(v);
+            }
+            _ => {
+                m.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// `a=1&b=x` as an object of strings (a repeated name keeps its last value).
+pub fn query_map(query: &str) -> Map<String, Value> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+}
+
+pub fn iso_ms(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+impl Entry {
+    /// The request body, parsed: JSON, or a form as an object; `None` when there is
+    /// none or it was cut.
+    pub fn body_json(&self) -> Option<Value> {
+        if self.body.is_empty() || self.body.len() != self.body_bytes {
+            return None;
+        }
+        serde_json::from_str(&self.body).ok().or_else(|| {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&self.body).ok()?;
+            (!pairs.is_empty() && self.body.contains('='))
+                .then(|| Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// What `GET /system/requests` shows of it.
+    pub fn view(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "time": iso_ms(self.at_ms),
+            "namespace": self.namespace,
+            "instance": self.instance,
+            "method": self.method,
+            "path": self.path,
+            "query": query_map(&self.query),
+            "headers": header_map(&self.headers),
+            "body": shown(&self.body, self.body_bytes),
+            "route": self.route,
+            "response_rule": self.rule,
+            "status": self.status,
+            "response": {
+                "headers": header_map(&self.response_headers),
+                "body": shown(&self.response_body, self.response_body_bytes),
+            },
+            "latency_ms": self.latency_ms,
+            "action": self.action,
+            "outcome": self.outcome,
+        });
+        if self.body.len() != self.body_bytes {
+            v["body_truncated"] = json!({"received_bytes": self.body_bytes, "kept_bytes": self.body.len()});
+        }
+        if self.response_body.len() != self.response_body_bytes {
+            v["response"]["body_truncated"] =
+                json!({"sent_bytes": self.response_body_bytes, "kept_bytes": self.response_body.len()});
+        }
+        if let Some(u) = &self.unmatched {
+            v["unmatched"] = json!(u);
+        }
+        if !self.injected.is_empty() {
+            v["injected"] = json!(self.injected);
+        }
+        v
+    }
+}
+
+/// `text` cut to `cap` bytes on a character boundary.
+pub fn cut(text: &[u8], cap: usize) -> String {
+    let mut end = text.len().min(cap);
+    let s = loop {
+        match std::str::from_utf8(&text[..end]) {
+            Ok(s) => break s,
+            // A cut inside a character: step back to its start.
+            Err(e) if e.error_len().is_none() => end = e.valid_up_to(),
+            // Not text at all.
+            Err(_) => return String::from_utf8_lossy(&text[..end]).into_owned(),
+        }
+    };
+    s.to_owned()
+}
+
+type Ring = Mutex<VecDeque<Arc<Entry>>>;
+
+struct Pending {
+    log: Box<str>,
+    text: String,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+struct Shared {
+    logs: Arc<dyn SharedLog>,
+    queue: tokio::sync::mpsc::Sender<Pending>,
+    /// The last batch reached Redis: requests wait for theirs.
+    healthy: Arc<AtomicBool>,
+}
+
+/// Every namespace's journal on one server (it outlives a reload).
+pub struct Journals {
+    settings: JournalSettings,
+    /// This instance, as entries name it.
+    instance: Arc<str>,
+    /// At most this many namespaces get a journal of their own (the rest share the default one).
+    max_spaces: usize,
+    rings: RwLock<HashMap<Box<str>, Arc<Ring>>>,
+    shared: Option<Shared>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// The log name of a namespace's journal (`requests`, `requests@t1`).
+fn log_name(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("requests@{ns}"),
+        None => "requests".to_owned(),
+    }
+}
+
+impl Journals {
+    /// Journals kept in this process (`logs` is `None`) or in the backend's shared
+    /// logs; `dropped` counts entries that could not be kept. Starts the writer task
+    /// of a shared journal, so it must be called inside the runtime.
+    pub fn new(
+        settings: JournalSettings,
+        logs: Option<Arc<dyn SharedLog>>,
+        instance: String,
+        max_spaces: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> Journals {
+        let shared = logs.filter(|_| settings.enabled).map(|logs| {
+            let (queue, rx) = tokio::sync::mpsc::channel(QUEUE);
+            let healthy = Arc::new(AtomicBool::new(true));
+            tokio::spawn(writer(
+                Arc::clone(&logs),
+                rx,
+                settings.max_entries,
+                Arc::clone(&healthy),
+                Arc::clone(&dropped),
+            ));
+            Shared { logs, queue, healthy }
+        });
+        Journals { settings, instance: instance.into(), max_spaces, rings: RwLock::default(), shared, dropped }
+    }
+
+    pub fn settings(&self) -> &JournalSettings {
+        &self.settings
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Entries that could not be kept (a shared journal's backend down or too slow).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Shared by every instance on the backend.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    fn ring(&self, namespace: Option<&str>, create: bool) -> Option<Arc<Ring>> {
+        let key = namespace.unwrap_or("");
+        if let Some(r) = self.rings.read().ok()?.get(key) {
+            return Some(Arc::clone(r));
+        }
+        if !create {
+            return None;
+        }
+        let mut rings = self.rings.write().ok()?;
+        if !rings.contains_key(key) && rings.len() > self.max_spaces {
+            // Names that never became namespaces must not grow this without bound.
+            return rings.get("").cloned();
+        }
+        let ring = rings.entry(key.into()).or_insert_with(|| Arc::new(Mutex::new(VecDeque::new())));
+        Some(Arc::clone(ring))
+    }
+
+    /// Keeps `entry` in its namespace's journal; never fails the request.
+    pub async fn record(&self, mut entry: Entry) {
+        if !self.settings.enabled {
+            return;
+        }
+        entry.instance = Arc::clone(&self.instance);
+        let namespace = entry.namespace.as_deref().filter(|ns| crate::namespaces::check_name(ns).is_ok());
+        let Some(shared) = &self.shared else {
+            if let Some(ring) = self.ring(namespace, true)
+                && let Ok(mut ring) = ring.lock()
+            {
+                if ring.len() >= self.settings.max_entries {
+                    ring.pop_front();
+                }
+                ring.push_back(Arc::new(entry));
+            }
+            return;
+        };
+        let log = log_name(namespace).into_boxed_str();
+        let text = match serde_json::to_string(&entry) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        let wait = shared.healthy.load(Ordering::Relaxed);
+        let (done, acked) = if wait {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        if shared.queue.try_send(Pending { log, text, done }).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Some(acked) = acked {
+            let _ = tokio::time::timeout(ACK_WAIT, acked).await;
+        }
+    }
+
+    /// The namespace's entries, newest first (at most `journal.max_entries`).
+    pub async fn entries(&self, namespace: Option<&str>) -> Result<Vec<Arc<Entry>>, StoreError> {
+        match &self.shared {
+            None => {
+                let Some(ring) = self.ring(namespace, false) else { return Ok(Vec::new()) };
+                let ring = crate::store::lock(&ring);
+                Ok(ring.iter().rev().cloned().collect())
+            }
+            Some(shared) => {
+                let texts = shared.logs.newest(&log_name(namespace), self.settings.max_entries).await?;
+                Ok(texts.iter().filter_map(|t| serde_json::from_str::<Entry>(t).ok()).map(Arc::new).collect())
+            }
+        }
+    }
+
+    /// How many entries the namespace's journal holds now (a stream may hold a little
+    /// more than `max_entries` between trims; reads never return more).
+    pub async fn len(&self, namespace: Option<&str>) -> Result<usize, StoreError> {
+        match &self.shared {
+            None => Ok(self.ring(namespace, false).map_or(0, |r| crate::store::lock(&r).len())),
+            Some(shared) => shared.logs.len(&log_name(namespace)).await,
+        }
+    }
+
+    /// Empties the namespace's journal.
+    pub async fn clear(&self, namespace: Option<&str>) -> Result<(), StoreError> {
+        match &self.shared {
+            None => {
+                if let Some(ring) = self.ring(namespace, false) {
+                    crate::store::lock(&ring).clear();
+                }
+                if namespace.is_some()
+                    && let Ok(mut rings) = self.rings.write()
+                {
+                    rings.remove(namespace.unwrap_or(""));
+                }
+                Ok(())
+            }
+            Some(shared) => shared.logs.clear(&log_name(namespace)).await,
+        }
+    }
+}
+
+/// Sends queued entries in batches until the journals are dropped.
+async fn writer(
+    logs: Arc<dyn SharedLog>,
+    mut rx: tokio::sync::mpsc::Receiver<Pending>,
+    cap: usize,
+    healthy: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let records: Vec<(&str, &str)> = batch.iter().map(|p| (&*p.log, p.text.as_str())).collect();
+        match logs.append(&records, cap).await {
+            Ok(()) => {
+                if !healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!("request journal: the backend answers again");
+                }
+            }
+            Err(e) => {
+                dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if healthy.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(error = %crate::telemetry::error_chain(&e), "request journal: entries dropped while the backend is down");
+                }
+            }
+        }
+        for p in batch.drain(..) {
+            if let Some(done) = p.done {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_cut_on_character_boundaries() {
+        assert_eq!(cut("héllo".as_bytes(), 2), "h");
+        assert_eq!(cut(b"hello", 10), "hello");
+        assert_eq!(cut(b"hello", 0), "");
+    }
+
+    #[tokio::test]
+    async fn a_ring_keeps_the_newest_entries_per_namespace() {
+        let settings = JournalSettings { max_entries: 3, ..JournalSettings::default() };
+        let j = Journals::new(settings, None, "i".into(), 10, Arc::default());
+        for n in 0..5 {
+            j.record(Entry { id: n.to_string(), ..Entry::default() }).await;
+        }
+        j.record(Entry { id: "t1".into(), namespace: Some("t1".into()), ..Entry::default() }).await;
+        let ids: Vec<String> = j.entries(None).await.unwrap().iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids, ["4", "3", "2"]);
+        assert_eq!(j.entries(Some("t1")).await.unwrap().len(), 1);
+        j.clear(Some("t1")).await.unwrap();
+        assert!(j.entries(Some("t1")).await.unwrap().is_empty());
+        assert_eq!(j.len(None).await.unwrap(), 3);
+    }
+}
