@@ -10,6 +10,7 @@ mod logs;
 mod namespace;
 mod profiles;
 mod remote;
+mod requests;
 mod smoke;
 mod snapshot;
 mod start;
@@ -61,6 +62,14 @@ pub enum Command {
     Namespace(namespace::NamespaceArgs),
     /// Show, freeze, advance or reset a running server's clock (per namespace).
     Clock(namespace::ClockArgs),
+    /// List a running server's recorded requests, newest first (filters: --method,
+    /// --path, --status 4xx, --since 10m, …).
+    Requests(requests::RequestsArgs),
+    /// Verify a running server received requests like these; exits 1 with the near
+    /// misses when it did not.
+    Verify(requests::VerifyArgs),
+    /// List the requests no endpoint served, with the closest endpoints and why they missed.
+    Unmatched(requests::UnmatchedArgs),
     /// Ask each running server for /, /docs/ and /openapi.json; fails if any does not answer 200.
     Test(smoke::TestArgs),
     /// Stop every server and delete the background servers' log files (data is kept).
@@ -91,6 +100,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Namespace(args) => namespace::namespace(args),
         Command::Clock(args) => namespace::clock(args),
         Command::CleanUp(args) => cleanup::run(args),
+        Command::Requests(args) => requests::requests(args),
+        Command::Verify(args) => requests::verify(args),
+        Command::Unmatched(args) => requests::unmatched(args),
         Command::Version => {
             println!("mockctl {}", env!("CARGO_PKG_VERSION"));
             Ok(())

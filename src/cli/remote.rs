@@ -1,5 +1,5 @@
-//! A running server's `/system` API, as `mockctl snapshot`, `namespace` and `clock`
-//! call it: which server (by port, profile, or the only one), which key, one request.
+//! A running server's `/system` API, as `mockctl snapshot`, `namespace`, `clock`,
+//! `requests`, `verify` and `unmatched` call it: which server (by port, profile, or the only one), which key, one request.
 
 use super::state::{self, ServerRecord};
 use crate::profile::Profile;
@@ -48,6 +48,24 @@ impl Remote {
         body: Option<&Value>,
         namespace: Option<&str>,
     ) -> anyhow::Result<Value> {
+        let (status, answer) = self.call_any(method, path, body, namespace)?;
+        if !(200..300).contains(&status) {
+            let why = answer["error"]["message"].as_str().map_or_else(|| answer.to_string(), str::to_owned);
+            anyhow::bail!("{} on port {} answered {status}: {why}", self.server.profile, self.server.port);
+        }
+        Ok(answer)
+    }
+
+    /// [`Remote::call`] that leaves the status to the caller (a 417 from a
+    /// verification is an answer, not a failure); still an error when the server's
+    /// answer is an error body.
+    pub fn call_any(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        namespace: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
         let addr = super::http::address(&self.server.url, self.server.port);
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(k) = self.key.as_deref() {
@@ -59,13 +77,8 @@ impl Remote {
             None => path.to_owned(),
         };
         // A restore of a large data set can take a while.
-        let (status, answer) = super::http::request(&addr, method, &path, &headers, body, Duration::from_secs(120))
-            .with_context(|| format!("cannot reach {} on port {}", self.server.profile, self.server.port))?;
-        if !(200..300).contains(&status) {
-            let why = answer["error"]["message"].as_str().map_or_else(|| answer.to_string(), str::to_owned);
-            anyhow::bail!("{} on port {} answered {status}: {why}", self.server.profile, self.server.port);
-        }
-        Ok(answer)
+        super::http::request(&addr, method, &path, &headers, body, Duration::from_secs(120))
+            .with_context(|| format!("cannot reach {} on port {}", self.server.profile, self.server.port))
     }
 }
 

@@ -427,3 +427,53 @@ async fn a_disabled_journal_records_nothing_and_says_so() {
     assert_eq!(code(&body), "journal_disabled");
     handle.stop(true).await;
 }
+
+/// `mockctl requests`, `verify` and `unmatched` against a server started as a user starts it.
+#[tokio::test]
+async fn mockctl_lists_verifies_and_explains_requests() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
+            .current_dir(crate::common::repo_path(""))
+            .env("MOCKGATE_STATE_DIR", state.path())
+            .env_remove("MOCKGATE_LOG")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["start", PROFILE, "--port", "0", "--no-persistence", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = started["url"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let sent = client.post(format!("{url}/api/orders")).json(&json!({"sku": "x", "qty": 2})).send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    client.get(format!("{url}/api/ordrs")).send().await.unwrap();
+    let stdout = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let listed = run(&["requests", "--method", "POST", "--key", "sys-1"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(stdout(&listed).contains("POST   /api/orders  201"), "{}", stdout(&listed));
+    let ok = run(&[
+        "verify",
+        "--method",
+        "POST",
+        "--path",
+        "/api/orders",
+        "--body",
+        r#"{"sku":"x"}"#,
+        "--count",
+        "1",
+        "--key",
+        "sys-1",
+    ]);
+    assert!(ok.status.success(), "{}{}", stdout(&ok), String::from_utf8_lossy(&ok.stderr));
+    assert!(stdout(&ok).contains("verified: 1"));
+    let missed = run(&["verify", "--path", "/api/orders", "--json-path", "$.qty=3", "--key", "sys-1"]);
+    assert_eq!(missed.status.code(), Some(1), "not verified is exit 1");
+    assert!(stdout(&missed).contains("body $.qty: expected 3, got 2"), "{}", stdout(&missed));
+    let unmatched = run(&["unmatched", "--key", "sys-1"]);
+    assert!(stdout(&unmatched).contains("closest: POST /api/orders"), "{}", stdout(&unmatched));
+    assert!(stdout(&unmatched).contains("`ordrs` vs `orders`"), "{}", stdout(&unmatched));
+    assert!(run(&["stop", "--all"]).status.success());
+}
