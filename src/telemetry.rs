@@ -305,7 +305,22 @@ impl Secrets {
     /// A header value for the request journal: masked whole under a secret-looking
     /// name (`authorization`, `x-api-key`, `cookie`, …), else with every credential replaced.
     pub fn mask_header(&self, name: &str, value: &str) -> String {
-        if Self::secret_key(name) { MASK.to_owned() } else { self.mask_text(value) }
+        // Header names arrive in lower case: no copy to compare them.
+        let secret = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Self::secret_key(name)
+        } else {
+            ["pass", "secret", "token", "key", "authorization", "session", "cookie", "credential"]
+                .iter()
+                .any(|s| name.contains(s))
+                || name == "sid"
+        };
+        if secret {
+            MASK.to_owned()
+        } else if self.values.iter().any(|c| value.contains(c.as_str())) {
+            self.mask_text(value)
+        } else {
+            value.to_owned()
+        }
     }
 
     /// Text with every credential replaced.

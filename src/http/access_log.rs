@@ -28,7 +28,7 @@ pub async fn access_log(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| Arc::from(uuid::Uuid::now_v7().to_string()), Arc::from);
+        .map_or_else(|| Arc::from(new_request_id().as_str()), Arc::from);
     req.extensions_mut().insert(super::state::RequestId(Arc::clone(&request_id)));
     let span = tracing::info_span!("request", request_id = %request_id);
     // Only a request from a web page pays for CORS (one gateway lookup).
@@ -115,4 +115,14 @@ pub async fn access_log(
         if action.is_some() { ")" } else { "" },
     );
     Ok(res)
+}
+
+/// A UUIDv7 (time-ordered to the millisecond) whose random bits come from the thread's
+/// generator, seeded once: `Uuid::now_v7` asks the kernel for them on every request.
+fn new_request_id() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let random: [u8; 10] = rand::random();
+    let id = uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid();
+    let mut buf = uuid::Uuid::encode_buffer();
+    id.hyphenated().encode_lower(&mut buf).to_owned()
 }

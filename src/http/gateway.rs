@@ -5,6 +5,7 @@ use super::state::AppState;
 use crate::gateway::{ApiError, RequestCtx, Trace};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
+use std::sync::Arc;
 
 /// Reads the body, lets the gateway answer, records the exchange in the request
 /// journal, and hands its [`Trace`] to the access log and the metrics through the
@@ -45,7 +46,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     let encoded = super::error::encode(&reply);
     if journals.enabled() {
         let entry = journal_entry(&req, &gateway, &received, &reply, &encoded, &mut trace, outcome, start);
-        journals.record(entry).await;
+        journals.record(entry);
     }
     let mut res = super::error::respond(&reply, encoded);
     res.extensions_mut().insert(trace);
@@ -62,7 +63,7 @@ fn journal_entry(
     reply: &crate::gateway::Reply,
     encoded: &super::error::Encoded,
     trace: &mut Trace,
-    outcome: &str,
+    outcome: &'static str,
     start: std::time::Instant,
 ) -> crate::journal::Entry {
     let profile = gateway.profile();
@@ -77,39 +78,52 @@ fn journal_entry(
         }
     };
     let at_ms = trace.now_ms.unwrap_or_else(|| gateway.namespaces().clock_of(namespace.as_deref()).now_i64());
-    let id = req.extensions().get::<super::state::RequestId>().map_or_else(String::new, |r| r.0.to_string());
+    let id = req.extensions().get::<super::state::RequestId>().map_or_else(Arc::default, |r| Arc::clone(&r.0));
     let headers = req
         .headers()
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), secrets.mask_header(k.as_str(), v))))
         .collect();
-    let mut response_headers: Vec<(String, String)> = reply.headers.clone();
-    if encoded.add_json_type {
-        response_headers.push(("content-type".into(), "application/json".into()));
-    }
     let sent = encoded.body.as_deref().unwrap_or_default();
     crate::journal::Entry {
         id,
+        seq: 0,
         at_ms,
         namespace,
         instance: Default::default(),
-        method: req.method().as_str().to_owned(),
+        method: method_name(req.method()),
         path: req.path().to_owned(),
         query: req.query_string().to_owned(),
         headers,
         body: crate::journal::cut(body, cap),
         body_bytes: body.len(),
-        route: trace.route.as_deref().map(str::to_owned),
+        route: trace.route.clone(),
         rule: trace.rule,
         unmatched: trace.unmatched.take().map(|u| *u),
         status: reply.status,
-        response_headers,
+        response_headers: reply.headers.clone(),
+        response_json: encoded.add_json_type,
         response_body: crate::journal::cut(sent, cap),
         response_body_bytes: sent.len(),
         latency_ms: start.elapsed().as_secs_f64() * 1000.0,
-        action: trace.action.as_deref().map(str::to_owned),
-        outcome: outcome.to_owned(),
+        action: trace.action.clone(),
+        outcome: std::borrow::Cow::Borrowed(outcome),
         injected: Vec::new(),
+    }
+}
+
+/// A method's name, without a copy for the common ones.
+fn method_name(m: &actix_web::http::Method) -> std::borrow::Cow<'static, str> {
+    use std::borrow::Cow::{Borrowed, Owned};
+    match m.as_str() {
+        "GET" => Borrowed("GET"),
+        "POST" => Borrowed("POST"),
+        "PUT" => Borrowed("PUT"),
+        "PATCH" => Borrowed("PATCH"),
+        "DELETE" => Borrowed("DELETE"),
+        "HEAD" => Borrowed("HEAD"),
+        "OPTIONS" => Borrowed("OPTIONS"),
+        other => Owned(other.to_owned()),
     }
 }
 

@@ -8,12 +8,13 @@
 //! Redis writes to and reads from, so a test behind a load balancer verifies every
 //! call, whichever instance took it.
 //!
-//! Recording never fails a request and never waits on a broken backend: entries go to
-//! one writer task that sends them in batches (one pipeline per stream); a request
-//! waits for its batch only while Redis answers (at most [`ACK_WAIT`]), so that a
-//! test reading the journal right after a response sees that request, on any
-//! instance. When Redis is down, or the queue is full, the entry is dropped and
-//! counted (`mockgate_journal_dropped_total`).
+//! Recording never fails, slows or waits on a request: entries go to one writer task
+//! that sends them in batches (one pipeline per stream), and a read on this instance
+//! first waits for the writer to send what was queued before it, so a test reading the
+//! journal right after a response sees that request. Another instance's entries land
+//! within a batch (about a Redis round trip); `verify` gives a shared journal
+//! [`SHARED_GRACE`] to hold before it answers 417. When Redis is down, or the queue is
+//! full, the entry is dropped and counted (`mockgate_journal_dropped_total`).
 //!
 //! [`pattern`] is what `find`, `verify` and `verify-sequence` match with, and how a
 //! near miss is described.
@@ -25,13 +26,17 @@ use crate::routing::Unmatched;
 use crate::store::{SharedLog, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-/// How long a request waits for its entry to reach a shared journal.
-pub const ACK_WAIT: Duration = Duration::from_millis(250);
+/// How long a verification on a shared journal waits for entries other instances may
+/// still be sending, before it answers that it does not hold.
+pub const SHARED_GRACE: Duration = Duration::from_millis(200);
+/// How long a read waits for this instance's queued entries to be sent.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
 /// Entries waiting for the writer; beyond this they are dropped.
 const QUEUE: usize = 8192;
 /// Entries sent in one round of the writer.
@@ -40,13 +45,16 @@ const BATCH: usize = 512;
 /// One recorded request. Stored as JSON on Redis; [`Entry::view`] is what the API shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Entry {
-    pub id: String,
+    pub id: Arc<str>,
+    /// Order of recording in this instance's ring (not stored on Redis, whose stream keeps the order).
+    #[serde(skip)]
+    pub seq: u64,
     /// The namespace's clock, epoch ms.
     pub at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub instance: Arc<str>,
-    pub method: String,
+    pub method: Cow<'static, str>,
     pub path: String,
     #[serde(default)]
     pub query: String,
@@ -58,7 +66,7 @@ pub struct Entry {
     #[serde(default)]
     pub body_bytes: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
+    pub route: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +74,9 @@ pub struct Entry {
     pub status: u16,
     #[serde(default)]
     pub response_headers: Vec<(String, String)>,
+    /// The body went out as JSON with the content type mockgate adds.
+    #[serde(default)]
+    pub response_json: bool,
     #[serde(default)]
     pub response_body: String,
     #[serde(default)]
@@ -73,10 +84,10 @@ pub struct Entry {
     pub latency_ms: f64,
     /// The persistence action that ran last, e.g. `create users`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<Arc<str>>,
     /// `ok`, or the error code the request ended with.
     #[serde(default)]
-    pub outcome: String,
+    pub outcome: Cow<'static, str>,
     /// What the fault features injected (kind, rule id).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub injected: Vec<Value>,
@@ -139,6 +150,16 @@ impl Entry {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    fn response_header_map(&self) -> Value {
+        let mut m = header_map(&self.response_headers);
+        if self.response_json
+            && let Value::Object(m) = &mut m
+        {
+            m.insert("content-type".into(), Value::String("application/json".into()));
+        }
+        m
+    }
+
     /// What `GET /system/requests` shows of it.
     pub fn view(&self) -> Value {
         let mut v = json!({
@@ -155,7 +176,7 @@ impl Entry {
             "response_rule": self.rule,
             "status": self.status,
             "response": {
-                "headers": header_map(&self.response_headers),
+                "headers": self.response_header_map(),
                 "body": shown(&self.response_body, self.response_body_bytes),
             },
             "latency_ms": self.latency_ms,
@@ -194,19 +215,66 @@ pub fn cut(text: &[u8], cap: usize) -> String {
     s.to_owned()
 }
 
-type Ring = Mutex<VecDeque<Arc<Entry>>>;
+/// A namespace's ring, in shards: each worker thread keeps to its own, so recording
+/// never contends and an entry is freed by the thread that made it; reads merge the
+/// shards by recording order. Each shard keeps the newest `max_entries`, so the merge
+/// holds the newest `max_entries` of all.
+struct Ring {
+    shards: Box<[Mutex<VecDeque<Arc<Entry>>>]>,
+    seq: AtomicU64,
+}
 
-struct Pending {
-    log: Box<str>,
-    text: String,
-    done: Option<tokio::sync::oneshot::Sender<()>>,
+const SHARDS: usize = 8;
+
+impl Ring {
+    fn new() -> Ring {
+        Ring { shards: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(), seq: AtomicU64::new(0) }
+    }
+
+    fn push(&self, mut entry: Entry, cap: usize) {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        thread_local!(static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) as usize % SHARDS);
+        entry.seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let shard = SHARD.with(|s| *s);
+        let old = {
+            let mut ring = crate::store::lock(&self.shards[shard]);
+            let old = if ring.len() >= cap { ring.pop_front() } else { None };
+            ring.push_back(Arc::new(entry));
+            old
+        };
+        // Freed outside the lock.
+        drop(old);
+    }
+
+    /// At most `cap` entries, newest first.
+    fn newest(&self, cap: usize) -> Vec<Arc<Entry>> {
+        let mut all: Vec<Arc<Entry>> =
+            self.shards.iter().flat_map(|s| crate::store::lock(s).iter().cloned().collect::<Vec<_>>()).collect();
+        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
+        all.truncate(cap);
+        all
+    }
+
+    fn len(&self, cap: usize) -> usize {
+        self.shards.iter().map(|s| crate::store::lock(s).len()).sum::<usize>().min(cap)
+    }
+
+    fn clear(&self) {
+        for s in self.shards.iter() {
+            crate::store::lock(s).clear();
+        }
+    }
+}
+
+enum Pending {
+    Entry(Box<Entry>),
+    /// Answered once everything queued before it was sent (or dropped).
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 struct Shared {
     logs: Arc<dyn SharedLog>,
     queue: tokio::sync::mpsc::Sender<Pending>,
-    /// The last batch reached Redis: requests wait for theirs.
-    healthy: Arc<AtomicBool>,
 }
 
 /// Every namespace's journal on one server (it outlives a reload).
@@ -216,6 +284,8 @@ pub struct Journals {
     instance: Arc<str>,
     /// At most this many namespaces get a journal of their own (the rest share the default one).
     max_spaces: usize,
+    default_ring: Arc<Ring>,
+    /// The named namespaces' rings.
     rings: RwLock<HashMap<Box<str>, Arc<Ring>>>,
     shared: Option<Shared>,
     dropped: Arc<AtomicU64>,
@@ -242,17 +312,18 @@ impl Journals {
     ) -> Journals {
         let shared = logs.filter(|_| settings.enabled).map(|logs| {
             let (queue, rx) = tokio::sync::mpsc::channel(QUEUE);
-            let healthy = Arc::new(AtomicBool::new(true));
-            tokio::spawn(writer(
-                Arc::clone(&logs),
-                rx,
-                settings.max_entries,
-                Arc::clone(&healthy),
-                Arc::clone(&dropped),
-            ));
-            Shared { logs, queue, healthy }
+            tokio::spawn(writer(Arc::clone(&logs), rx, settings.max_entries, Arc::clone(&dropped)));
+            Shared { logs, queue }
         });
-        Journals { settings, instance: instance.into(), max_spaces, rings: RwLock::default(), shared, dropped }
+        Journals {
+            settings,
+            instance: instance.into(),
+            max_spaces,
+            default_ring: Arc::new(Ring::new()),
+            rings: RwLock::default(),
+            shared,
+            dropped,
+        }
     }
 
     pub fn settings(&self) -> &JournalSettings {
@@ -278,7 +349,7 @@ impl Journals {
     }
 
     fn ring(&self, namespace: Option<&str>, create: bool) -> Option<Arc<Ring>> {
-        let key = namespace.unwrap_or("");
+        let Some(key) = namespace else { return Some(Arc::clone(&self.default_ring)) };
         if let Some(r) = self.rings.read().ok()?.get(key) {
             return Some(Arc::clone(r));
         }
@@ -288,49 +359,49 @@ impl Journals {
         let mut rings = self.rings.write().ok()?;
         if !rings.contains_key(key) && rings.len() > self.max_spaces {
             // Names that never became namespaces must not grow this without bound.
-            return rings.get("").cloned();
+            return Some(Arc::clone(&self.default_ring));
         }
-        let ring = rings.entry(key.into()).or_insert_with(|| Arc::new(Mutex::new(VecDeque::new())));
+        let ring = rings.entry(key.into()).or_insert_with(|| Arc::new(Ring::new()));
         Some(Arc::clone(ring))
     }
 
-    /// Keeps `entry` in its namespace's journal; never fails the request.
-    pub async fn record(&self, mut entry: Entry) {
+    /// Keeps `entry` in its namespace's journal; never fails or waits.
+    pub fn record(&self, mut entry: Entry) {
         if !self.settings.enabled {
             return;
         }
         entry.instance = Arc::clone(&self.instance);
-        let namespace = entry.namespace.as_deref().filter(|ns| crate::namespaces::check_name(ns).is_ok());
         let Some(shared) = &self.shared else {
-            if let Some(ring) = self.ring(namespace, true)
-                && let Ok(mut ring) = ring.lock()
-            {
-                if ring.len() >= self.settings.max_entries {
-                    ring.pop_front();
+            let namespace = entry.namespace.as_deref().filter(|ns| crate::namespaces::check_name(ns).is_ok());
+            match namespace {
+                None => self.default_ring.push(entry, self.settings.max_entries),
+                Some(_) => {
+                    if let Some(ring) = self.ring(namespace, true) {
+                        ring.push(entry, self.settings.max_entries);
+                    }
                 }
-                ring.push_back(Arc::new(entry));
             }
             return;
         };
-        let log = log_name(namespace).into_boxed_str();
-        let text = match serde_json::to_string(&entry) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        let wait = shared.healthy.load(Ordering::Relaxed);
-        let (done, acked) = if wait {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        if shared.queue.try_send(Pending { log, text, done }).is_err() {
+        if shared.queue.try_send(Pending::Entry(Box::new(entry))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
         }
-        if let Some(acked) = acked {
-            let _ = tokio::time::timeout(ACK_WAIT, acked).await;
+    }
+
+    /// Waits until what this instance queued before now has been sent (a shared journal).
+    async fn flush(&self) {
+        if let Some(shared) = &self.shared {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if tokio::time::timeout(FLUSH_WAIT, shared.queue.send(Pending::Barrier(tx))).await.is_ok() {
+                let _ = tokio::time::timeout(FLUSH_WAIT, rx).await;
+            }
         }
+    }
+
+    /// How long a verification may wait for entries still on their way from other
+    /// instances: none for a journal only this instance writes.
+    pub fn grace(&self) -> Duration {
+        if self.shared.is_some() { SHARED_GRACE } else { Duration::ZERO }
     }
 
     /// The namespace's entries, newest first (at most `journal.max_entries`).
@@ -338,10 +409,10 @@ impl Journals {
         match &self.shared {
             None => {
                 let Some(ring) = self.ring(namespace, false) else { return Ok(Vec::new()) };
-                let ring = crate::store::lock(&ring);
-                Ok(ring.iter().rev().cloned().collect())
+                Ok(ring.newest(self.settings.max_entries))
             }
             Some(shared) => {
+                self.flush().await;
                 let texts = shared.logs.newest(&log_name(namespace), self.settings.max_entries).await?;
                 Ok(texts.iter().filter_map(|t| serde_json::from_str::<Entry>(t).ok()).map(Arc::new).collect())
             }
@@ -352,8 +423,11 @@ impl Journals {
     /// more than `max_entries` between trims; reads never return more).
     pub async fn len(&self, namespace: Option<&str>) -> Result<usize, StoreError> {
         match &self.shared {
-            None => Ok(self.ring(namespace, false).map_or(0, |r| crate::store::lock(&r).len())),
-            Some(shared) => shared.logs.len(&log_name(namespace)).await,
+            None => Ok(self.ring(namespace, false).map_or(0, |r| r.len(self.settings.max_entries))),
+            Some(shared) => {
+                self.flush().await;
+                shared.logs.len(&log_name(namespace)).await
+            }
         }
     }
 
@@ -362,16 +436,19 @@ impl Journals {
         match &self.shared {
             None => {
                 if let Some(ring) = self.ring(namespace, false) {
-                    crate::store::lock(&ring).clear();
+                    ring.clear();
                 }
-                if namespace.is_some()
+                if let Some(ns) = namespace
                     && let Ok(mut rings) = self.rings.write()
                 {
-                    rings.remove(namespace.unwrap_or(""));
+                    rings.remove(ns);
                 }
                 Ok(())
             }
-            Some(shared) => shared.logs.clear(&log_name(namespace)).await,
+            Some(shared) => {
+                self.flush().await;
+                shared.logs.clear(&log_name(namespace)).await
+            }
         }
     }
 }
@@ -381,29 +458,44 @@ async fn writer(
     logs: Arc<dyn SharedLog>,
     mut rx: tokio::sync::mpsc::Receiver<Pending>,
     cap: usize,
-    healthy: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
+    let mut healthy = true;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let records: Vec<(&str, &str)> = batch.iter().map(|p| (&*p.log, p.text.as_str())).collect();
-        match logs.append(&records, cap).await {
-            Ok(()) => {
-                if !healthy.swap(true, Ordering::Relaxed) {
+        let mut texts: Vec<(String, String)> = Vec::with_capacity(batch.len());
+        let mut barriers = Vec::new();
+        for p in batch.drain(..) {
+            match p {
+                Pending::Entry(e) => {
+                    let namespace = e.namespace.as_deref().filter(|ns| crate::namespaces::check_name(ns).is_ok());
+                    if let Ok(text) = serde_json::to_string(&e) {
+                        texts.push((log_name(namespace), text));
+                    }
+                }
+                Pending::Barrier(done) => barriers.push(done),
+            }
+        }
+        if !texts.is_empty() {
+            let records: Vec<(&str, &str)> = texts.iter().map(|(l, t)| (l.as_str(), t.as_str())).collect();
+            match logs.append(&records, cap).await {
+                Ok(()) if !healthy => {
+                    healthy = true;
                     tracing::info!("request journal: the backend answers again");
                 }
-            }
-            Err(e) => {
-                dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                if healthy.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(error = %crate::telemetry::error_chain(&e), "request journal: entries dropped while the backend is down");
+                Ok(()) => {}
+                Err(e) => {
+                    dropped.fetch_add(texts.len() as u64, Ordering::Relaxed);
+                    if healthy {
+                        healthy = false;
+                        let error = crate::telemetry::error_chain(&e);
+                        tracing::warn!(%error, "request journal: entries dropped while the backend is down");
+                    }
                 }
             }
         }
-        for p in batch.drain(..) {
-            if let Some(done) = p.done {
-                let _ = done.send(());
-            }
+        for done in barriers {
+            let _ = done.send(());
         }
     }
 }
@@ -424,10 +516,10 @@ mod tests {
         let settings = JournalSettings { max_entries: 3, ..JournalSettings::default() };
         let j = Journals::new(settings, None, "i".into(), 10, Arc::default());
         for n in 0..5 {
-            j.record(Entry { id: n.to_string(), ..Entry::default() }).await;
+            j.record(Entry { id: n.to_string().into(), ..Entry::default() });
         }
-        j.record(Entry { id: "t1".into(), namespace: Some("t1".into()), ..Entry::default() }).await;
-        let ids: Vec<String> = j.entries(None).await.unwrap().iter().map(|e| e.id.clone()).collect();
+        j.record(Entry { id: "t1".into(), namespace: Some("t1".into()), ..Entry::default() });
+        let ids: Vec<String> = j.entries(None).await.unwrap().iter().map(|e| e.id.to_string()).collect();
         assert_eq!(ids, ["4", "3", "2"]);
         assert_eq!(j.entries(Some("t1")).await.unwrap().len(), 1);
         j.clear(Some("t1")).await.unwrap();

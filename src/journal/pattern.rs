@@ -508,7 +508,7 @@ impl Filter {
     }
 
     pub fn matches(&self, e: &Entry) -> bool {
-        self.method.as_ref().is_none_or(|m| *m == e.method)
+        self.method.as_ref().is_none_or(|m| *m == *e.method)
             && self.path.as_ref().is_none_or(|p| *p == e.path)
             && self.path_prefix.as_ref().is_none_or(|p| e.path.starts_with(p.as_str()))
             && self.route.as_ref().is_none_or(|r| e.route.as_deref() == Some(r.as_str()))
@@ -524,7 +524,7 @@ mod tests {
     fn entry(method: &str, path: &str, query: &str, body: Value) -> Entry {
         let body = body.to_string();
         Entry {
-            method: method.into(),
+            method: method.to_owned().into(),
             path: path.into(),
             query: query.into(),
             body_bytes: body.len(),

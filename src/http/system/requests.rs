@@ -51,6 +51,40 @@ async fn object(req: &HttpRequest, payload: web::Payload, state: &AppState) -> R
     }
 }
 
+/// `within_ms`: how long a verification may wait to hold (requests an app sends in
+/// the background, or entries still on their way from other instances); by default
+/// the journal's grace (200 ms when shared, else none).
+fn within(body: &Map<String, Value>, journals: &Journals) -> Result<std::time::Duration, ApiError> {
+    match body.get("within_ms") {
+        None => Ok(journals.grace()),
+        Some(v) => v.as_u64().filter(|ms| *ms <= 60_000).map(std::time::Duration::from_millis).ok_or_else(|| {
+            ApiError::Validation(vec![Violation {
+                path: "/within_ms".into(),
+                message: "expected milliseconds from 0 to 60000".into(),
+            }])
+        }),
+    }
+}
+
+/// Re-reads the journal until `check` holds or `wait` is over; `check` answers
+/// whether it holds and whether waiting could change that.
+async fn settle<T>(
+    state: &AppState,
+    namespace: Option<&str>,
+    wait: std::time::Duration,
+    mut check: impl FnMut(&[Arc<Entry>]) -> (bool, bool, T),
+) -> Result<(Vec<Arc<Entry>>, bool, T), ApiError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let all = entries(state, namespace).await?;
+        let (holds, may_change, out) = check(&all);
+        if holds || !may_change || std::time::Instant::now() >= deadline {
+            return Ok((all, holds, out));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn expectation_failed(body: Value) -> HttpResponse {
     HttpResponse::build(StatusCode::EXPECTATION_FAILED).json(body)
 }
@@ -75,7 +109,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 pub async fn one(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
     let ns = named(&req, &state)?;
     let all = entries(&state, ns.as_deref()).await?;
-    match all.iter().find(|e| e.id == *id) {
+    match all.iter().find(|e| *e.id == **id) {
         Some(e) => Ok(HttpResponse::Ok().json(e.view())),
         None => Err(AdminError::NotFound { entity: "request".into(), id: id.into_inner() }.into()),
     }
@@ -112,17 +146,23 @@ pub async fn find(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
 pub async fn verify(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
     let ns = named(&req, &state)?;
     let body = object(&req, payload, &state).await?;
-    let parsed = (Pattern::parse(&body, EXPECT_KEYS, now_ms(&state, ns.as_deref())), Expect::parse(&body));
+    const ALSO: &[&str] = &["count", "at_least", "at_most", "within_ms"];
+    let parsed = (Pattern::parse(&body, ALSO, now_ms(&state, ns.as_deref())), Expect::parse(&body));
     let (p, expect) = match parsed {
         (Ok(p), Ok(e)) => (p, e),
         (p, e) => return Err(ApiError::Validation([p.err(), e.err()].into_iter().flatten().flatten().collect())),
     };
-    let all = entries(&state, ns.as_deref()).await?;
-    let matching: Vec<&Arc<Entry>> = all.iter().filter(|e| p.matches(e)).collect();
-    let n = matching.len();
-    if expect.holds(n) {
+    let wait = within(&body, journals(&state)?)?;
+    let (all, holds, n) = settle(&state, ns.as_deref(), wait, |all| {
+        let n = all.iter().filter(|e| p.matches(e)).count();
+        // More requests can only raise the count.
+        (expect.holds(n), n < expect.at_least, n)
+    })
+    .await?;
+    if holds {
         return Ok(HttpResponse::Ok().json(json!({"verified": true, "count": n})));
     }
+    let matching: Vec<&Arc<Entry>> = all.iter().filter(|e| p.matches(e)).collect();
     let mut answer = json!({
         "verified": false,
         "count": n,
@@ -148,8 +188,8 @@ pub async fn verify_sequence(req: HttpRequest, payload: web::Payload, state: web
     let bad = |path: &str, message: &str| {
         ApiError::Validation(vec![Violation { path: path.into(), message: message.into() }])
     };
-    if let Some(k) = body.keys().find(|k| *k != "sequence") {
-        return Err(bad(&format!("/{k}"), "unknown key; expected sequence"));
+    if let Some(k) = body.keys().find(|k| *k != "sequence" && *k != "within_ms") {
+        return Err(bad(&format!("/{k}"), "unknown key; expected sequence, within_ms"));
     }
     let list = match body.get("sequence") {
         Some(Value::Array(items)) if !items.is_empty() => items,
@@ -170,29 +210,39 @@ pub async fn verify_sequence(req: HttpRequest, payload: web::Payload, state: web
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
     }
-    let mut all = entries(&state, ns.as_deref()).await?;
-    all.reverse(); // oldest first
-    let mut matched: Vec<&str> = Vec::new();
-    let mut from = 0;
-    for (i, p) in patterns.iter().enumerate() {
-        match all[from..].iter().position(|e| p.matches(e)) {
-            Some(at) => {
-                matched.push(&all[from + at].id);
-                from += at + 1;
-            }
-            None => {
-                let after = &all[from..];
-                return Ok(expectation_failed(json!({
-                    "verified": false,
-                    "matched": matched,
-                    "failed_at": i,
-                    "expected": p.source(),
-                    "near_misses": pattern::near_misses(p, after.iter().rev().map(|e| e.as_ref())),
-                })));
+    let wait = within(&body, journals(&state)?)?;
+    // How many patterns matched in order, and the ids they matched, oldest first.
+    let in_order = |all: &[Arc<Entry>]| {
+        let mut matched: Vec<String> = Vec::new();
+        let mut from = all.len();
+        for p in &patterns {
+            // `all` is newest first: walk it from the end.
+            match all[..from].iter().rposition(|e| p.matches(e)) {
+                Some(at) => {
+                    matched.push(all[at].id.to_string());
+                    from = at;
+                }
+                None => break,
             }
         }
+        let done = matched.len() == patterns.len();
+        (done, true, (matched, from))
+    };
+    let (all, done, (matched, from)) = settle(&state, ns.as_deref(), wait, in_order).await?;
+    if done {
+        return Ok(HttpResponse::Ok().json(json!({"verified": true, "matched": matched})));
     }
-    Ok(HttpResponse::Ok().json(json!({"verified": true, "matched": matched})))
+    let i = matched.len();
+    let p = &patterns[i];
+    // The requests after the last match, newest first.
+    let after = &all[..from];
+    Ok(expectation_failed(json!({
+        "verified": false,
+        "matched": matched,
+        "failed_at": i,
+        "expected": p.source(),
+        "near_misses": pattern::near_misses(p, after.iter().map(|e| e.as_ref())),
+    })))
 }
 
 /// `GET /system/requests/unmatched`: requests no endpoint (or no response rule)
