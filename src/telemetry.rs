@@ -304,7 +304,7 @@ impl Secrets {
 
     /// A header value for the request journal: masked whole under a secret-looking
     /// name (`authorization`, `x-api-key`, `cookie`, …), else with every credential replaced.
-    pub fn mask_header(&self, name: &str, value: &str) -> String {
+    pub fn mask_header<'v>(&self, name: &str, value: &'v str) -> std::borrow::Cow<'v, str> {
         // Header names arrive in lower case: no copy to compare them.
         let secret = if name.bytes().any(|b| b.is_ascii_uppercase()) {
             Self::secret_key(name)
@@ -315,11 +315,11 @@ impl Secrets {
                 || name == "sid"
         };
         if secret {
-            MASK.to_owned()
+            std::borrow::Cow::Borrowed(MASK)
         } else if self.values.iter().any(|c| value.contains(c.as_str())) {
-            self.mask_text(value)
+            std::borrow::Cow::Owned(self.mask_text(value))
         } else {
-            value.to_owned()
+            std::borrow::Cow::Borrowed(value)
         }
     }
 

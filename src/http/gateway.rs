@@ -79,11 +79,13 @@ fn journal_entry(
     };
     let at_ms = trace.now_ms.unwrap_or_else(|| gateway.namespaces().clock_of(namespace.as_deref()).now_i64());
     let id = req.extensions().get::<super::state::RequestId>().map_or_else(Arc::default, |r| Arc::clone(&r.0));
-    let headers = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), secrets.mask_header(k.as_str(), v))))
-        .collect();
+    let size = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 2).sum();
+    let mut headers = crate::journal::Headers::with_capacity(size);
+    for (k, v) in req.headers().iter() {
+        if let Ok(v) = v.to_str() {
+            headers.push(k.as_str(), &secrets.mask_header(k.as_str(), v));
+        }
+    }
     let sent = encoded.body.as_deref().unwrap_or_default();
     crate::journal::Entry {
         id,

@@ -59,7 +59,7 @@ pub struct Entry {
     #[serde(default)]
     pub query: String,
     /// Lower-case names, secrets masked.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     #[serde(default)]
     pub body: String,
     /// The body's size as received (more than `body.len()` when it was cut).
@@ -106,7 +106,58 @@ fn shown(text: &str, full: usize) -> Value {
     Value::String(text.to_owned())
 }
 
-fn header_map(headers: &[(String, String)]) -> Value {
+/// Request headers in one buffer (`name:value` lines): one allocation per entry, not two
+/// per header. Stored and shown as a list of pairs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Headers(String);
+
+impl Headers {
+    /// Adds a header; `name` has no `:` and neither has a line break (HTTP forbids both).
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.0.push_str(name);
+        self.0.push(':');
+        self.0.push_str(value);
+        self.0.push('\n');
+    }
+
+    pub fn with_capacity(n: usize) -> Headers {
+        Headers(String::with_capacity(n))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.lines().filter_map(|l| l.split_once(':'))
+    }
+}
+
+impl<'a> FromIterator<(&'a str, &'a str)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(iter: I) -> Headers {
+        let mut h = Headers::default();
+        for (k, v) in iter {
+            h.push(k, v);
+        }
+        h
+    }
+}
+
+impl Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Headers, D::Error> {
+        let pairs: Vec<(String, String)> = Vec::deserialize(d)?;
+        let mut h = Headers::default();
+        for (k, v) in &pairs {
+            // What another instance wrote keeps to the line format.
+            h.push(&k.replace([':', '\n', '\r'], "_"), &v.replace(['\n', '\r'], " "));
+        }
+        Ok(h)
+    }
+}
+
+fn header_map<'h>(headers: impl Iterator<Item = (&'h str, &'h str)>) -> Value {
     let mut m = Map::new();
     for (k, v) in headers {
         match m.get_mut(k) {
@@ -115,7 +166,7 @@ fn header_map(headers: &[(String, String)]) -> Value {
                 prev.push_str(v);
             }
             _ => {
-                m.insert(k.clone(), Value::String(v.clone()));
+                m.insert(k.to_owned(), Value::String(v.to_owned()));
             }
         }
     }
@@ -147,11 +198,11 @@ impl Entry {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
     fn response_header_map(&self) -> Value {
-        let mut m = header_map(&self.response_headers);
+        let mut m = header_map(self.response_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if self.response_json
             && let Value::Object(m) = &mut m
         {
@@ -170,7 +221,7 @@ impl Entry {
             "method": self.method,
             "path": self.path,
             "query": query_map(&self.query),
-            "headers": header_map(&self.headers),
+            "headers": header_map(self.headers.iter()),
             "body": shown(&self.body, self.body_bytes),
             "route": self.route,
             "response_rule": self.rule,

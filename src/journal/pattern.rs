@@ -529,7 +529,7 @@ mod tests {
             query: query.into(),
             body_bytes: body.len(),
             body,
-            headers: vec![("x-tenant".into(), "acme".into())],
+            headers: [("x-tenant", "acme")].into_iter().collect(),
             route: Some("/orders".into()),
             ..Entry::default()
         }
