@@ -28,6 +28,7 @@
 //! - [`persistence`]: create/read/update/delete/list and atomic operations, written once
 //!   over `&dyn Store`; entity-type rules (constraints, unique fields, versions,
 //!   relationships) as conditions of the same store transaction; the read cache.
+//! - [`chaos`]: delays, and run-time fault rules per namespace, seeded and shared.
 //! - [`generate`]: deterministic generated data sets.
 //! - [`profile`]: the compiled profile and the compile that orchestrates every part.
 //! - [`metrics`]: Prometheus metrics and the metered store decorator.
@@ -47,6 +48,7 @@
 
 mod admin;
 mod auth;
+mod chaos;
 pub mod cli;
 mod config;
 mod gateway;

@@ -177,6 +177,12 @@ impl Metrics {
         self.recorder.register_gauge(&Key::from_parts(name, labels), &META)
     }
 
+    /// One fault a chaos rule injected (`kind`: delay, status, store_conflict, …).
+    pub fn fault_injected(&self, kind: &str, route: &str) {
+        let labels = vec![Label::new("kind", kind.to_owned()), Label::new("route", route.to_owned())];
+        self.counter("mockgate_faults_injected_total", labels).increment(1);
+    }
+
     /// The counter the request journal increments for each entry it drops.
     pub fn journal_dropped(&self) -> Arc<std::sync::atomic::AtomicU64> {
         Arc::clone(&self.journal_dropped)

@@ -96,6 +96,8 @@ pub struct Namespaces {
     settings: NamespaceSettings,
     /// One creation at a time in this instance (others wait, then find it).
     creating: tokio::sync::Mutex<()>,
+    /// Every namespace's chaos rules, kept in the registry's store.
+    chaos: crate::chaos::Chaos,
 }
 
 fn now_ms() -> u64 {
@@ -118,6 +120,7 @@ impl Namespaces {
     ) -> Result<Namespaces, StoreError> {
         let registry = spaces.open(REGISTRY_SPACE, None, Arc::new(TestClock::default())).await?;
         Ok(Namespaces {
+            chaos: crate::chaos::Chaos::new(Arc::clone(&registry)),
             spaces,
             clock,
             registry,
@@ -129,6 +132,11 @@ impl Namespaces {
 
     pub fn settings(&self) -> &NamespaceSettings {
         &self.settings
+    }
+
+    /// Every namespace's chaos rules.
+    pub fn chaos(&self) -> &crate::chaos::Chaos {
+        &self.chaos
     }
 
     /// The default namespace's clock.

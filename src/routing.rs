@@ -66,6 +66,12 @@ impl PathTemplate {
             .collect()
     }
 
+    /// Whether a raw (percent-encoded) path fits the template.
+    pub fn matches_path(&self, path: &str) -> bool {
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
+        self.matches(&segs).is_some()
+    }
+
     /// Matches percent-decoded segments; returns the parameters on success.
     fn matches(&self, segs: &[String]) -> Option<Map<String, Value>> {
         if segs.len() != self.segments.len() {

@@ -39,6 +39,8 @@ pub struct ApiDef {
     pub namespaces: Option<Value>,
     /// The request journal: `{"enabled", "max_entries", "max_body_bytes"}` or a bool.
     pub journal: Option<Value>,
+    /// The delay of every endpoint without one of its own.
+    pub latency: Option<Value>,
     /// `false`: endpoints answer only under `root_path`, not also without it.
     pub unprefixed_paths: Option<bool>,
     /// Mock-and-Roll's Swagger UI settings (`airgapped_mode` and display options);
@@ -236,6 +238,8 @@ pub struct EndpointDef {
     pub form_parameters: Option<Value>,
     /// Mock-and-Roll's `{"Content-Type": ...}`: only documents the request.
     pub request_headers: Option<IndexMap<String, Value>>,
+    /// Wait before answering: milliseconds, `{"fixed_ms"}`, `{"uniform_ms"}` or `{"lognormal"}`.
+    pub delay: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -259,6 +263,8 @@ pub struct ResponseRuleDef {
     pub persistence: Option<PersistenceDef>,
     #[serde(default)]
     pub response: ResponseDef,
+    /// Wait before answering with this response (over the endpoint's `delay`).
+    pub delay: Option<Value>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

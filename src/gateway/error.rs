@@ -48,6 +48,16 @@ pub enum ApiError {
     /// A validation failure on an endpoint whose `error_handling` asks for 422.
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
     Unprocessable { entity: String, violations: Vec<Violation> },
+    /// A chaos rule's `rate_limit`.
+    #[error("rate limit exceeded; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    /// A chaos rule's `store: conflict`: what a lost compare-and-set answers (412 when
+    /// the request named a version with `If-Match`).
+    #[error("the entity changed meanwhile; read it again and retry (injected by chaos rule {rule})")]
+    InjectedConflict { rule: String, precondition: bool },
+    /// A chaos rule's `store: unavailable`.
+    #[error("the storage backend is unavailable (injected by chaos rule {rule})")]
+    InjectedUnavailable { rule: String },
     #[error("the request journal is off on this server (journal.enabled is false, or --no-journal)")]
     JournalDisabled,
     #[error("no response rule matches this request")]
@@ -104,6 +114,10 @@ impl ApiError {
             ApiError::Unprocessable { .. } => (422, "validation_failed"),
             ApiError::NoMatchingResponse { .. } => (400, "no_matching_response"),
             ApiError::JournalDisabled => (409, "journal_disabled"),
+            ApiError::RateLimited { .. } => (429, "rate_limited"),
+            ApiError::InjectedConflict { precondition: false, .. } => (409, "version_conflict"),
+            ApiError::InjectedConflict { precondition: true, .. } => (412, "precondition_failed"),
+            ApiError::InjectedUnavailable { .. } => (503, "backend_unavailable"),
             ApiError::HeaderMismatch { .. } => (400, "header_mismatch"),
             ApiError::MissingQueryParameter { .. } => (400, "missing_query_parameter"),
             ApiError::BadRequestPart { .. } => (400, "bad_request"),
@@ -194,6 +208,7 @@ impl ApiError {
                 headers.push(("WWW-Authenticate".into(), "SystemKey header=\"X-System-Key\"".into()))
             }
             ApiError::MethodNotAllowed { allowed, .. } => headers.push(("Allow".into(), allowed.join(", "))),
+            ApiError::RateLimited { retry_after } => headers.push(("Retry-After".into(), retry_after.to_string())),
             _ if status == 503 => headers.push(("Retry-After".into(), "1".into())),
             _ => {}
         }

@@ -78,6 +78,10 @@ pub struct Trace {
     pub unmatched: Option<Box<Unmatched>>,
     /// The namespace's clock when the request was served, in epoch ms.
     pub now_ms: Option<i64>,
+    /// What chaos rules injected: `{"kind", "rule"}` each.
+    pub injected: Vec<Value>,
+    /// Wait this long before answering (the profile's delays and a rule's).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// The profile's endpoints over a store. Shared by every worker.
@@ -166,6 +170,25 @@ impl Gateway {
         trace.route = Some(Arc::clone(&ep.route));
         let space = self.space(named, req.header(crate::namespaces::FROM_HEADER)).await?;
         trace.namespace = space.as_ref().map(|s| Arc::clone(&s.name));
+        let mut chaos_delay = std::time::Duration::ZERO;
+        trace.delay = ep.delay.or(self.profile.latency).map(|d| d.sample_any());
+        let header = |h: &str| req.header(h).map(str::to_owned);
+        let injection = self.namespaces.chaos().decide(named, &req.method, &req.path, ep.route.as_ref(), &header).await;
+        let mut store_fault = None;
+        if let Some(inj) = injection {
+            trace.injected = inj.describe();
+            if let Some(d) = inj.delay {
+                chaos_delay = d;
+                trace.delay = Some(trace.delay.unwrap_or_default() + d);
+            }
+            if let Some(retry_after) = inj.rate_limited {
+                return Err(ApiError::RateLimited { retry_after });
+            }
+            if let Some(c) = inj.canned {
+                return Ok(Reply { status: c.status, headers: c.headers, body: c.body });
+            }
+            store_fault = inj.store.map(|f| (f, inj.rule));
+        }
         let (store, cache) = match &space {
             Some(s) => (s.store.as_ref(), &s.cache),
             None => (self.store.as_ref(), &self.cache),
@@ -220,6 +243,9 @@ impl Gateway {
         let chosen = if retrieve { None } else { ep.responses.iter().position(|r| r.conditions.matches(&inputs)) };
         let rule = chosen.map(|i| &ep.responses[i]);
         trace.rule = chosen;
+        if let Some(d) = rule.and_then(|r| r.delay) {
+            trace.delay = Some(d.sample_any() + chaos_delay);
+        }
         if rule.is_none() && !ep.responses.is_empty() && !retrieve {
             let closest = closest_rules(ep, &inputs);
             let guess = closest.first().filter(|m| m.distance <= crate::routing::NEAR).cloned().map(Box::new);
@@ -253,6 +279,20 @@ impl Gateway {
             }
         }
         let mut outcome = Outcome { status: 200, ..Outcome::default() };
+        let acts = ep.persistence.is_some() || rule.is_some_and(|r| r.persistence.is_some());
+        if let Some((fault, rule)) = store_fault {
+            if acts && !is_error {
+                // Nothing is written: the action fails as the store would make it fail.
+                return Err(match fault {
+                    crate::chaos::StoreFault::Conflict => {
+                        ApiError::InjectedConflict { rule, precondition: req_if_match(&data) }
+                    }
+                    crate::chaos::StoreFault::Unavailable => ApiError::InjectedUnavailable { rule },
+                });
+            }
+            // An endpoint that stores nothing has no store to break.
+            trace.injected.retain(|i| !i["kind"].as_str().is_some_and(|k| k.starts_with("store_")));
+        }
         if !is_error {
             let actions = ep.persistence.iter().chain(rule.and_then(|r| r.persistence.as_ref()));
             for persist in actions {
@@ -341,6 +381,11 @@ impl Gateway {
         }
         Ok(next)
     }
+}
+
+/// Whether the request named the version it expects (`If-Match`).
+fn req_if_match(data: &RequestData) -> bool {
+    data.headers.get("if-match").is_some()
 }
 
 /// The endpoint's response rules ordered by how many of their conditions the request

@@ -78,7 +78,17 @@ pub async fn access_log(
     if let (Some(state), Some(g)) = (&state, &gateway) {
         let labelled = if g.namespaces().settings().metrics_label { named } else { None };
         state.metrics.observe_request(method.as_str(), route, labelled, status, elapsed);
+        for injected in trace.iter().flat_map(|t| &t.injected) {
+            state.metrics.fault_injected(injected["kind"].as_str().unwrap_or(""), route);
+        }
     }
+    let injected: Option<String> = trace.as_ref().filter(|t| !t.injected.is_empty()).map(|t| {
+        t.injected
+            .iter()
+            .map(|i| format!("{} ({})", i["kind"].as_str().unwrap_or(""), i["rule"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     let micros = elapsed.as_micros();
     let latency_ms = micros as f64 / 1000.0;
     let (action, persistence_ms) = match &trace {
@@ -107,6 +117,7 @@ pub async fn access_log(
         persistence_ms,
         request_body = trace.as_ref().and_then(|t| t.request_body.as_deref()),
         response_body = trace.as_ref().and_then(|t| t.response_body.as_deref()),
+        injected = injected.as_deref(),
         "{method} {path} {status} {}.{:03}ms{}{}{}",
         micros / 1000,
         micros % 1000,

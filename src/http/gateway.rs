@@ -43,6 +43,10 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     if req.method() == actix_web::http::Method::HEAD {
         reply.body = None;
     }
+    if let Some(d) = trace.delay {
+        // A timer, not a blocked worker: other requests keep their speed.
+        tokio::time::sleep(d).await;
+    }
     let encoded = super::error::encode(&reply);
     if journals.enabled() {
         let entry = journal_entry(&req, &gateway, &received, &reply, &encoded, &mut trace, outcome, start);
@@ -110,7 +114,7 @@ fn journal_entry(
         latency_ms: start.elapsed().as_secs_f64() * 1000.0,
         action: trace.action.clone(),
         outcome: std::borrow::Cow::Borrowed(outcome),
-        injected: Vec::new(),
+        injected: trace.injected.clone(),
     }
 }
 

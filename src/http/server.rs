@@ -142,6 +142,7 @@ impl Server {
             metrics.journal_dropped(),
         ));
         spawn_sweeper(&namespaces, &journals);
+        spawn_chaos_refresh(&namespaces);
         let reloader = Reloader::new(profile, Arc::clone(&store), Arc::clone(&namespaces), amend, system::api());
         let data = web::Data::new(AppState { reloader: reloader.clone(), metrics, started: Instant::now(), journals });
         let cap = ConnectionCap::new(limits.max_connections);
@@ -278,6 +279,22 @@ fn spawn_sweeper(namespaces: &Arc<Namespaces>, journals: &Arc<crate::journal::Jo
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %crate::telemetry::error_chain(&e), "namespace sweep failed"),
             }
+        }
+    });
+}
+
+/// Re-reads the chaos rules every `chaos::REFRESH`: other instances on the same Redis
+/// may have added or removed some.
+fn spawn_chaos_refresh(namespaces: &Arc<Namespaces>) {
+    let weak = Arc::downgrade(namespaces);
+    tokio::spawn(async move {
+        loop {
+            let Some(namespaces) = weak.upgrade() else { break };
+            if let Err(e) = namespaces.chaos().refresh().await {
+                tracing::debug!(error = %crate::telemetry::error_chain(&e), "chaos rules not re-read");
+            }
+            drop(namespaces);
+            tokio::time::sleep(crate::chaos::REFRESH).await;
         }
     });
 }

@@ -61,6 +61,20 @@ pub fn compile(
     let auth_values = crate::auth::AuthValues::new(&methods);
     let namespaces = super::NamespaceSettings::parse(api.namespaces.as_ref(), &mut problems);
     let journal = super::JournalSettings::parse(api.journal.as_ref(), &mut problems);
+    let latency = match api.latency.as_ref().map(crate::chaos::Delay::parse) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(found)) => {
+            problems.push(ConfigError {
+                file: "api.json".into(),
+                json_path: "latency".into(),
+                found,
+                expected: crate::chaos::delay::EXPECTED.into(),
+                endpoint: String::new(),
+            });
+            None
+        }
+    };
     let cors = Cors::parse(api.cors.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());
@@ -111,6 +125,7 @@ pub fn compile(
         auth_values,
         namespaces,
         journal,
+        latency,
         unprefixed,
         warnings,
     })
@@ -561,8 +576,18 @@ fn endpoint(
     let required_headers =
         def.required_headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), k.clone(), v.clone())).collect();
     let required_query = def.query_parameters.iter().filter(|q| q.required).map(|q| q.name.clone()).collect();
+    let delay = match def.delay.as_ref().map(crate::chaos::Delay::parse) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            cx.problem(format!("{at}.delay"), e, crate::chaos::delay::EXPECTED);
+            ok = false;
+            None
+        }
+    };
     let path = path?;
     ok.then(|| Endpoint {
+        delay,
         method,
         route: path.as_str().into(),
         path,

@@ -73,6 +73,8 @@ pub struct Profile {
     pub namespaces: NamespaceSettings,
     /// What the request journal records.
     pub journal: JournalSettings,
+    /// `latency` in `api.json`: the delay of every endpoint without one of its own.
+    pub latency: Option<crate::chaos::Delay>,
     /// What `${auth.…}` placeholders in responses draw on.
     pub auth_values: crate::auth::AuthValues,
     /// Endpoints also answer without `root_path` (`/items/42` as `/api/v1/items/42`),
@@ -114,6 +116,8 @@ pub struct Endpoint {
     pub conflict: Option<usize>,
     /// What the OpenAPI document says about it, as the profile wrote it.
     pub doc: EndpointDoc,
+    /// Wait this long before answering (`delay`).
+    pub delay: Option<crate::chaos::Delay>,
 }
 
 /// Which response answers a missing entity.

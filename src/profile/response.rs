@@ -24,6 +24,8 @@ pub struct ResponseRule {
     pub mentions_results: bool,
     /// Whether the body or a header holds a Mock-and-Roll `${auth.…}` placeholder.
     pub auth_placeholders: bool,
+    /// Wait this long before answering with this rule (over the endpoint's delay).
+    pub delay: Option<crate::chaos::Delay>,
 }
 
 #[derive(Debug)]
@@ -44,6 +46,15 @@ impl ResponseRule {
                 let a = Persist::parse(p, &format!("{at}.persistence"), cx);
                 ok &= a.is_some();
                 a
+            }
+        };
+        let delay = match def.delay.as_ref().map(crate::chaos::Delay::parse) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                cx.problem(format!("{at}.delay"), e, crate::chaos::delay::EXPECTED);
+                ok = false;
+                None
             }
         };
         let r = &def.response;
@@ -89,6 +100,7 @@ impl ResponseRule {
             auth_placeholders: r.body.as_ref().is_some_and(|b| b.to_string().contains("${auth."))
                 || r.headers.values().any(|v| v.as_str().is_some_and(|h| h.contains("${auth."))),
             example: r.body.clone(),
+            delay,
         })
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod architecture;
 mod atomic;
 mod auth;
+mod chaos;
 mod cli;
 mod cluster;
 mod compose;

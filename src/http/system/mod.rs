@@ -8,6 +8,7 @@
 //! errors have the same shape as everywhere else.
 
 mod cache;
+mod chaos;
 mod clock;
 mod data;
 mod health;
@@ -364,6 +365,34 @@ pub static ROUTES: &[Route] = &[
             )
         },
         to: |r| r.to(requests::verify_sequence),
+    },
+    Route {
+        op: SystemOp {
+            status: 201,
+            body: Some(BodyKind::Object),
+            errors: &[(400, "A bad rule, each problem with its path")],
+            ..op(
+                Verb::Post,
+                "/chaos",
+                "Add a fault rule to the namespace: {match, probability?, seed?, times?, ttl_seconds?, action: {delay | status, body, headers | store | rate_limit}}",
+                "The rule, with its id and seed",
+            )
+        },
+        to: |r| r.to(chaos::add),
+    },
+    Route { op: op(Verb::Get, "/chaos", "The namespace's fault rules", "Rules"), to: |r| r.to(chaos::list) },
+    Route {
+        op: op(Verb::Delete, "/chaos", "Remove all of the namespace's fault rules", "How many were removed"),
+        to: |r| r.to(chaos::clear),
+    },
+    Route {
+        op: SystemOp {
+            status: 204,
+            content: Content::None,
+            errors: &[(404, "No such rule in this namespace")],
+            ..op(Verb::Delete, "/chaos/{id}", "Remove one fault rule", "Removed")
+        },
+        to: |r| r.to(chaos::delete),
     },
     Route { op: op(Verb::Get, "/data", "Entity types with their counts", "Counts"), to: |r| r.to(data::overview) },
     Route {
