@@ -70,6 +70,63 @@ impl Delay {
     }
 }
 
+/// What a client sees instead of a proper answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A TCP reset, no response.
+    ConnectionReset,
+    /// The connection closed without a byte.
+    EmptyResponse,
+    /// A valid status line and headers, then a broken chunked body.
+    MalformedChunk,
+    /// Bytes that are not HTTP, then the connection closed.
+    RandomDataThenClose,
+}
+
+impl Fault {
+    pub const NAMES: &'static str = "connection_reset, empty_response, malformed_chunk or random_data_then_close";
+
+    pub fn parse(v: &Value) -> Result<Fault, String> {
+        match v.as_str() {
+            Some("connection_reset") => Ok(Fault::ConnectionReset),
+            Some("empty_response") => Ok(Fault::EmptyResponse),
+            Some("malformed_chunk") => Ok(Fault::MalformedChunk),
+            Some("random_data_then_close") => Ok(Fault::RandomDataThenClose),
+            _ => Err(format!("found {v}")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::ConnectionReset => "connection_reset",
+            Fault::EmptyResponse => "empty_response",
+            Fault::MalformedChunk => "malformed_chunk",
+            Fault::RandomDataThenClose => "random_data_then_close",
+        }
+    }
+}
+
+/// The body sent in `chunks` pieces spread over `duration_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dribble {
+    pub chunks: u32,
+    pub duration_ms: u64,
+}
+
+impl Dribble {
+    pub const EXPECTED: &'static str = "{\"chunks\": 1 to 1000, \"duration_ms\": at most 600000}";
+
+    pub fn parse(v: &Value) -> Result<Dribble, String> {
+        let m = v.as_object().filter(|m| m.len() == 2).ok_or_else(|| format!("found {v}"))?;
+        let chunks = m.get("chunks").and_then(Value::as_u64).filter(|c| (1..=1000).contains(c));
+        let duration = m.get("duration_ms").and_then(Value::as_u64).filter(|d| *d <= MAX_MS);
+        match (chunks, duration) {
+            (Some(c), Some(d)) => Ok(Dribble { chunks: c as u32, duration_ms: d }),
+            _ => Err(format!("found {v}")),
+        }
+    }
+}
+
 /// SplitMix64: the `n`th number of the sequence `seed` names, so a seed replays the
 /// same decisions whichever instance takes the `n`th matching request.
 pub fn mix(seed: u64, n: u64) -> u64 {

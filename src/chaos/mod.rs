@@ -13,7 +13,7 @@
 
 pub mod delay;
 
-pub use delay::Delay;
+pub use delay::{Delay, Dribble, Fault};
 
 use crate::persistence::rules::Violation;
 use crate::routing::PathTemplate;
@@ -70,6 +70,7 @@ struct Rule {
     store: Option<StoreFault>,
     /// At most this many requests per this many ms, then 429.
     rate: Option<(u64, u64)>,
+    fault: Option<Fault>,
 }
 
 impl Rule {
@@ -101,6 +102,7 @@ pub struct Injection {
     pub store: Option<StoreFault>,
     /// Over the rate limit: seconds until it resets.
     pub rate_limited: Option<u64>,
+    pub fault: Option<Fault>,
 }
 
 impl Injection {
@@ -120,6 +122,9 @@ impl Injection {
         }
         if self.rate_limited.is_some() {
             k.push("rate_limit");
+        }
+        if let Some(f) = self.fault {
+            k.push(f.name());
         }
         k
     }
@@ -297,12 +302,13 @@ fn compile(def: &Value) -> Result<Rule, Vec<Violation>> {
             status.map(|status| Canned { status, headers: hs, body: action.get("body").cloned() })
         }
     };
-    if action.contains_key("fault") {
-        problems.push(violation(
-            "/action/fault",
-            "connection faults are not available at run time in this version; use status, delay, store or rate_limit",
-        ));
-    }
+    let fault = action.get("fault").and_then(|f| match Fault::parse(f) {
+        Ok(f) => Some(f),
+        Err(found) => {
+            problems.push(violation("/action/fault", format!("{found}; expected {}", Fault::NAMES)));
+            None
+        }
+    });
     let store = match action.get("store").map(|v| v.as_str()) {
         None => None,
         Some(Some("conflict")) => Some(StoreFault::Conflict),
@@ -357,6 +363,7 @@ fn compile(def: &Value) -> Result<Rule, Vec<Violation>> {
         canned,
         store,
         rate,
+        fault,
     })
 }
 
@@ -526,6 +533,7 @@ impl Chaos {
             });
             injection.canned = rule.canned.clone();
             injection.store = rule.store;
+            injection.fault = rule.fault;
             return Some(injection);
         }
         None

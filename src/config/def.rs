@@ -240,6 +240,10 @@ pub struct EndpointDef {
     pub request_headers: Option<IndexMap<String, Value>>,
     /// Wait before answering: milliseconds, `{"fixed_ms"}`, `{"uniform_ms"}` or `{"lognormal"}`.
     pub delay: Option<Value>,
+    /// Answer with a broken connection instead: `connection_reset`, `empty_response`, …
+    pub fault: Option<Value>,
+    /// Send the body in pieces: `{"chunks", "duration_ms"}`.
+    pub dribble: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -265,6 +269,10 @@ pub struct ResponseRuleDef {
     pub response: ResponseDef,
     /// Wait before answering with this response (over the endpoint's `delay`).
     pub delay: Option<Value>,
+    /// Answer with a broken connection instead (over the endpoint's `fault`).
+    pub fault: Option<Value>,
+    /// Send this response's body in pieces (over the endpoint's `dribble`).
+    pub dribble: Option<Value>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -82,6 +82,10 @@ pub struct Trace {
     pub injected: Vec<Value>,
     /// Wait this long before answering (the profile's delays and a rule's).
     pub delay: Option<std::time::Duration>,
+    /// Break the connection instead of answering (the profile's or a rule's `fault`).
+    pub fault: Option<crate::chaos::Fault>,
+    /// Send the body in pieces.
+    pub dribble: Option<crate::chaos::Dribble>,
 }
 
 /// The profile's endpoints over a store. Shared by every worker.
@@ -171,7 +175,10 @@ impl Gateway {
         let space = self.space(named, req.header(crate::namespaces::FROM_HEADER)).await?;
         trace.namespace = space.as_ref().map(|s| Arc::clone(&s.name));
         let mut chaos_delay = std::time::Duration::ZERO;
+        let mut chaos_fault = None;
         trace.delay = ep.delay.or(self.profile.latency).map(|d| d.sample_any());
+        trace.fault = ep.fault;
+        trace.dribble = ep.dribble;
         let header = |h: &str| req.header(h).map(str::to_owned);
         let injection = self.namespaces.chaos().decide(named, &req.method, &req.path, ep.route.as_ref(), &header).await;
         let mut store_fault = None;
@@ -180,6 +187,10 @@ impl Gateway {
             if let Some(d) = inj.delay {
                 chaos_delay = d;
                 trace.delay = Some(trace.delay.unwrap_or_default() + d);
+            }
+            if inj.fault.is_some() {
+                chaos_fault = inj.fault;
+                trace.fault = inj.fault;
             }
             if let Some(retry_after) = inj.rate_limited {
                 return Err(ApiError::RateLimited { retry_after });
@@ -245,6 +256,11 @@ impl Gateway {
         trace.rule = chosen;
         if let Some(d) = rule.and_then(|r| r.delay) {
             trace.delay = Some(d.sample_any() + chaos_delay);
+        }
+        if let Some(r) = rule {
+            // A chaos rule's fault wins over the profile's.
+            trace.fault = chaos_fault.or(r.fault).or(ep.fault);
+            trace.dribble = r.dribble.or(ep.dribble);
         }
         if rule.is_none() && !ep.responses.is_empty() && !retrieve {
             let closest = closest_rules(ep, &inputs);

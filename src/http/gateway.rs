@@ -47,12 +47,26 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         // A timer, not a blocked worker: other requests keep their speed.
         tokio::time::sleep(d).await;
     }
+    if let Some(f) = trace.fault
+        && !trace.injected.iter().any(|i| i["kind"] == f.name())
+    {
+        trace.injected.push(serde_json::json!({"kind": f.name(), "rule": "profile"}));
+    }
     let encoded = super::error::encode(&reply);
     if journals.enabled() {
         let entry = journal_entry(&req, &gateway, &received, &reply, &encoded, &mut trace, outcome, start);
         journals.record(entry);
     }
-    let mut res = super::error::respond(&reply, encoded);
+    let mut res = match (trace.fault, trace.dribble, encoded.body.clone()) {
+        (Some(fault), _, _) => super::faults::respond(&req, fault),
+        (None, Some(d), Some(body)) => {
+            let mut res = super::error::respond(&reply, super::error::Encoded { body: None, ..encoded });
+            let stream = super::faults::dribble(body, d);
+            res = res.set_body(actix_web::body::BoxBody::new(actix_web::body::BodyStream::new(stream)));
+            res
+        }
+        _ => super::error::respond(&reply, encoded),
+    };
     res.extensions_mut().insert(trace);
     res
 }

@@ -15,12 +15,15 @@
 //! - `system`: the `/system` admin API, one route table behind one guard, whose
 //!   handlers call [`crate::admin`].
 //! - `docs`: `/openapi.json` and Swagger UI.
+//! - `faults`: broken answers on purpose (resets, empty or cut-off responses,
+//!   dribbled bodies) on the connection's socket.
 //! - `probes`: `/healthz` and `/readyz`, for load balancers and `mockctl status`.
 
 mod access_log;
 mod cors;
 mod docs;
 mod error;
+mod faults;
 mod gateway;
 mod limits;
 mod probes;

@@ -155,7 +155,13 @@ impl Server {
                 .configure(|cfg| routes(cfg, conveniences))
                 .default_service(web::to(gateway::handle))
         })
-        .on_connect(cap.on_connect())
+        .on_connect({
+            let cap = cap.on_connect();
+            move |conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions| {
+                cap(conn, ext);
+                super::faults::note_socket(conn, ext);
+            }
+        })
         .keep_alive(limits.keep_alive)
         // Slow headers are cut off here; slow bodies by `read_body`.
         .client_request_timeout(Duration::from_secs(5));

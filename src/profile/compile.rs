@@ -576,18 +576,16 @@ fn endpoint(
     let required_headers =
         def.required_headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), k.clone(), v.clone())).collect();
     let required_query = def.query_parameters.iter().filter(|q| q.required).map(|q| q.name.clone()).collect();
-    let delay = match def.delay.as_ref().map(crate::chaos::Delay::parse) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            cx.problem(format!("{at}.delay"), e, crate::chaos::delay::EXPECTED);
-            ok = false;
-            None
-        }
-    };
+    use crate::chaos::{Delay, Dribble, Fault, delay::EXPECTED};
+    let delay = super::knob(def.delay.as_ref(), format!("{at}.delay"), Delay::parse, EXPECTED, cx, &mut ok);
+    let fault = super::knob(def.fault.as_ref(), format!("{at}.fault"), Fault::parse, Fault::NAMES, cx, &mut ok);
+    let dribble =
+        super::knob(def.dribble.as_ref(), format!("{at}.dribble"), Dribble::parse, Dribble::EXPECTED, cx, &mut ok);
     let path = path?;
     ok.then(|| Endpoint {
         delay,
+        fault,
+        dribble,
         method,
         route: path.as_str().into(),
         path,

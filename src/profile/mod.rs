@@ -118,6 +118,29 @@ pub struct Endpoint {
     pub doc: EndpointDoc,
     /// Wait this long before answering (`delay`).
     pub delay: Option<crate::chaos::Delay>,
+    /// Answer with a broken connection instead (`fault`).
+    pub fault: Option<crate::chaos::Fault>,
+    /// Send the body in pieces (`dribble`).
+    pub dribble: Option<crate::chaos::Dribble>,
+}
+
+/// An optional setting read with `parse`; a problem (with `expected`) is reported at `at`.
+fn knob<T>(
+    v: Option<&Value>,
+    at: String,
+    parse: fn(&Value) -> Result<T, String>,
+    expected: &str,
+    cx: &mut crate::config::CompileCx<'_>,
+    ok: &mut bool,
+) -> Option<T> {
+    match v.map(parse)? {
+        Ok(t) => Some(t),
+        Err(found) => {
+            cx.problem(at, found, expected);
+            *ok = false;
+            None
+        }
+    }
 }
 
 /// Which response answers a missing entity.

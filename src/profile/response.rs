@@ -26,6 +26,10 @@ pub struct ResponseRule {
     pub auth_placeholders: bool,
     /// Wait this long before answering with this rule (over the endpoint's delay).
     pub delay: Option<crate::chaos::Delay>,
+    /// Answer with a broken connection instead (over the endpoint's fault).
+    pub fault: Option<crate::chaos::Fault>,
+    /// Send the body in pieces (over the endpoint's dribble).
+    pub dribble: Option<crate::chaos::Dribble>,
 }
 
 #[derive(Debug)]
@@ -48,15 +52,11 @@ impl ResponseRule {
                 a
             }
         };
-        let delay = match def.delay.as_ref().map(crate::chaos::Delay::parse) {
-            None => None,
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                cx.problem(format!("{at}.delay"), e, crate::chaos::delay::EXPECTED);
-                ok = false;
-                None
-            }
-        };
+        use crate::chaos::{Delay, Dribble, Fault, delay::EXPECTED};
+        let delay = super::knob(def.delay.as_ref(), format!("{at}.delay"), Delay::parse, EXPECTED, cx, &mut ok);
+        let fault = super::knob(def.fault.as_ref(), format!("{at}.fault"), Fault::parse, Fault::NAMES, cx, &mut ok);
+        let dribble =
+            super::knob(def.dribble.as_ref(), format!("{at}.dribble"), Dribble::parse, Dribble::EXPECTED, cx, &mut ok);
         let r = &def.response;
         let status = StatusSpec::parse(r.status_code.as_ref(), at, cx);
         ok &= status.is_some();
@@ -101,6 +101,8 @@ impl ResponseRule {
                 || r.headers.values().any(|v| v.as_str().is_some_and(|h| h.contains("${auth."))),
             example: r.body.clone(),
             delay,
+            fault,
+            dribble,
         })
     }
 }

@@ -255,3 +255,59 @@ async fn two_instances_on_one_redis_share_rules_and_their_counts() {
     assert_eq!(rest, [503, 503, 200, 200], "three in all, counted across both instances");
     assert_eq!(status_of(&a, None, Method::GET, "/ping", None).await, StatusCode::OK, "other namespaces untouched");
 }
+
+/// One raw request; what came back before the connection ended, and how it ended.
+fn raw(port: u16, path: &str) -> (Vec<u8>, std::io::Result<()>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, Ok(())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Err(e)),
+        }
+    }
+}
+
+/// Each fault is what a client sees, on a real socket and through an HTTP client.
+#[tokio::test]
+async fn faults_break_the_connection_as_named() {
+    let app = spawn_app(PROFILE, Backend::Memory).await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let (got, ended) = tokio::task::spawn_blocking(move || raw(port, "/api/faults/reset")).await.unwrap();
+    assert!(
+        got.is_empty() && ended.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{got:?} {ended:?}"
+    );
+    let (got, ended) = tokio::task::spawn_blocking(move || raw(port, "/api/faults/empty")).await.unwrap();
+    assert!(got.is_empty() && ended.is_ok(), "closed without a byte: {got:?} {ended:?}");
+    let (got, _) = tokio::task::spawn_blocking(move || raw(port, "/api/faults/garbage")).await.unwrap();
+    assert_eq!(got.len(), 64, "random bytes, then the close");
+    let (got, _) = tokio::task::spawn_blocking(move || raw(port, "/api/faults/malformed")).await.unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK") && text.contains("transfer-encoding: chunked"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "the chunked body never ends: {text}");
+    // Through an HTTP client: a send error, and a body that cannot be decoded.
+    let err = app.request(Method::GET, "/api/faults/reset").send().await.unwrap_err();
+    assert!(format!("{err:?}").to_lowercase().contains("reset"), "{err:?}");
+    let res = app.request(Method::GET, "/api/faults/malformed").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.bytes().await.is_err(), "a body decode error");
+    // Dribbled: whole, in pieces over the time asked.
+    let t = Instant::now();
+    let body: Value = app.request(Method::GET, "/api/dribble").send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["items"].as_array().unwrap().len(), 8);
+    assert!(t.elapsed() >= Duration::from_millis(290), "{:?}", t.elapsed());
+    // Recorded as injected by the profile.
+    let (_, list) = system(&app, Method::GET, None, "/requests?path=/api/faults/reset", None).await;
+    assert_eq!(list["requests"][0]["injected"], json!([{"kind": "connection_reset", "rule": "profile"}]));
+    // And from a chaos rule at run time, in one namespace only.
+    rule(&app, Some("f1"), json!({"match": {"path": "/api/ping"}, "action": {"fault": "connection_reset"}})).await;
+    let err = app.request(Method::GET, "/api/ping").header(NS, "f1").send().await.unwrap_err();
+    assert!(format!("{err:?}").to_lowercase().contains("reset"), "{err:?}");
+    assert_eq!(status_of(&app, Some("f2"), Method::GET, "/ping", None).await, StatusCode::OK);
+}
