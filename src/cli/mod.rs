@@ -2,6 +2,7 @@
 //! dispatches.
 
 mod builtin;
+mod chaos;
 mod cleanup;
 mod http;
 mod init;
@@ -70,6 +71,8 @@ pub enum Command {
     Verify(requests::VerifyArgs),
     /// List the requests no endpoint served, with the closest endpoints and why they missed.
     Unmatched(requests::UnmatchedArgs),
+    /// Add, list, delete or clear a running server's fault rules (per namespace).
+    Chaos(chaos::ChaosArgs),
     /// Ask each running server for /, /docs/ and /openapi.json; fails if any does not answer 200.
     Test(smoke::TestArgs),
     /// Stop every server and delete the background servers' log files (data is kept).
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Clock(args) => namespace::clock(args),
         Command::CleanUp(args) => cleanup::run(args),
         Command::Requests(args) => requests::requests(args),
+        Command::Chaos(args) => chaos::run(args),
         Command::Verify(args) => requests::verify(args),
         Command::Unmatched(args) => requests::unmatched(args),
         Command::Version => {

@@ -51,7 +51,18 @@ impl Remote {
         let (status, answer) = self.call_any(method, path, body, namespace)?;
         if !(200..300).contains(&status) {
             let why = answer["error"]["message"].as_str().map_or_else(|| answer.to_string(), str::to_owned);
-            anyhow::bail!("{} on port {} answered {status}: {why}", self.server.profile, self.server.port);
+            let problems: Vec<String> = answer["error"]["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| format!("\n  {}: {}", v["path"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or("")))
+                .collect();
+            anyhow::bail!(
+                "{} on port {} answered {status}: {why}{}",
+                self.server.profile,
+                self.server.port,
+                problems.concat()
+            );
         }
         Ok(answer)
     }

@@ -311,3 +311,49 @@ async fn faults_break_the_connection_as_named() {
     assert!(format!("{err:?}").to_lowercase().contains("reset"), "{err:?}");
     assert_eq!(status_of(&app, Some("f2"), Method::GET, "/ping", None).await, StatusCode::OK);
 }
+
+/// `mockctl chaos` against a server started as a user starts it.
+#[tokio::test]
+async fn mockctl_adds_lists_and_clears_rules() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
+            .current_dir(crate::common::repo_path(""))
+            .env("MOCKGATE_STATE_DIR", state.path())
+            .env_remove("MOCKGATE_LOG")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["start", PROFILE, "--port", "0", "--no-persistence", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = serde_json::from_slice::<Value>(&out.stdout).unwrap()["url"].as_str().unwrap().to_owned();
+    let stdout = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let added = stdout(&run(&[
+        "chaos",
+        "add",
+        "--path",
+        "/api/ping",
+        "--status",
+        "503",
+        "--response-header",
+        "Retry-After=3",
+        "--seed",
+        "7",
+        "--key",
+        "sys-1",
+    ]));
+    assert!(added.starts_with("added chaos rule ") && added.contains("(seed 7)"), "{added}");
+    let client = reqwest::Client::new();
+    let res = client.get(format!("{url}/api/ping")).send().await.unwrap();
+    assert_eq!((res.status(), res.headers()["retry-after"].to_str().unwrap()), (StatusCode::SERVICE_UNAVAILABLE, "3"));
+    assert!(stdout(&run(&["chaos", "list", "--key", "sys-1"])).contains("\"status\":503"));
+    assert!(stdout(&run(&["chaos", "clear", "--key", "sys-1"])).contains("removed 1 chaos rule(s)"));
+    assert_eq!(client.get(format!("{url}/api/ping")).send().await.unwrap().status(), StatusCode::OK);
+    let bad = run(&["chaos", "add", "--path", "/api/ping", "--fault", "explode", "--key", "sys-1"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("400"), "a bad rule is refused");
+    assert!(run(&["stop", "--all"]).status.success());
+}
