@@ -546,6 +546,23 @@ async fn logging_paths_report_change_the_level_and_read_or_empty_the_log() {
         call(Method::POST, "/system/logging/config", Some(serde_json::json!({"level": "WARNING"}))).await;
     assert_eq!((status, body["data"]["level"].as_str()), (200, Some("WARN")), "{body}");
 
+    // The log is written by a background writer: wait until the lines of the requests
+    // above (the three refused configs) are in the file, so none lands after the delete.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, logs) = call(Method::GET, "/system/logging/logs?lines=1000", None).await;
+        let refused = logs["data"]["logs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l.as_str().is_some_and(|l| l.contains("POST /system/logging/config 400")))
+            .count();
+        if refused >= 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the log writer never caught up: {logs}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let (status, _) = call(Method::DELETE, "/system/logging/logs", None).await;
     assert_eq!(status, 200);
     let (_, after) = call(Method::GET, "/system/logging/logs", None).await;
