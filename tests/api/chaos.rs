@@ -64,7 +64,8 @@ async fn profile_delays_hold_without_slowing_other_requests(backend: Backend) {
         assert_eq!(status_of(&app, None, Method::GET, "/ping", None).await, StatusCode::OK);
         worst = worst.max(t.elapsed());
     }
-    assert!(worst < Duration::from_millis(150), "a ping waited {worst:?} behind the delayed requests");
+    // Had the delays held workers, a ping would have waited for one (300 ms).
+    assert!(worst < Duration::from_millis(250), "a ping waited {worst:?} behind the delayed requests");
     for s in slow {
         let (status, took) = s.await.unwrap();
         assert_eq!(status, StatusCode::OK);
@@ -78,12 +79,17 @@ async fn profile_delays_hold_without_slowing_other_requests(backend: Backend) {
         app.request(Method::GET, "/api/jitter").send().await.unwrap();
         took.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    assert!(took.iter().all(|ms| (50.0..400.0).contains(ms)), "{took:?}");
+    assert!(took.iter().all(|ms| (50.0..500.0).contains(ms)), "{took:?}");
     let mean = took.iter().sum::<f64>() / took.len() as f64;
-    assert!((70.0..200.0).contains(&mean), "mean {mean} of {took:?}");
-    let t = Instant::now();
-    app.request(Method::GET, "/api/jitter?fast=1").send().await.unwrap();
-    assert!(t.elapsed() < Duration::from_millis(45), "{:?}", t.elapsed());
+    assert!((70.0..250.0).contains(&mean), "mean {mean} of {took:?}");
+    // Under the endpoint's delay every answer takes 50 ms at least; the rule's 0 wins.
+    let mut fastest = Duration::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        app.request(Method::GET, "/api/jitter?fast=1").send().await.unwrap();
+        fastest = fastest.min(t.elapsed());
+    }
+    assert!(fastest < Duration::from_millis(45), "{fastest:?}");
 }
 
 /// A 503 with Retry-After, twice, then the rule retires; recorded in the journal and
