@@ -21,6 +21,16 @@ pub fn field_at<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
     walk(v, dotted.split('.'))
 }
 
+/// `a=1&b=x` as an object of strings (a repeated name keeps its last value; an
+/// unreadable query string is an empty object).
+pub fn query_object(query: &str) -> serde_json::Map<String, Value> {
+    if query.is_empty() {
+        return serde_json::Map::new();
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+}
+
 /// A query-string value against a JSON value: `3` matches `3` and `"3"`, `true`
 /// matches `true`, `null` matches `null`.
 pub fn equals_text(v: &Value, want: &str) -> bool {

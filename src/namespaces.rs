@@ -412,8 +412,7 @@ pub fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
 
 /// A namespace's info as `/system/namespaces` shows it.
 pub fn describe_json(info: &NamespaceInfo, counts: &[(String, usize)]) -> Value {
-    let last_used = chrono::DateTime::from_timestamp_millis(info.last_used_ms as i64)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let last_used = crate::template::iso_ms(info.last_used_ms as i64);
     serde_json::json!({
         "name": info.name,
         "created_at": info.created_at,

@@ -68,8 +68,7 @@ impl PathTemplate {
 
     /// Whether a raw (percent-encoded) path fits the template.
     pub fn matches_path(&self, path: &str) -> bool {
-        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
-        self.matches(&segs).is_some()
+        self.matches(&segments(path)).is_some()
     }
 
     /// Matches percent-decoded segments; returns the parameters on success.
@@ -119,7 +118,7 @@ impl Router {
 
     /// Every method some endpoint serves at `path` (GET also answering HEAD).
     pub fn methods(&self, path: &str) -> Vec<String> {
-        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
+        let segs = segments(path);
         let mut out: Vec<String> = Vec::new();
         for (m, template) in &self.routes {
             if template.matches(&segs).is_some() && !out.contains(m) {
@@ -130,7 +129,7 @@ impl Router {
     }
 
     pub fn find(&self, method: &str, path: &str) -> RouteMatch {
-        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
+        let segs = segments(path);
         let mut best: Option<(usize, Map<String, Value>, Vec<bool>)> = None;
         let mut allowed: Vec<String> = Vec::new();
         for (i, (m, template)) in self.routes.iter().enumerate() {
@@ -191,7 +190,7 @@ impl Router {
     /// The `limit` endpoints closest to `method path`, closest first; only those
     /// within a few differences.
     pub fn closest(&self, method: &str, path: &str, limit: usize) -> Vec<Miss> {
-        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect();
+        let segs = segments(path);
         let mut misses: Vec<Miss> = self
             .routes
             .iter()
@@ -228,6 +227,11 @@ impl PathTemplate {
         }
         Miss { method: own_method.to_owned(), route: self.text.clone(), rule: None, why, distance }
     }
+}
+
+/// A path's percent-decoded segments (empty ones, as from `//` or a trailing `/`, dropped).
+fn segments(path: &str) -> Vec<String> {
+    path.split('/').filter(|s| !s.is_empty()).map(decode).collect()
 }
 
 fn decode(seg: &str) -> String {

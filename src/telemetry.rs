@@ -277,7 +277,14 @@ impl Secrets {
     }
 
     fn secret_key(key: &str) -> bool {
-        let k = key.to_ascii_lowercase();
+        // Header names arrive in lower case: those need no copy to compare.
+        let lower;
+        let k = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = key.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            key
+        };
         ["pass", "secret", "token", "key", "authorization", "session", "cookie", "credential"]
             .iter()
             .any(|s| k.contains(s))
@@ -305,16 +312,7 @@ impl Secrets {
     /// A header value for the request journal: masked whole under a secret-looking
     /// name (`authorization`, `x-api-key`, `cookie`, …), else with every credential replaced.
     pub fn mask_header<'v>(&self, name: &str, value: &'v str) -> std::borrow::Cow<'v, str> {
-        // Header names arrive in lower case: no copy to compare them.
-        let secret = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Self::secret_key(name)
-        } else {
-            ["pass", "secret", "token", "key", "authorization", "session", "cookie", "credential"]
-                .iter()
-                .any(|s| name.contains(s))
-                || name == "sid"
-        };
-        if secret {
+        if Self::secret_key(name) {
             std::borrow::Cow::Borrowed(MASK)
         } else if self.values.iter().any(|c| value.contains(c.as_str())) {
             std::borrow::Cow::Owned(self.mask_text(value))

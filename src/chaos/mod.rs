@@ -18,6 +18,7 @@ pub use delay::{Delay, Dribble, Fault};
 use crate::persistence::rules::Violation;
 use crate::routing::PathTemplate;
 use crate::store::{Cond, ListQuery, Store, StoreError, Transaction, Ttl, Write};
+use crate::template::iso_ms;
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -146,10 +147,6 @@ pub struct Chaos {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn iso_ms(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 fn violation(path: &str, message: impl Into<String>) -> Violation {

@@ -22,7 +22,7 @@ use crate::store::Store;
 use crate::template::{RenderCtx, RequestData};
 use bytes::Bytes;
 use chrono::Utc;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// A request as the gateway sees it.
@@ -239,7 +239,7 @@ impl Gateway {
         let data = RequestData {
             method: Value::String(req.method),
             body,
-            query: parse_query(&req.query),
+            query: Value::Object(crate::json::query_object(&req.query)),
             headers: Value::Object(req.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
             params: Value::Object(params),
             session,
@@ -543,12 +543,4 @@ fn validate(schema: &jsonschema::Validator, body: &Value) -> Result<(), ApiError
         })
         .collect();
     if violations.is_empty() { Ok(()) } else { Err(ApiError::Validation(violations)) }
-}
-
-fn parse_query(query: &str) -> Value {
-    if query.is_empty() {
-        return Value::Object(Map::new());
-    }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }

@@ -57,13 +57,14 @@ pub async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         let entry = journal_entry(&req, &gateway, &received, &reply, &encoded, &mut trace, outcome, start);
         journals.record(entry);
     }
-    let mut res = match (trace.fault, trace.dribble, encoded.body.clone()) {
-        (Some(fault), _, _) => super::faults::respond(&req, fault),
-        (None, Some(d), Some(body)) => {
-            let mut res = super::error::respond(&reply, super::error::Encoded { body: None, ..encoded });
+    let mut res = match (trace.fault, trace.dribble) {
+        (Some(fault), _) => super::faults::respond(&req, fault),
+        // Only a body can come in pieces.
+        (None, Some(d)) if encoded.body.is_some() => {
+            let body = encoded.body.clone().unwrap_or_default();
+            let res = super::error::respond(&reply, super::error::Encoded { body: None, ..encoded });
             let stream = super::faults::dribble(body, d);
-            res = res.set_body(actix_web::body::BoxBody::new(actix_web::body::BodyStream::new(stream)));
-            res
+            res.set_body(actix_web::body::BoxBody::new(actix_web::body::BodyStream::new(stream)))
         }
         _ => super::error::respond(&reply, encoded),
     };

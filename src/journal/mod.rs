@@ -173,15 +173,8 @@ fn header_map<'h>(headers: impl Iterator<Item = (&'h str, &'h str)>) -> Value {
     Value::Object(m)
 }
 
-/// `a=1&b=x` as an object of strings (a repeated name keeps its last value).
-pub fn query_map(query: &str) -> Map<String, Value> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
-}
-
-pub fn iso_ms(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
+pub use crate::json::query_object;
+pub use crate::template::iso_ms;
 
 impl Entry {
     /// The request body, parsed: JSON, or a form as an object; `None` when there is
@@ -220,7 +213,7 @@ impl Entry {
             "instance": self.instance,
             "method": self.method,
             "path": self.path,
-            "query": query_map(&self.query),
+            "query": query_object(&self.query),
             "headers": header_map(self.headers.iter()),
             "body": shown(&self.body, self.body_bytes),
             "route": self.route,

@@ -266,7 +266,7 @@ impl Pattern {
             return out;
         }
         if !self.query.is_empty() {
-            let query = super::query_map(&e.query);
+            let query = super::query_object(&e.query);
             for (name, want) in &self.query {
                 let got = query.get(name);
                 if got.is_none_or(|g| crate::json::to_text(g) != crate::json::to_text(want))
@@ -425,7 +425,7 @@ pub fn summary(e: &Entry) -> Value {
         "time": super::iso_ms(e.at_ms),
         "method": e.method,
         "path": e.path,
-        "query": super::query_map(&e.query),
+        "query": super::query_object(&e.query),
         "route": e.route,
         "status": e.status,
     })

@@ -61,20 +61,14 @@ pub fn compile(
     let auth_values = crate::auth::AuthValues::new(&methods);
     let namespaces = super::NamespaceSettings::parse(api.namespaces.as_ref(), &mut problems);
     let journal = super::JournalSettings::parse(api.journal.as_ref(), &mut problems);
-    let latency = match api.latency.as_ref().map(crate::chaos::Delay::parse) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(found)) => {
-            problems.push(ConfigError {
-                file: "api.json".into(),
-                json_path: "latency".into(),
-                found,
-                expected: crate::chaos::delay::EXPECTED.into(),
-                endpoint: String::new(),
-            });
-            None
-        }
-    };
+    let latency = super::knob(
+        api.latency.as_ref(),
+        "latency".into(),
+        crate::chaos::Delay::parse,
+        crate::chaos::delay::EXPECTED,
+        &mut CompileCx::new("api.json", &mut problems, &mut engine),
+        &mut true,
+    );
     let cors = Cors::parse(api.cors.as_ref(), &mut problems);
 
     let mut compiled = Vec::with_capacity(endpoints.endpoints.len());

@@ -132,6 +132,11 @@ pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// [`iso`] of a time in epoch milliseconds; `None` out of chrono's range.
+pub fn iso_ms(ms: i64) -> Option<String> {
+    DateTime::from_timestamp_millis(ms).map(iso)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Num {
     Int(i64),

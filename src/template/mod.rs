@@ -17,7 +17,7 @@ mod expr;
 mod func;
 
 pub use expr::{Base, Expr, Path};
-pub use func::{EvalError, Func, iso};
+pub use func::{EvalError, Func, iso, iso_ms};
 
 use crate::json::{push_text, to_text};
 use chrono::{DateTime, Utc};

@@ -2,29 +2,13 @@
 //! (`/system/chaos`), seeded, retired, recorded, shared by instances on one Redis.
 
 use crate::common::{Backend, TestApp, code, spawn_app, spawn_with};
+use crate::journal::system;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const PROFILE: &str = "tests/fixtures/journal";
 const NS: &str = "X-Mockgate-Namespace";
-
-async fn system(
-    app: &TestApp,
-    method: Method,
-    ns: Option<&str>,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut rb = app.client.request(method, format!("{}/system{path}", app.address)).header("X-System-Key", "sys-1");
-    if let Some(ns) = ns {
-        rb = rb.header(NS, ns);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    app.send(rb).await
-}
 
 async fn rule(app: &TestApp, ns: Option<&str>, body: Value) -> Value {
     let (status, rule) = system(app, Method::POST, ns, "/chaos", Some(body)).await;
@@ -322,15 +306,7 @@ async fn faults_break_the_connection_as_named() {
 #[tokio::test]
 async fn mockctl_adds_lists_and_clears_rules() {
     let state = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
-            .current_dir(crate::common::repo_path(""))
-            .env("MOCKGATE_STATE_DIR", state.path())
-            .env_remove("MOCKGATE_LOG")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::common::mockctl_in(state.path());
     let out = run(&["start", PROFILE, "--port", "0", "--no-persistence", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let url = serde_json::from_slice::<Value>(&out.stdout).unwrap()["url"].as_str().unwrap().to_owned();

@@ -12,8 +12,8 @@ async fn app(backend: Backend) -> TestApp {
     spawn_app(PROFILE, backend).await
 }
 
-/// A `/system` call with the key, inside namespace `ns` when given.
-async fn system(
+/// A `/system` call with the fixture's key, inside namespace `ns` when given.
+pub(crate) async fn system(
     app: &TestApp,
     method: Method,
     ns: Option<&str>,
@@ -432,15 +432,7 @@ async fn a_disabled_journal_records_nothing_and_says_so() {
 #[tokio::test]
 async fn mockctl_lists_verifies_and_explains_requests() {
     let state = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
-            .current_dir(crate::common::repo_path(""))
-            .env("MOCKGATE_STATE_DIR", state.path())
-            .env_remove("MOCKGATE_LOG")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::common::mockctl_in(state.path());
     let out = run(&["start", PROFILE, "--port", "0", "--no-persistence", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let started: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -362,15 +362,7 @@ mod clock {
 #[tokio::test]
 async fn mockctl_manages_namespaces_and_clocks() {
     let state = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
-            .current_dir(crate::common::repo_path(""))
-            .env("MOCKGATE_STATE_DIR", state.path())
-            .env_remove("MOCKGATE_LOG")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = crate::common::mockctl_in(state.path());
     let out =
         run(&["start", "persistence", "--port", "0", "--no-persistence", "--json", "--namespace-header", "X-Run"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

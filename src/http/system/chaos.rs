@@ -9,23 +9,13 @@ use crate::http::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-/// The namespace a `/system` request names, without creating it.
-fn named(req: &HttpRequest, state: &AppState) -> Result<Option<String>, ApiError> {
-    let gateway = state.gateway();
-    let named = super::named_namespace(req, &gateway.namespaces().settings().header);
-    if let Some(ns) = named {
-        crate::namespaces::check_name(ns)?;
-    }
-    Ok(named.map(str::to_owned))
-}
-
 fn store_error(e: crate::store::StoreError) -> ApiError {
     AdminError::from(e).into()
 }
 
 /// 201 with the rule (its id, and its seed when none was given).
 pub async fn add(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let bytes = super::body(&req, payload, &state).await?;
     let body: Value = serde_json::from_slice(&bytes).map_err(ApiError::MalformedJson)?;
     match state.gateway().namespaces().chaos().add(ns.as_deref(), &body).await {
@@ -36,13 +26,13 @@ pub async fn add(req: HttpRequest, payload: web::Payload, state: web::Data<AppSt
 }
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let rules = state.gateway().namespaces().chaos().list(ns.as_deref()).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(json!({"namespace": ns, "count": rules.len(), "rules": rules})))
 }
 
 pub async fn delete(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     if state.gateway().namespaces().chaos().delete(ns.as_deref(), &id).await.map_err(store_error)? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -51,7 +41,7 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, id: web::Path<
 }
 
 pub async fn clear(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let n = state.gateway().namespaces().chaos().clear(ns.as_deref()).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(json!({"namespace": ns, "removed": n})))
 }

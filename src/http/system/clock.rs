@@ -10,8 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 fn describe(clock: &crate::store::TestClock) -> Value {
-    let now = chrono::DateTime::from_timestamp_millis(clock.now_i64())
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let now = crate::template::iso_ms(clock.now_i64());
     json!({"now": now, "frozen": clock.frozen(), "offset_ms": clock.offset_ms()})
 }
 

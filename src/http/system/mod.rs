@@ -63,13 +63,21 @@ impl Target {
 
 /// The namespace a `/system` request names, if any.
 fn named_namespace<'r>(req: &'r HttpRequest, header: &str) -> Option<&'r str> {
-    req.headers().get(header).and_then(|v| v.to_str().ok()).or_else(|| {
-        req.query_string()
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "namespace")
-            .map(|(_, v)| v)
-    })
+    req.headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| crate::namespaces::query_value(req.query_string(), "namespace"))
+}
+
+/// The namespace a `/system` request names, checked but not created (the journal and
+/// the chaos rules of a namespace exist without it).
+fn named_checked(req: &HttpRequest, state: &AppState) -> Result<Option<String>, ApiError> {
+    let gateway = state.gateway();
+    let named = named_namespace(req, &gateway.namespaces().settings().header);
+    if let Some(ns) = named {
+        crate::namespaces::check_name(ns)?;
+    }
+    Ok(named.map(str::to_owned))
 }
 
 pub async fn target(req: &HttpRequest, state: &AppState) -> Result<Target, ApiError> {

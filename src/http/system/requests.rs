@@ -16,17 +16,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-/// The namespace a `/system` request names (its header or `?namespace=`); a journal
-/// is read without creating the namespace.
-fn named(req: &HttpRequest, state: &AppState) -> Result<Option<String>, ApiError> {
-    let gateway = state.gateway();
-    let named = super::named_namespace(req, &gateway.namespaces().settings().header);
-    if let Some(ns) = named {
-        crate::namespaces::check_name(ns)?;
-    }
-    Ok(named.map(str::to_owned))
-}
-
 fn journals(state: &AppState) -> Result<&Journals, ApiError> {
     if state.journals.enabled() { Ok(&state.journals) } else { Err(ApiError::JournalDisabled) }
 }
@@ -91,7 +80,7 @@ fn expectation_failed(body: Value) -> HttpResponse {
 
 /// `GET /system/requests?method=&path=&path_prefix=&route=&status=&since=&limit=&offset=`, newest first.
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let filter = Filter::parse(req.query_string(), now_ms(&state, ns.as_deref())).map_err(ApiError::Validation)?;
     let all = entries(&state, ns.as_deref()).await?;
     let matching: Vec<&Arc<Entry>> = all.iter().filter(|e| filter.matches(e)).collect();
@@ -107,7 +96,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 
 /// `GET /system/requests/{id}`.
 pub async fn one(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let all = entries(&state, ns.as_deref()).await?;
     match all.iter().find(|e| *e.id == **id) {
         Some(e) => Ok(HttpResponse::Ok().json(e.view())),
@@ -117,7 +106,7 @@ pub async fn one(req: HttpRequest, state: web::Data<AppState>, id: web::Path<Str
 
 /// `DELETE /system/requests`: empties the namespace's journal.
 pub async fn clear(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let journals = journals(&state)?;
     let held = journals.len(ns.as_deref()).await.map_err(AdminError::from)?;
     journals.clear(ns.as_deref()).await.map_err(AdminError::from)?;
@@ -126,7 +115,7 @@ pub async fn clear(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 
 /// `POST /system/requests/find` with a pattern (and `limit`): the matching requests, newest first.
 pub async fn find(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let body = object(&req, payload, &state).await?;
     let p = Pattern::parse(&body, &["limit"], now_ms(&state, ns.as_deref())).map_err(ApiError::Validation)?;
     let limit = match body.get("limit") {
@@ -144,7 +133,7 @@ pub async fn find(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
 /// `POST /system/requests/verify` with a pattern and `count`, `at_least` or `at_most`:
 /// 200 when it holds, 417 with the near misses when not.
 pub async fn verify(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let body = object(&req, payload, &state).await?;
     const ALSO: &[&str] = &["count", "at_least", "at_most", "within_ms"];
     let parsed = (Pattern::parse(&body, ALSO, now_ms(&state, ns.as_deref())), Expect::parse(&body));
@@ -182,7 +171,7 @@ pub async fn verify(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
 /// `POST /system/requests/verify-sequence` with `{"sequence": [pattern, …]}`: the
 /// patterns matched requests in this order (others may come between).
 pub async fn verify_sequence(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let body = object(&req, payload, &state).await?;
     let now = now_ms(&state, ns.as_deref());
     let bad = |path: &str, message: &str| {
@@ -248,7 +237,7 @@ pub async fn verify_sequence(req: HttpRequest, payload: web::Payload, state: web
 /// `GET /system/requests/unmatched`: requests no endpoint (or no response rule)
 /// served, newest first, each with the closest endpoints and why they missed.
 pub async fn unmatched(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    let ns = named(&req, &state)?;
+    let ns = super::named_checked(&req, &state)?;
     let filter = Filter::parse(req.query_string(), now_ms(&state, ns.as_deref())).map_err(ApiError::Validation)?;
     let all = entries(&state, ns.as_deref()).await?;
     let found: Vec<&Arc<Entry>> = all.iter().filter(|e| e.unmatched.is_some() && filter.matches(e)).collect();

@@ -162,6 +162,20 @@ impl TestApp {
     }
 }
 
+/// `mockctl` as a user runs it from the repository, with its own state folder: each
+/// call runs it with `args` and waits for it.
+pub fn mockctl_in(state: &Path) -> impl Fn(&[&str]) -> std::process::Output + '_ {
+    move |args| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mockctl"))
+            .current_dir(repo_path(""))
+            .env("MOCKGATE_STATE_DIR", state)
+            .env_remove("MOCKGATE_LOG")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
 /// The error code of a JSON error body.
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {body}"))
