@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 pub enum KeyLocation {
     Header,
     Query,
+    Cookie,
 }
 
 /// One `auth.json` method, checked at load.
@@ -122,11 +123,12 @@ impl AuthMethod {
                     let location = match def.location.as_deref() {
                         None | Some("header") => KeyLocation::Header,
                         Some("query") => KeyLocation::Query,
+                        Some("cookie") => KeyLocation::Cookie,
                         Some(other) => {
                             problem(
                                 format!("{at}.location"),
                                 format!("unknown location {other:?}"),
-                                "\"header\" or \"query\"",
+                                "\"header\", \"query\" or \"cookie\"",
                             );
                             continue;
                         }
@@ -415,9 +417,7 @@ impl AuthMethod {
                     SessionLocation::Header => req.header(&name.to_ascii_lowercase()),
                     SessionLocation::Query => req.query_param(name),
                     SessionLocation::Bearer => scheme_value(req.header("authorization"), "bearer").map(str::trim),
-                    SessionLocation::Cookie => req.header("cookie").and_then(|c| {
-                        c.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| k == name).map(|(_, v)| v)
-                    }),
+                    SessionLocation::Cookie => cookie_value(req.header("cookie"), name),
                 };
                 match given {
                     None | Some("") => Verdict::Absent,
@@ -428,6 +428,7 @@ impl AuthMethod {
                 let given = match location {
                     KeyLocation::Header => req.header(&name.to_ascii_lowercase()),
                     KeyLocation::Query => req.query_param(name),
+                    KeyLocation::Cookie => cookie_value(req.header("cookie"), name),
                 };
                 match given {
                     None | Some("") => Verdict::Absent,
@@ -474,6 +475,9 @@ impl AuthMethod {
             AuthMethod::ApiKey { name, location: KeyLocation::Query, .. } => {
                 format!("ApiKey realm=\"mockgate\", query=\"{name}\"")
             }
+            AuthMethod::ApiKey { name, location: KeyLocation::Cookie, .. } => {
+                format!("ApiKey realm=\"mockgate\", cookie=\"{name}\"")
+            }
             AuthMethod::Basic { .. } => "Basic realm=\"mockgate\"".to_owned(),
             AuthMethod::Bearer { .. } if required_scopes.is_empty() => "Bearer realm=\"mockgate\"".to_owned(),
             AuthMethod::Bearer { .. } => format!("Bearer realm=\"mockgate\", scope=\"{}\"", required_scopes.join(" ")),
@@ -496,10 +500,18 @@ impl AuthMethod {
             AuthMethod::ApiKey { name, location: KeyLocation::Query, .. } => {
                 format!("an API key in the `{name}` query parameter")
             }
+            AuthMethod::ApiKey { name, location: KeyLocation::Cookie, .. } => {
+                format!("an API key in the {name} cookie")
+            }
             AuthMethod::Basic { .. } => "HTTP basic credentials".to_owned(),
             AuthMethod::Bearer { .. } => "a bearer token".to_owned(),
         }
     }
+}
+
+/// The value of cookie `name` in a `Cookie` header (`a=1; b=2`).
+fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+    header?.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// `Authorization: <scheme> <value>` with a case-insensitive scheme.

@@ -59,10 +59,19 @@ enum Gen {
 pub struct Generator {
     seed: u64,
     plan: Vec<EntityPlan>,
+    /// Entity types whose records are keyed by a field other than `id`.
+    keys: IndexMap<String, String>,
 }
 
-/// Entity type, how many, and its fields' generators in order.
-type EntityPlan = (String, usize, Vec<(String, Gen)>);
+/// Entity type, how many, the field whose value is the key, and its fields'
+/// generators in order.
+#[derive(Debug, Clone)]
+struct EntityPlan {
+    entity: String,
+    count: usize,
+    key: String,
+    fields: Vec<(String, Gen)>,
+}
 
 /// The most entities of one type a profile may generate: all of them are made in
 /// memory at start.
@@ -108,8 +117,11 @@ impl Generator {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            if !specs.contains_key("id") {
-                fields.push(("id".to_owned(), Gen::Sequence));
+            // `"keys": {"users": "username"}`: the record is stored under that field's
+            // value (an entity type keyed by something other than `id`).
+            let key = def.get("keys").and_then(|k| k.get(&entity)).and_then(Value::as_str).unwrap_or("id").to_owned();
+            if !specs.contains_key(&key) {
+                fields.push((key.clone(), Gen::Sequence));
             }
             for (field, spec) in specs {
                 let here = format!("{at}.entities.{entity}.{field}");
@@ -119,9 +131,10 @@ impl Generator {
                 }
             }
             known.push(entity.clone());
-            plan.push((entity, count, fields));
+            plan.push(EntityPlan { entity, count, key, fields });
         }
-        Some(Generator { seed, plan })
+        let keys = plan.iter().filter(|p| p.key != "id").map(|p| (p.entity.clone(), p.key.clone())).collect();
+        Some(Generator { seed, plan, keys })
     }
 
     /// Makes the data set; the same generator always makes the same data. References
@@ -129,15 +142,15 @@ impl Generator {
     pub fn generate(&self, seeded: &Dataset) -> Dataset {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut out = Dataset::new();
-        for (entity, count, fields) in &self.plan {
+        for EntityPlan { entity, count, key, fields } in &self.plan {
             let started = std::time::Instant::now();
             let mut rows = IndexMap::with_capacity(*count);
             for n in 1..=*count {
                 let mut row = serde_json::Map::with_capacity(fields.len());
                 for (field, g) in fields {
-                    row.insert(field.clone(), value(g, n, &mut rng, &out, seeded));
+                    row.insert(field.clone(), value(g, n, &mut rng, (&out, seeded, &self.keys)));
                 }
-                let id = crate::store::id_key(&row["id"]).unwrap_or_else(|| n.to_string());
+                let id = row.get(key).and_then(crate::store::id_key).unwrap_or_else(|| n.to_string());
                 rows.insert(id, Value::Object(row));
                 if *count >= 10_000 && n % (*count / 10) == 0 {
                     tracing::info!("generating {entity}: {n}/{count}");
@@ -221,7 +234,10 @@ fn field_gen(spec: &Value, known: &[String]) -> Result<Gen, (String, String)> {
     })
 }
 
-fn value(g: &Gen, n: usize, rng: &mut Xoshiro256PlusPlus, done: &Dataset, seeded: &Dataset) -> Value {
+/// The data made so far, the seed data, and the key fields that are not `id`.
+type Known<'a> = (&'a Dataset, &'a Dataset, &'a IndexMap<String, String>);
+
+fn value(g: &Gen, n: usize, rng: &mut Xoshiro256PlusPlus, (done, seeded, keys): Known<'_>) -> Value {
     match g {
         Gen::Const(v) => v.clone(),
         Gen::Uuid => Value::String(uuid::Builder::from_random_bytes(rng.random::<[u8; 16]>()).into_uuid().to_string()),
@@ -270,8 +286,9 @@ fn value(g: &Gen, n: usize, rng: &mut Xoshiro256PlusPlus, done: &Dataset, seeded
         }
         Gen::Ref(target) => match done.get(target).or_else(|| seeded.get(target)).filter(|t| !t.is_empty()) {
             Some(rows) => {
-                let (_, row) = rows.get_index(rng.random_range(0..rows.len())).expect("index in range");
-                row.get("id").cloned().unwrap_or(Value::Null)
+                let (key, row) = rows.get_index(rng.random_range(0..rows.len())).expect("index in range");
+                let field = keys.get(target).map_or("id", String::as_str);
+                row.get(field).cloned().unwrap_or_else(|| Value::String(key.clone()))
             }
             None => Value::Null,
         },

@@ -424,6 +424,9 @@ fn security_schemes(profile: &Profile) -> Vec<(String, SecurityScheme)> {
                 AuthMethod::ApiKey { name: key, location: KeyLocation::Query, .. } => {
                     SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(key)))
                 }
+                AuthMethod::ApiKey { name: key, location: KeyLocation::Cookie, .. } => {
+                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(key)))
+                }
                 AuthMethod::Basic { .. } => SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
                 AuthMethod::Bearer { .. } => SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
                 AuthMethod::StaticSessions { cookie, .. } => {

@@ -187,5 +187,9 @@ async fn poll(dir: PathBuf, reloader: Reloader, every: Duration, mut served: Fin
 type Fingerprint = Vec<Option<Vec<u8>>>;
 
 fn fingerprint(dir: &Path) -> Fingerprint {
+    // `mockctl start spec.yaml --watch`: the document itself.
+    if dir.is_file() {
+        return vec![std::fs::read(dir).ok()];
+    }
     FILES.iter().map(|f| std::fs::read(dir.join(f)).ok()).collect()
 }

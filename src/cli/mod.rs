@@ -5,6 +5,7 @@ mod builtin;
 mod chaos;
 mod cleanup;
 mod http;
+mod import;
 mod init;
 mod list;
 mod logs;
@@ -52,6 +53,9 @@ pub enum Command {
     ValidateConfig(validate_config::ValidateArgs),
     /// List the profiles `start` can run: ./configs/<name>/ folders and the built-in ones.
     Profiles,
+    /// Turn an OpenAPI document (3.0, 3.1, Swagger 2.0; YAML or JSON) into a profile:
+    /// `mockctl import petstore.yaml` writes configs/petstore/ and IMPORT.md.
+    Import(import::ImportArgs),
     /// Create a small working profile to start from: `mockctl init my-api --resource users:name,email`.
     Init(init::InitArgs),
     /// Print a shell completion script, e.g. `mockctl completions bash > ~/.local/share/bash-completion/completions/mockctl`.
@@ -90,6 +94,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => list::status(args),
         Command::Profiles => profiles::run(),
         Command::Init(args) => init::run(args),
+        Command::Import(args) => import::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "mockctl", &mut std::io::stdout());
@@ -143,7 +148,7 @@ pub fn resolve_profile(arg: &str) -> anyhow::Result<PathBuf> {
     if named.is_dir() && plain_name {
         return Ok(named);
     }
-    if direct.is_dir() {
+    if direct.is_dir() || crate::import::is_spec(direct) {
         return Ok(direct.to_owned());
     }
     if plain_name && let Some(dir) = builtin::materialize(arg)? {

@@ -234,6 +234,10 @@ pub struct EndpointDef {
     /// Query parameters, documented; a `required` one that is missing is a 400.
     #[serde(default)]
     pub query_parameters: Vec<QueryParameterDef>,
+    /// Path, query, header and cookie parameters checked by their JSON Schema, as an
+    /// OpenAPI operation declares them: `{"name", "in", "required", "schema"}`.
+    #[serde(default)]
+    pub parameters: Vec<ParameterDef>,
     /// Mock-and-Roll's form login: the body is form-encoded (`j_username`, `j_password`).
     pub form_parameters: Option<Value>,
     /// Mock-and-Roll's `{"Content-Type": ...}`: only documents the request.
@@ -255,6 +259,20 @@ pub struct QueryParameterDef {
     /// `string` (default), `integer`, `number` or `boolean`, for the document.
     #[serde(rename = "type")]
     pub kind: Option<String>,
+}
+
+/// One entry of an endpoint's `parameters`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ParameterDef {
+    pub name: String,
+    /// `path`, `query`, `header` or `cookie`.
+    #[serde(rename = "in")]
+    pub location: String,
+    /// Path parameters are always required.
+    #[serde(default)]
+    pub required: bool,
+    pub schema: Option<Value>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -282,6 +300,10 @@ pub struct ResponseDef {
     #[serde(default)]
     pub headers: IndexMap<String, Value>,
     pub body: Option<Value>,
+    /// The JSON Schema the answered body must satisfy: fields it does not allow are
+    /// left out, required ones the body lacks are generated, text ids become numbers
+    /// where it says `integer`.
+    pub schema: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -300,6 +322,9 @@ pub struct PersistenceDef {
     pub pagination: Option<PaginationDef>,
     /// Template for the stored entity; the request body when absent.
     pub data: Option<Value>,
+    /// Create and update: the entity is this field of the request body (a wrapper
+    /// object such as `{"article": {...}}`), not the whole body.
+    pub request_wrapper: Option<String>,
     pub validation: Option<ValidationDef>,
     /// Local field → the entity type whose id it holds.
     #[serde(default)]

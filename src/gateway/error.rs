@@ -43,7 +43,7 @@ pub enum ApiError {
     MalformedForm(#[source] serde_urlencoded::de::Error),
     #[error("could not read the body: {0}")]
     UnreadableBody(#[source] Cause),
-    #[error("request body failed validation ({} problem{})", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    #[error("{} failed validation ({} problem{})", validated(.0), .0.len(), if .0.len() == 1 { "" } else { "s" })]
     Validation(Vec<Violation>),
     /// A validation failure on an endpoint whose `error_handling` asks for 422.
     #[error("the {entity} failed validation ({} problem{})", .violations.len(), if .violations.len() == 1 { "" } else { "s" })]
@@ -253,6 +253,12 @@ fn store_status(s: &StoreError) -> (u16, &'static str) {
     }
 }
 
+/// What failed: the body, or the request when a parameter did (`/query/limit`).
+fn validated(violations: &[Violation]) -> &'static str {
+    let param = |p: &str| ["/path/", "/query/", "/header/", "/cookie/"].iter().any(|s| p.starts_with(s));
+    if violations.iter().any(|v| param(&v.path)) { "request" } else { "request body" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,3 +439,4 @@ mod tests {
         assert_eq!(ApiError::from_action(missing, &asks).status_and_code().0, 404);
     }
 }
+

@@ -223,8 +223,17 @@ impl Gateway {
             }
         };
         let body = parse_body(&req, ep)?;
+        let mut violations = Vec::new();
+        if !ep.params.is_empty() {
+            let header = |h: &str| req.header(h);
+            let src = crate::profile::params::Sources { path: &params, query: &req.query, header: &header };
+            ep.params.check(&src, &mut violations);
+        }
         if let Some(schema) = &ep.schema {
-            validate(schema, &body)?;
+            violations.extend(violations_of(schema, &body));
+        }
+        if !violations.is_empty() {
+            return Err(ApiError::Validation(violations));
         }
         for (lower, name, expected) in &ep.required_headers {
             let received = req.header(lower);
@@ -467,6 +476,9 @@ fn render(
             }
         }
     }
+    if let (Some(shape), Some(b)) = (rule.and_then(|r| r.shape.as_ref()), &mut body) {
+        shape.apply(b);
+    }
     if rule.is_some_and(|r| r.auth_placeholders) {
         let mut picks = std::collections::HashMap::new();
         for (_, value) in headers.iter_mut() {
@@ -527,8 +539,8 @@ fn reads_body(ep: &Endpoint) -> bool {
         || ep.responses.iter().any(|r| !r.conditions.body.is_empty())
 }
 
-fn validate(schema: &jsonschema::Validator, body: &Value) -> Result<(), ApiError> {
-    let violations: Vec<Violation> = schema
+fn violations_of(schema: &jsonschema::Validator, body: &Value) -> Vec<Violation> {
+    schema
         .iter_errors(body)
         .map(|e| {
             let path = e.instance_path().as_str();
@@ -541,6 +553,5 @@ fn validate(schema: &jsonschema::Validator, body: &Value) -> Result<(), ApiError
             };
             Violation { path: if path.is_empty() { "/".to_owned() } else { path.to_owned() }, message }
         })
-        .collect();
-    if violations.is_empty() { Ok(()) } else { Err(ApiError::Validation(violations)) }
+        .collect()
 }

@@ -10,7 +10,7 @@ use crate::template::{Body, RenderCtx, iso};
 use serde_json::{Map, Value};
 
 /// How `create` makes an id when the request brings none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdGen {
     /// A random UUID (v4).
     Uuid,
@@ -18,6 +18,9 @@ pub enum IdGen {
     Increment,
     /// The request must bring the id.
     None,
+    /// Made from this text field of the body (`"A Title!"` → `a-title`); a uuid when
+    /// the field is empty.
+    Slug(String),
 }
 
 /// Stores a new entity; 409 when its id or a unique value is taken, 400 when it
@@ -36,6 +39,8 @@ pub struct Create {
     /// Mock-and-Roll's `store_response_body`: the chosen response's body, rendered
     /// once, is what is stored (with the id) and what the client reads.
     pub store_response: bool,
+    /// `request_wrapper`: the body's field holding the entity.
+    pub wrapper: Option<String>,
 }
 
 impl Create {
@@ -47,11 +52,12 @@ impl Create {
             Some(Value::String(s)) if matches!(s.as_str(), "increment" | "autoincrement" | "sequence") => {
                 IdGen::Increment
             }
+            Some(Value::String(s)) if s.starts_with("slug:") && s.len() > 5 => IdGen::Slug(s[5..].to_owned()),
             Some(other) => {
                 cx.problem(
                     format!("{at}.auto_generate_id"),
                     format!("found {other}"),
-                    "true, false, \"uuid\" or \"increment\"",
+                    "true, false, \"uuid\", \"increment\" or \"slug:<field>\"",
                 );
                 return None;
             }
@@ -69,14 +75,23 @@ impl Create {
             data,
             required: def.validation.as_ref().map(|v| v.required_fields.clone()).unwrap_or_default(),
             store_response: def.store_response_body == Some(true),
+            wrapper: def.request_wrapper.clone(),
         })
     }
 
-    async fn generate(&self, store: &dyn Store) -> Result<Option<Value>, ActionError> {
-        Ok(match self.id_gen {
+    async fn generate(
+        &self,
+        store: &dyn Store,
+        fields: Option<&Map<String, Value>>,
+    ) -> Result<Option<Value>, ActionError> {
+        Ok(match &self.id_gen {
             IdGen::Uuid => Some(Value::String(uuid::Uuid::new_v4().to_string())),
             IdGen::Increment => Some(Value::from(store.next_id(&self.entity).await?)),
             IdGen::None => None,
+            IdGen::Slug(field) => {
+                let slug = fields.and_then(|f| f.get(field)).and_then(Value::as_str).map(slugify).unwrap_or_default();
+                Some(Value::String(if slug.is_empty() { uuid::Uuid::new_v4().to_string() } else { slug }))
+            }
         })
     }
 
@@ -89,13 +104,16 @@ impl Create {
     ) -> Result<(String, Value), ActionError> {
         // A `data` template may use `{{generated_id}}`, so the id comes first there.
         let template = self.data.as_ref().or(if self.store_response { input.response_body } else { None });
-        let pre_id = if template.is_some() { self.generate(store).await? } else { None };
+        let pre_id = if template.is_some() { self.generate(store, None).await? } else { None };
         let fields = match template {
             Some(t) => {
                 vars.insert(super::GENERATED_ID.into(), pre_id.clone().unwrap_or(Value::Null));
                 t.render(&RenderCtx::new(input.request, vars, input.now, input.engine))?
             }
-            None => input.request.body.clone(),
+            None => match &self.wrapper {
+                Some(w) => input.request.body.get(w).cloned().unwrap_or(Value::Null),
+                None => input.request.body.clone(),
+            },
         };
         let Value::Object(mut fields) = fields else {
             return Err(ActionError::NotAnObject { entity: self.entity.clone() });
@@ -120,9 +138,10 @@ impl Create {
         let given = fields.shift_remove(&self.id_field).filter(|v| !matches!(v, Value::Null) && v != "");
         let id_value = match (given, pre_id) {
             (Some(v), _) | (None, Some(v)) => v,
-            (None, None) => {
-                self.generate(store).await?.ok_or_else(|| ActionError::MissingId { field: self.id_field.clone() })?
-            }
+            (None, None) => self
+                .generate(store, Some(&fields))
+                .await?
+                .ok_or_else(|| ActionError::MissingId { field: self.id_field.clone() })?,
         };
         let key = id_key(&id_value).ok_or_else(|| ActionError::BadId { entity: self.entity.clone() })?;
 
@@ -196,4 +215,20 @@ impl Create {
             ..Outcome::default()
         })
     }
+}
+
+/// `"Hello, World!"` → `hello-world`: lower-case letters and digits joined by `-`.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
 }

@@ -16,7 +16,7 @@ pub mod rules;
 mod update;
 
 pub use atomic::Atomic;
-pub use create::Create;
+pub use create::{Create, slugify};
 pub use delete::Delete;
 pub use list::List;
 pub use read::Read;

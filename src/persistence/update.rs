@@ -41,6 +41,8 @@ pub struct Update {
     /// The new fields; the request body when absent. May use `{{current.x}}`.
     pub data: Option<Body>,
     pub lock: Option<Lock>,
+    /// `request_wrapper`: the body's field holding the fields.
+    pub wrapper: Option<String>,
 }
 
 impl Update {
@@ -68,7 +70,8 @@ impl Update {
                 Some(Lock { field: l.version_field.clone().unwrap_or_else(|| "version".into()), expected })
             }
         };
-        Some(Update { key: KeySource::from_def(def, cx), entity, strategy, ttl: def.ttl, data, lock })
+        let wrapper = def.request_wrapper.clone();
+        Some(Update { key: KeySource::from_def(def, cx), entity, strategy, ttl: def.ttl, data, lock, wrapper })
     }
 
     pub async fn apply(&self, store: &dyn Store, input: &ActionInput<'_>) -> Result<Outcome, ActionError> {
@@ -110,9 +113,10 @@ impl Update {
         if let Some(lock) = &self.lock {
             self.check_version(lock, id, current, input, &cx)?;
         }
-        let patch = match &self.data {
-            Some(t) => t.render(&cx)?,
-            None => input.request.body.clone(),
+        let patch = match (&self.data, &self.wrapper) {
+            (Some(t), _) => t.render(&cx)?,
+            (None, Some(w)) => input.request.body.get(w).cloned().unwrap_or(Value::Null),
+            (None, None) => input.request.body.clone(),
         };
         let Value::Object(patch) = patch else {
             return Err(ActionError::NotAnObject { entity: self.entity.clone() });
@@ -205,12 +209,16 @@ impl Update {
                 }
             }
         };
-        // The id and creation time belong to the entity, not to the request.
+        // The id and creation time belong to the entity, not to the request; so does
+        // a key stored under its own name (`username` on `PUT /users/{username}`).
         for field in [super::ID_FIELD, CREATED_AT] {
             match current.get(field) {
                 Some(v) => out.insert(field.into(), v.clone()),
                 None => out.shift_remove(field),
             };
+        }
+        if let Some(v) = current.get(&self.key.field) {
+            out.insert(self.key.field.clone(), v.clone());
         }
         out.insert(UPDATED_AT.into(), Value::String(iso(input.now)));
         Value::Object(out)

@@ -570,6 +570,8 @@ fn endpoint(
     let required_headers =
         def.required_headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), k.clone(), v.clone())).collect();
     let required_query = def.query_parameters.iter().filter(|q| q.required).map(|q| q.name.clone()).collect();
+    let params = super::params::Params::parse(&def.parameters, &at, cx);
+    ok &= params.is_some();
     use crate::chaos::{Delay, Dribble, Fault, delay::EXPECTED};
     let delay = super::knob(def.delay.as_ref(), format!("{at}.delay"), Delay::parse, EXPECTED, cx, &mut ok);
     let fault = super::knob(def.fault.as_ref(), format!("{at}.fault"), Fault::parse, Fault::NAMES, cx, &mut ok);
@@ -598,6 +600,7 @@ fn endpoint(
         at,
         required_headers,
         required_query,
+        params: params.unwrap_or_default(),
         not_found,
         conflict,
     })

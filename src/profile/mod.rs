@@ -12,7 +12,9 @@ mod compile;
 mod cors;
 mod journal;
 mod namespaces;
+pub mod params;
 mod response;
+pub mod shape;
 
 pub use cors::Cors;
 pub use journal::JournalSettings;
@@ -107,6 +109,8 @@ pub struct Endpoint {
     pub required_headers: Vec<(String, String, String)>,
     /// `query_parameters` marked `required`.
     pub required_query: Vec<String>,
+    /// `parameters`: path, query, header and cookie values checked by their schema.
+    pub params: params::Params,
     /// The answer when the entity to read or delete does not exist: the endpoint's
     /// `not_found_response`, or for a Mock-and-Roll `retrieve` its first rule without
     /// conditions (status 404 unless it says otherwise).
@@ -214,6 +218,9 @@ impl Profile {
     /// As [`Profile::load`]; `strict` makes every warning a problem.
     pub fn load_with(dir: &Path, strict: bool) -> Result<Profile, ProfileError> {
         let fail = |problems| ProfileError { dir: dir.to_owned(), problems };
+        if crate::import::is_spec(dir) {
+            return Profile::import(dir, strict);
+        }
         if !dir.is_dir() {
             return Err(fail(vec![ConfigError {
                 file: dir.display().to_string(),
@@ -250,6 +257,72 @@ impl Profile {
             return Err(fail(profile.warnings));
         }
         Ok(profile)
+    }
+}
+
+impl Profile {
+    /// An OpenAPI document, imported in memory and compiled as the profile it makes
+    /// (`mockctl start spec.yaml`); its problems name the document's file and JSON pointer.
+    fn import(spec: &Path, strict: bool) -> Result<Profile, ProfileError> {
+        let fail = |problems| ProfileError { dir: spec.to_owned(), problems };
+        let imported = crate::import::import(spec, &crate::import::Options::default()).map_err(|e| {
+            fail(vec![ConfigError {
+                file: e.file,
+                json_path: if e.pointer.is_empty() { String::new() } else { format!("#{}", e.pointer) },
+                found: e.found,
+                endpoint: String::new(),
+                expected: e.expected,
+            }])
+        })?;
+        let mut problems = Vec::new();
+        let mut unknown = Vec::new();
+        let api: Option<ApiDef> = parse_value("api.json", &imported.api, &mut problems, &mut unknown);
+        let auth: Option<AuthFileDef> = parse_value("auth.json", &imported.auth, &mut problems, &mut unknown);
+        let endpoints: Option<EndpointsFileDef> =
+            parse_value("endpoints.json", &imported.endpoints, &mut problems, &mut unknown);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        let name = spec.file_stem().map_or_else(|| "openapi".into(), |n| n.to_string_lossy().into_owned());
+        let dir = spec.parent().map(Path::to_owned).unwrap_or_default();
+        let profile = compile::compile(
+            name,
+            dir,
+            api.unwrap_or_default(),
+            auth.unwrap_or_default(),
+            endpoints.unwrap_or_default(),
+            &unknown,
+        )
+        .map_err(fail)?;
+        if strict && !profile.warnings.is_empty() {
+            return Err(fail(profile.warnings));
+        }
+        Ok(profile)
+    }
+}
+
+/// One generated file, checked as if it had been read.
+fn parse_value<T: DeserializeOwned>(
+    file: &'static str,
+    v: &Value,
+    problems: &mut Vec<ConfigError>,
+    unknown: &mut Vec<(&'static str, UnknownKey)>,
+) -> Option<T> {
+    match crate::config::keys::from_str::<T>(&v.to_string()) {
+        Ok((v, skipped)) => {
+            unknown.extend(skipped.into_iter().map(|k| (file, k)));
+            Some(v)
+        }
+        Err(e) => {
+            problems.push(ConfigError {
+                file: file.to_owned(),
+                json_path: e.json_path,
+                found: e.message,
+                endpoint: String::new(),
+                expected: String::new(),
+            });
+            None
+        }
     }
 }
 

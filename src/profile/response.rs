@@ -30,6 +30,8 @@ pub struct ResponseRule {
     pub fault: Option<crate::chaos::Fault>,
     /// Send the body in pieces (over the endpoint's dribble).
     pub dribble: Option<crate::chaos::Dribble>,
+    /// `response.schema`: what the answered body is made to conform to.
+    pub shape: Option<super::shape::Shape>,
 }
 
 #[derive(Debug)]
@@ -85,6 +87,17 @@ impl ResponseRule {
 
         let body = cx.body(r.body.as_ref(), &format!("{at}.response.body"));
         ok &= body.is_some();
+        let shape = match &r.schema {
+            None | Some(Value::Null) => None,
+            Some(s) => match jsonschema::options().build(s) {
+                Ok(_) => Some(super::shape::Shape::parse(s)).filter(|s| !s.is_any()),
+                Err(e) => {
+                    cx.problem(format!("{at}.response.schema"), format!("invalid JSON Schema: {e}"), "");
+                    ok = false;
+                    None
+                }
+            },
+        };
         ok.then(|| ResponseRule {
             conditions: conditions.unwrap_or_default(),
             persistence,
@@ -103,6 +116,7 @@ impl ResponseRule {
             delay,
             fault,
             dribble,
+            shape,
         })
     }
 }
