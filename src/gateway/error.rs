@@ -439,4 +439,3 @@ mod tests {
         assert_eq!(ApiError::from_action(missing, &asks).status_and_code().0, 404);
     }
 }
-

@@ -15,6 +15,7 @@ mod cors;
 mod durability;
 mod generated;
 mod histories;
+mod import;
 mod integrity;
 mod journal;
 mod limits;
