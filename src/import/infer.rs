@@ -375,7 +375,14 @@ fn filters(op: &Op, r: &Resource) -> Vec<String> {
 pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report: &mut Report) -> Value {
     let mut ep = Map::new();
     ep.insert("method".into(), json!(op.method));
-    ep.insert("path".into(), json!(op.path));
+    let (route, loose) = route(&op.path);
+    if route != op.path {
+        report.notes.push(format!(
+            "{} {}: served as `{route}` (a parameter must be a whole segment of letters, digits, `_` or `-`)",
+            op.method, op.path
+        ));
+    }
+    ep.insert("path".into(), json!(route));
     if let Some(id) = &op.operation_id {
         ep.insert("name".into(), json!(id));
     }
@@ -422,6 +429,7 @@ pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report
             !(p.location == "header"
                 && matches!(p.name.to_ascii_lowercase().as_str(), "accept" | "content-type" | "authorization"))
         })
+        .filter(|p| !(p.location == "path" && loose.contains(&p.name)))
         .map(|p| json!({"name": p.name, "in": p.location, "required": p.required, "schema": p.schema}))
         .collect();
     if !params.is_empty() {
@@ -568,6 +576,34 @@ pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report
     Value::Object(ep)
 }
 
+/// The route mockgate serves for an OpenAPI path, and the path parameters it cannot
+/// check one by one: a segment that mixes text and parameters (`{name}.{ext}`) is
+/// one parameter, named after its first; a name with other characters is renamed.
+fn route(path: &str) -> (String, Vec<String>) {
+    let ok = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut loose = Vec::new();
+    let mut out = String::new();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        match param(seg) {
+            Some(name) if !name.is_empty() && name.chars().all(ok) => out.push_str(seg),
+            _ if seg.contains('{') => {
+                let names: Vec<&str> =
+                    seg.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(n, _)| n)).collect();
+                loose.extend(names.iter().map(|n| (*n).to_owned()));
+                let first = names.first().copied().filter(|n| !n.is_empty()).unwrap_or("param");
+                let clean: String = first.chars().map(|c| if ok(c) { c } else { '_' }).collect();
+                out.push_str(&format!("{{{clean}}}"));
+            }
+            _ => out.push_str(seg),
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    (out, loose)
+}
+
 impl Resource {
     fn item_param(&self) -> Option<String> {
         self.item.as_deref().and_then(|i| segments(i).last().and_then(|l| param(l)).map(str::to_owned))
@@ -681,5 +717,18 @@ impl Auth {
             }
         }
         (methods, scopes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_make_every_parameter_a_whole_segment() {
+        assert_eq!(route("/pets/{petId}"), ("/pets/{petId}".into(), vec![]));
+        assert_eq!(route("/files/{name}.{ext}"), ("/files/{name}".into(), vec!["name".into(), "ext".into()]));
+        assert_eq!(route("/users/{user.id}"), ("/users/{user_id}".into(), vec!["user.id".into()]));
+        assert_eq!(route("/"), ("/".into(), vec![]));
     }
 }
