@@ -16,7 +16,7 @@
 //!
 //! Modules, leaves first (each imports only modules listed before it):
 //! - [`json`]: walking into JSON values and reading them as text; [`words`]: entity
-//!   type names in English sentences.
+//!   type names in English sentences; [`sample`]: a value for a JSON Schema.
 //! - [`template`]: templates compiled at load; typed, one-pass rendering.
 //! - [`config`]: the profile as users write it (`*Def`), [`config::ConfigError`] and
 //!   the compile context every part's parser receives.
@@ -30,6 +30,8 @@
 //!   relationships) as conditions of the same store transaction; the read cache.
 //! - [`chaos`]: delays, and run-time fault rules per namespace, seeded and shared.
 //! - [`generate`]: deterministic generated data sets.
+//! - [`import`]: OpenAPI 3.0/3.1 and Swagger 2.0 documents to profile files (entity
+//!   types inferred, schemas converted, security schemes, the import report).
 //! - [`profile`]: the compiled profile and the compile that orchestrates every part.
 //! - [`metrics`]: Prometheus metrics and the metered store decorator.
 //! - [`openapi`]: the OpenAPI 3.1 document of a profile and the system API.

@@ -138,9 +138,17 @@ impl Converter {
                     let Value::Array(branches) = v else {
                         return Err(ImportError::at(file, &here, format!("found {}", kind(v)), "an array of schemas"));
                     };
+                    let tag = s.get("discriminator").filter(|_| k == "oneOf" || k == "anyOf");
                     let mut converted = Vec::with_capacity(branches.len());
                     for (i, b) in branches.iter().enumerate() {
-                        converted.push(self.walk(docs, file, &format!("{here}/{i}"), b, side, depth + 1)?);
+                        let branch = self.walk(docs, file, &format!("{here}/{i}"), b, side, depth + 1)?;
+                        converted.push(match tag.and_then(|d| discriminated(d, b)) {
+                            // The discriminator decides which branch a value is.
+                            Some((prop, value)) => serde_json::json!({"allOf": [branch, {
+                                "type": "object", "required": [prop], "properties": {prop: {"const": value}}
+                            }]}),
+                            None => branch,
+                        });
                     }
                     out.insert(k.clone(), Value::Array(converted));
                 }
@@ -224,6 +232,18 @@ impl Converter {
     }
 }
 
+/// A `oneOf` branch's discriminator value: its key in `mapping`, else the name of
+/// the schema it refers to (`#/components/schemas/Cat` → `Cat`).
+fn discriminated(discriminator: &Value, branch: &Value) -> Option<(String, String)> {
+    let prop = discriminator.get("propertyName")?.as_str()?.to_owned();
+    let reference = branch.get("$ref")?.as_str()?;
+    let name = reference.rsplit('/').next()?;
+    let mapped = discriminator.get("mapping").and_then(Value::as_object).and_then(|m| {
+        m.iter().find(|(_, v)| v.as_str().is_some_and(|v| v == reference || v == name)).map(|(k, _)| k.clone())
+    });
+    Some((prop, mapped.unwrap_or_else(|| name.to_owned())))
+}
+
 /// OpenAPI annotations JSON Schema does not know, and extensions.
 fn is_annotation(k: &str) -> bool {
     k.starts_with("x-") || matches!(k, "nullable" | "xml" | "discriminator" | "externalDocs")
@@ -289,5 +309,20 @@ mod tests {
         let resp = convert(doc, json!({"$ref": "#/components/schemas/Pet"}), Side::Response);
         assert_eq!(resp["required"], json!(["id", "name"]));
         jsonschema::validator_for(&resp).unwrap();
+    }
+
+    #[test]
+    fn a_discriminator_decides_the_branch() {
+        let doc = json!({"components": {"schemas": {
+            "Cat": {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}, "purrs": {"type": "boolean"}}},
+            "Dog": {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}, "barks": {"type": "boolean"}}}}}});
+        let pet = json!({"oneOf": [{"$ref": "#/components/schemas/Cat"}, {"$ref": "#/components/schemas/Dog"}],
+                         "discriminator": {"propertyName": "kind", "mapping": {"dog": "#/components/schemas/Dog"}}});
+        let s = convert(doc, pet, Side::Request);
+        let v = jsonschema::validator_for(&s).unwrap();
+        assert!(v.is_valid(&json!({"kind": "Cat", "purrs": true})));
+        assert!(v.is_valid(&json!({"kind": "dog"})));
+        assert!(!v.is_valid(&json!({"kind": "Dog"})), "mapped to `dog`");
+        assert_eq!(crate::sample::sample(&s, None)["kind"], "Cat");
     }
 }
