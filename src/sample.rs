@@ -177,7 +177,7 @@ fn integer(s: &Map<String, Value>) -> i64 {
         n = n.min(h);
     }
     if let Some(m) = s.get("multipleOf").and_then(Value::as_i64).filter(|m| *m > 0) {
-        n = ((n + m - 1) / m) * m;
+        n = n.div_euclid(m).saturating_add(i64::from(n.rem_euclid(m) != 0)).saturating_mul(m);
     }
     n
 }

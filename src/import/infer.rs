@@ -63,7 +63,7 @@ fn segments(path: &str) -> Vec<&str> {
 }
 
 fn param(seg: &str) -> Option<&str> {
-    seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+    seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')).filter(|s| !s.contains(['{', '}']))
 }
 
 /// An entity name from a path segment: letters, digits, `_`, `-`, `.`.
@@ -372,7 +372,14 @@ fn filters(op: &Op, r: &Resource) -> Vec<String> {
 }
 
 /// The endpoint for `op`.
-pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report: &mut Report) -> Value {
+pub fn endpoint(
+    op: &Op,
+    mapping: &Mapping<'_>,
+    spec: &Spec,
+    auth: &Auth,
+    checked: &mut Checked,
+    report: &mut Report,
+) -> Value {
     let mut ep = Map::new();
     ep.insert("method".into(), json!(op.method));
     let (route, loose) = route(&op.path);
@@ -430,7 +437,11 @@ pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report
                 && matches!(p.name.to_ascii_lowercase().as_str(), "accept" | "content-type" | "authorization"))
         })
         .filter(|p| !(p.location == "path" && loose.contains(&p.name)))
-        .map(|p| json!({"name": p.name, "in": p.location, "required": p.required, "schema": p.schema}))
+        .map(|p| {
+            let what = format!("{} {}: the {} parameter `{}`", op.method, op.path, p.location, p.name);
+            let schema = if checked.usable(&p.schema, &what, report) { p.schema.clone() } else { Value::Null };
+            json!({"name": p.name, "in": p.location, "required": p.required, "schema": schema})
+        })
         .collect();
     if !params.is_empty() {
         ep.insert("parameters".into(), Value::Array(params));
@@ -450,7 +461,9 @@ pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report
                     },
                 );
             }
-            ep.insert("request_body_schema".into(), schema);
+            if checked.usable(&schema, &format!("{} {}: the request body", op.method, op.path), report) {
+                ep.insert("request_body_schema".into(), schema);
+            }
         } else {
             report
                 .notes
@@ -563,7 +576,9 @@ pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report
     if !headers.is_empty() {
         response.insert("headers".into(), Value::Object(headers));
     }
-    if let Some(s) = schema {
+    if let Some(s) = schema
+        && checked.usable(&s, &format!("{} {}: the response", op.method, op.path), report)
+    {
         response.insert("schema".into(), s);
     }
     if let Some(p) = persistence {
@@ -579,7 +594,7 @@ pub fn endpoint(op: &Op, mapping: &Mapping<'_>, spec: &Spec, auth: &Auth, report
 /// The route mockgate serves for an OpenAPI path, and the path parameters it cannot
 /// check one by one: a segment that mixes text and parameters (`{name}.{ext}`) is
 /// one parameter, named after its first; a name with other characters is renamed.
-fn route(path: &str) -> (String, Vec<String>) {
+pub fn route(path: &str) -> (String, Vec<String>) {
     let ok = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
     let mut loose = Vec::new();
     let mut out = String::new();
@@ -638,6 +653,29 @@ fn escape_templates(v: Value) -> Value {
         Value::Array(a) => Value::Array(a.into_iter().map(escape_templates).collect()),
         Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, escape_templates(v))).collect()),
         other => other,
+    }
+}
+
+/// Which converted schemas mockgate's validator accepts (a pattern the regex engine
+/// cannot read, say); one compile per distinct schema.
+#[derive(Debug, Default)]
+pub struct Checked {
+    seen: std::collections::HashMap<String, bool>,
+}
+
+impl Checked {
+    /// Whether `schema` compiles; one that does not is left out and noted (`what` it was).
+    pub fn usable(&mut self, schema: &Value, what: &str, report: &mut Report) -> bool {
+        let key = schema.to_string();
+        if let Some(ok) = self.seen.get(&key) {
+            return *ok;
+        }
+        let result = jsonschema::options().should_validate_formats(true).build(schema);
+        if let Err(e) = &result {
+            report.notes.push(format!("{what}: its schema is not checked ({e})"));
+        }
+        self.seen.insert(key, result.is_ok());
+        result.is_ok()
     }
 }
 

@@ -72,6 +72,9 @@ pub fn import(path: &Path, opts: &Options) -> Result<Imported, ImportError> {
     let resources = infer::resources(&spec, &mut report);
     let auth = Auth::new(&spec, &mut report);
     let mut endpoints = Vec::with_capacity(spec.ops.len());
+    let mut checked = infer::Checked::default();
+    // (method, path with parameters blanked): what is served once.
+    let mut routes: std::collections::HashMap<(String, String), String> = std::collections::HashMap::new();
     for op in &spec.ops {
         let mapping = match op.method.as_str() {
             "TRACE" | "OPTIONS" => Mapping::Static(format!("{} is answered by the server itself", op.method)),
@@ -85,6 +88,18 @@ pub fn import(path: &Path, opts: &Options) -> Result<Imported, ImportError> {
             });
             continue;
         }
+        let shape = infer::route(&op.path).0;
+        let blanked: Vec<&str> = shape.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect();
+        let blanked = blanked.join("/").trim_end_matches('/').to_owned();
+        if let Some(first) = routes.get(&(op.method.clone(), blanked.clone())) {
+            report.statics.push(report::StaticOp {
+                method: op.method.clone(),
+                path: op.path.clone(),
+                why: format!("not served: the same route as {first}"),
+            });
+            continue;
+        }
+        routes.insert((op.method.clone(), blanked), format!("`{} {}`", op.method, op.path));
         let label = match &mapping {
             Mapping::Crud { resource, action, merge, .. } => Some((
                 resource.entity.clone(),
@@ -100,7 +115,7 @@ pub fn import(path: &Path, opts: &Options) -> Result<Imported, ImportError> {
         {
             r.actions.push(what);
         }
-        endpoints.push(infer::endpoint(op, &mapping, &spec, &auth, &mut report));
+        endpoints.push(infer::endpoint(op, &mapping, &spec, &auth, &mut checked, &mut report));
     }
     let mut api = Map::new();
     api.insert("name".into(), json!(spec.title));

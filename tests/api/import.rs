@@ -655,3 +655,120 @@ async fn a_watched_document_reloads_when_it_is_edited() {
     watcher.abort();
     handle.stop(true).await;
 }
+
+#[tokio::test]
+async fn what_cannot_be_mapped_is_served_and_reported_never_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("odd.yaml");
+    std::fs::write(
+        &spec,
+        r#"openapi: 3.0.3
+info: {title: Odd, version: '1'}
+paths:
+  /files/{name}.{ext}:
+    get:
+      parameters:
+        - {name: name, in: path, required: true, schema: {type: string}}
+        - {name: ext, in: path, required: true, schema: {type: string, enum: [json]}}
+      responses: {'200': {description: ok, content: {application/json: {schema: {type: string}}}}}
+  /files/{stem}.{kind}:
+    get: {responses: {'200': {description: ok}}}
+  /nodes:
+    post:
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/Node'}}}}
+      responses: {}
+  /nodes/{id}:
+    get:
+      responses: {'200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/Node'}}}}}
+  /weird:
+    get:
+      security: [{undefined_scheme: []}]
+      parameters: [{name: q, in: query, schema: {type: string, pattern: '[a-'}}]
+      responses: {'2XX': {description: ok}}
+  /echo:
+    trace: {responses: {'200': {description: ok}}}
+components:
+  schemas:
+    Node:
+      type: object
+      properties:
+        id: {type: integer}
+        children: {type: array, items: {$ref: '#/components/schemas/Node'}}
+        big: {type: integer, minimum: 9.3e18}
+"#,
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = import(spec.to_str().unwrap(), state.path());
+    let report = std::fs::read_to_string(out.join("IMPORT.md")).unwrap();
+    for line in [
+        "`GET /files/{stem}.{kind}`: not served: the same route as `GET /files/{name}.{ext}`",
+        "`TRACE /echo`: not served",
+        "GET /files/{name}.{ext}: served as `/files/{name}`",
+        "GET /weird: the query parameter `q`: its schema is not checked",
+    ] {
+        assert!(report.contains(line), "{line:?} not in\n{report}");
+    }
+    let app = crate::common::spawn_app(spec.to_str().unwrap(), Backend::Memory).await;
+    let (status, body) = app.get("/files/report.json").await;
+    assert_eq!((status, body), (StatusCode::OK, json!("string")));
+    let (status, node) = app.get("/nodes/1").await;
+    assert_eq!(status, StatusCode::OK, "{node}");
+    assert!(node["children"].is_array(), "a recursive schema is cut where it recurses: {node}");
+    let (status, _) = app.get("/weird?q=x").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, created) = app.post("/nodes", &json!({"children": []})).await;
+    assert_eq!(status, StatusCode::CREATED, "no documented status: the action's: {created}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn x_mockgate_extensions_win_over_every_inference() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("codes.yaml");
+    std::fs::write(
+        &spec,
+        r#"openapi: 3.0.3
+info: {title: Codes, version: '1'}
+paths:
+  /login-codes:
+    x-mockgate-entity: codes
+    x-mockgate-key: code
+    x-mockgate-ttl: 30
+    x-mockgate-unique: [email]
+    post:
+      requestBody:
+        required: true
+        content: {application/json: {schema: {type: object, required: [code, email], properties: {code: {type: string}, email: {type: string}}}}}
+      responses: {'201': {description: made}}
+  /login-codes/{value}:
+    x-mockgate-entity: codes
+    x-mockgate-key: code
+    get:
+      parameters: [{name: value, in: path, required: true, schema: {type: string}}]
+      responses: {'200': {description: one}}
+"#,
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = import(spec.to_str().unwrap(), state.path());
+    let report = std::fs::read_to_string(out.join("IMPORT.md")).unwrap();
+    assert!(report.contains("| `codes` | `code` | sent by the client |"), "{report}");
+    let app = crate::common::spawn_app(spec.to_str().unwrap(), Backend::Memory).await;
+    let (status, made) = app.post("/login-codes", &json!({"code": "123456", "email": "a@example.com"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, again) = app.post("/login-codes", &json!({"code": "654321", "email": "a@example.com"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "x-mockgate-unique: {again}");
+    let (status, read) = app.get("/login-codes/123456").await;
+    assert_eq!((status, read["email"].clone()), (StatusCode::OK, json!("a@example.com")));
+    // x-mockgate-ttl: 30 s later (on the mock's clock) it is gone.
+    let rb = app
+        .request(Method::POST, "/system/clock")
+        .header("X-System-Key", SYSTEM_KEY)
+        .json(&json!({"advance_seconds": 31}));
+    let (status, _) = app.send(rb).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.get("/login-codes/123456").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
