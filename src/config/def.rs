@@ -437,6 +437,12 @@ pub struct PaginationDef {
     pub enabled: Option<bool>,
     pub default_limit: Option<usize>,
     pub max_limit: Option<usize>,
+    /// The query parameter holding the page size (default `limit`), e.g. `per_page`.
+    pub limit_param: Option<String>,
+    /// The query parameter holding how many to skip (default `offset`), e.g. `skip`.
+    pub offset_param: Option<String>,
+    /// A 1-based page number instead of an offset, e.g. `page`.
+    pub page_param: Option<String>,
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

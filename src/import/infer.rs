@@ -360,6 +360,38 @@ pub fn map<'r>(op: &Op, resources: &'r [Resource]) -> Mapping<'r> {
     Mapping::Static(why)
 }
 
+/// The list's paging from the query parameters the operation declares: a page size
+/// (`limit`, `per_page`, `pageSize`…, its `maximum` the largest page), an offset
+/// (`offset`, `skip`…) or a 1-based page number (`page`).
+fn pagination(op: &Op) -> Option<Value> {
+    let find = |names: &[&str]| {
+        op.params.iter().find(|p| p.location == "query" && names.iter().any(|n| p.name.eq_ignore_ascii_case(n)))
+    };
+    let limit = find(&["limit", "per_page", "perPage", "pageSize", "page_size", "size", "maxResults", "max_results"]);
+    let offset = find(&["offset", "skip", "start"]);
+    let page = find(&["page", "pageNumber", "page_number"]);
+    if limit.is_none() && page.is_none() {
+        return None;
+    }
+    let max = limit.and_then(|l| l.schema.get("maximum")).and_then(Value::as_u64).unwrap_or(100).max(1);
+    let default = limit.and_then(|l| l.schema.get("default")).and_then(Value::as_u64).unwrap_or(if limit.is_some() {
+        max
+    } else {
+        20.min(max)
+    });
+    let mut out = json!({"enabled": true, "default_limit": default.clamp(1, max), "max_limit": max});
+    if let Some(l) = limit.filter(|l| l.name != "limit") {
+        out["limit_param"] = json!(l.name);
+    }
+    if let Some(o) = offset.filter(|o| o.name != "offset") {
+        out["offset_param"] = json!(o.name);
+    }
+    if let Some(p) = page {
+        out["page_param"] = json!(p.name);
+    }
+    Some(out)
+}
+
 /// The query parameters that filter a list: those naming a field that is not an array.
 fn filters(op: &Op, r: &Resource) -> Vec<String> {
     let props = properties(&r.schema);
@@ -535,9 +567,8 @@ pub fn endpoint(
         }
         Mapping::List { resource: r, filters } => {
             let mut p = json!({"entity_name": r.entity, "action": "list", "filter_by_query_params": filters});
-            if let Some(limit) = op.params.iter().find(|q| q.location == "query" && q.name == "limit") {
-                let max = limit.schema.get("maximum").and_then(Value::as_u64).unwrap_or(100).max(1);
-                p["pagination"] = json!({"enabled": true, "default_limit": max, "max_limit": max});
+            if let Some(pagination) = pagination(op) {
+                p["pagination"] = pagination;
             }
             persistence = Some(p);
             let body = match schema.as_ref().and_then(list_shape) {

@@ -12,6 +12,27 @@ pub struct Pagination {
     pub max_limit: usize,
 }
 
+/// The query parameters that page: `limit` and `offset` unless the profile names
+/// others (`per_page`, `skip`), or a 1-based page number (`page`).
+#[derive(Debug, Clone)]
+pub struct PageParams {
+    pub limit: String,
+    pub offset: String,
+    pub page: Option<String>,
+}
+
+impl Default for PageParams {
+    fn default() -> Self {
+        PageParams { limit: "limit".into(), offset: "offset".into(), page: None }
+    }
+}
+
+impl PageParams {
+    fn names(&self, k: &str) -> bool {
+        k == self.limit || k == self.offset || self.page.as_deref() == Some(k)
+    }
+}
+
 /// Query parameters with a meaning of their own; every other one filters by equality.
 const RESERVED: [&str; 6] = ["limit", "offset", "search", "q", "sort", "order"];
 
@@ -22,6 +43,7 @@ const RESERVED: [&str; 6] = ["limit", "offset", "search", "q", "sort", "order"];
 pub struct List {
     pub entity: String,
     pub pagination: Option<Pagination>,
+    pub params: PageParams,
     /// Query parameters that carry credentials, never filters.
     pub ignored: Vec<String>,
     /// Mock-and-Roll's `filter_by_query_params`: only these parameters filter.
@@ -50,9 +72,16 @@ impl List {
             }
             _ => None,
         };
+        let p = def.pagination.as_ref();
+        let params = PageParams {
+            limit: p.and_then(|p| p.limit_param.clone()).unwrap_or_else(|| "limit".into()),
+            offset: p.and_then(|p| p.offset_param.clone()).unwrap_or_else(|| "offset".into()),
+            page: p.and_then(|p| p.page_param.clone()),
+        };
         Some(List {
             entity,
             pagination,
+            params,
             ignored: cx.credential_params.clone(),
             filter_only: def.filter_by_query_params.clone(),
             list_key: def.response_list_key.clone(),
@@ -62,7 +91,7 @@ impl List {
 
     fn query(&self, input: &ActionInput<'_>) -> Result<ListQuery, ActionError> {
         let q = &input.request.query;
-        let limit = match (number(q, "limit")?, self.pagination) {
+        let limit = match (number(q, &self.params.limit)?, self.pagination) {
             (Some(n), Some(p)) => Some(n.min(p.max_limit)),
             (Some(n), None) => Some(n),
             (None, Some(p)) => Some(p.default_limit),
@@ -83,11 +112,15 @@ impl List {
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.ignored.contains(k))
+            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !self.params.names(k) && !self.ignored.contains(k))
             .filter(|(k, _)| self.filter_only.as_ref().is_none_or(|only| only.contains(k)));
         let filters = params.chain(query).filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
         Ok(ListQuery {
-            offset: number(q, "offset")?.unwrap_or(0),
+            offset: match self.params.page.as_deref().map(|p| number(q, p)).transpose()?.flatten() {
+                // Page 1 is the first; a page needs a size.
+                Some(page) => page.saturating_sub(1).saturating_mul(limit.unwrap_or(usize::MAX)),
+                None => number(q, &self.params.offset)?.unwrap_or(0),
+            },
             limit,
             filters,
             search: text("search").or_else(|| text("q")).map(str::to_owned),

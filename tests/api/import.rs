@@ -560,6 +560,16 @@ async fn a_swagger_2_0_document_with_refs_into_another_file() {
     assert_eq!(bad["error"]["violations"].as_array().unwrap().len(), 2, "enum and minimum: {bad}");
     let (status, bad) = app.get("/inv/items/not-a-uuid?key=key-demo-key").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    // GitHub-style paging the document declares: per_page (default 3) and a 1-based page.
+    let names = |v: &Value| v.as_array().unwrap().iter().map(|i| i["id"].clone()).collect::<Vec<_>>();
+    let (_, all) = app.get("/inv/items?key=key-demo-key&per_page=50").await;
+    assert_eq!(all.as_array().unwrap().len(), 6, "5 generated and the hammer: {all}");
+    let (_, first) = app.get("/inv/items?key=key-demo-key").await;
+    assert_eq!(names(&first), names(&all)[..3].to_vec(), "the default page size");
+    let (_, second) = app.get("/inv/items?key=key-demo-key&per_page=2&page=2").await;
+    assert_eq!(names(&second), names(&all)[2..4].to_vec());
+    let (status, _) = app.get("/inv/items?key=key-demo-key&per_page=51").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the declared maximum");
     app.stop().await;
 }
 
