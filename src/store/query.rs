@@ -36,17 +36,43 @@ impl ListQuery {
     }
 
     /// Filters, sorts and pages entities given in creation order.
+    ///
+    /// Without a sort only the page is copied. With one, each match's sort key is read
+    /// once, and a page (`offset + limit` entities) is a bounded top-k: a selection
+    /// that puts the first `offset + limit` in front (linear on average), then a sort
+    /// of those alone, never of everything. Equal keys keep creation order.
     pub fn apply<'a>(&self, entities: impl Iterator<Item = &'a Value>) -> Page {
-        let mut matched: Vec<&Value> = entities.filter(|v| self.matches(v)).collect();
-        if let Some(sort) = &self.sort {
-            // A stable sort keeps creation order among equal keys.
-            matched.sort_by(|a, b| {
-                let ord = compare(field_at(a, &sort.field), field_at(b, &sort.field));
-                if sort.descending { ord.reverse() } else { ord }
-            });
+        let end = self.offset.saturating_add(self.limit.unwrap_or(usize::MAX));
+        let Some(sort) = &self.sort else {
+            let mut total = 0;
+            let mut items = Vec::new();
+            for v in entities.filter(|v| self.matches(v)) {
+                if total >= self.offset && total < end {
+                    items.push(v.clone());
+                }
+                total += 1;
+            }
+            return Page { items, total };
+        };
+        let mut keyed: Vec<(Option<&Value>, usize, &Value)> =
+            entities.filter(|v| self.matches(v)).enumerate().map(|(i, v)| (field_at(v, &sort.field), i, v)).collect();
+        let total = keyed.len();
+        let order = |a: &(Option<&Value>, usize, &Value), b: &(Option<&Value>, usize, &Value)| {
+            let ord = compare(a.0, b.0);
+            let ord = if sort.descending { ord.reverse() } else { ord };
+            // The position breaks ties: the order is total, and stable.
+            ord.then(a.1.cmp(&b.1))
+        };
+        let end = end.min(total);
+        if end == 0 {
+            return Page { items: Vec::new(), total };
         }
-        let total = matched.len();
-        let items = matched.into_iter().skip(self.offset).take(self.limit.unwrap_or(usize::MAX)).cloned().collect();
+        if end < total {
+            keyed.select_nth_unstable_by(end - 1, order);
+            keyed.truncate(end);
+        }
+        keyed.sort_unstable_by(order);
+        let items = keyed.into_iter().skip(self.offset).map(|(_, _, v)| v.clone()).collect();
         Page { items, total }
     }
 }
@@ -90,6 +116,48 @@ mod tests {
 
     fn ids(page: &Page) -> Vec<&str> {
         page.items.iter().map(|v| v["id"].as_str().unwrap()).collect()
+    }
+
+    /// The plain definition: filter, stable full sort, then the page.
+    fn naive(q: &ListQuery, all: &[Value]) -> Page {
+        let mut m: Vec<&Value> = all.iter().filter(|v| q.matches(v)).collect();
+        if let Some(sort) = &q.sort {
+            m.sort_by(|a, b| {
+                let ord = compare(field_at(a, &sort.field), field_at(b, &sort.field));
+                if sort.descending { ord.reverse() } else { ord }
+            });
+        }
+        let total = m.len();
+        Page { items: m.into_iter().skip(q.offset).take(q.limit.unwrap_or(usize::MAX)).cloned().collect(), total }
+    }
+
+    #[test]
+    fn the_bounded_top_k_answers_as_a_full_sort_does() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(17);
+        for round in 0..300 {
+            let n = rng.random_range(0..60);
+            let all: Vec<Value> = (0..n)
+                .map(|i| {
+                    let role = ["admin", "user", "guest"][rng.random_range(0..3)];
+                    let mut v = json!({"id": i, "role": role});
+                    // Few distinct ages, so ties are common; some entities have none.
+                    if rng.random_range(0..5) > 0 {
+                        v["age"] = json!(rng.random_range(0..8));
+                    }
+                    v
+                })
+                .collect();
+            let q = ListQuery {
+                offset: rng.random_range(0..8),
+                limit: if rng.random_range(0..4) == 0 { None } else { Some(rng.random_range(0..12)) },
+                filters: if rng.random_range(0..3) == 0 { vec![("role".into(), "user".into())] } else { vec![] },
+                search: None,
+                sort: (rng.random_range(0..4) > 0)
+                    .then(|| Sort { field: "age".into(), descending: rng.random_range(0..2) == 0 }),
+            };
+            assert_eq!(q.apply(all.iter()), naive(&q, &all), "round {round}: {q:?}");
+        }
     }
 
     #[test]
