@@ -7,9 +7,11 @@
 //!   the engine's lock is held, so the journal order is the order writes were applied,
 //!   and the handler's future may be dropped without losing an applied write.
 //! - `db.json`: a human-readable snapshot (pretty-printed, entity types sorted,
-//!   entities in creation order, so it diffs well in git), rewritten at most about
-//!   once a second under writes and at shutdown, atomically (temp file, fsync, rename,
-//!   fsync of the folder). It records the last journal sequence number it contains.
+//!   entities in creation order, so it diffs well in git), rewritten off the request
+//!   path once a second has passed and the journal has grown by half of its size
+//!   (whichever comes later, so its cost per write does not grow with the data), and
+//!   at shutdown, atomically (temp file, fsync, rename, fsync of the folder). It
+//!   records the last journal sequence number it contains.
 //!
 //! Compaction: before a snapshot the journal moves to a new segment; once the
 //! snapshot is on disk the older segments are deleted. On start the snapshot is read
@@ -91,6 +93,9 @@ struct Shared {
     durable: tokio::sync::watch::Sender<u64>,
     /// Set when the journal cannot be written; writes then fail.
     broken: AtomicBool,
+    /// Journal bytes queued since the store opened: the snapshot writer waits for
+    /// enough of them to be worth a rewrite.
+    journaled: AtomicU64,
     /// The snapshot's sequence number; the snapshot writer skips when unchanged.
     written: Mutex<u64>,
     /// The data folder's lock, held until [`Store::close`]; the OS releases it if the
@@ -166,6 +171,7 @@ impl FileStore {
             journal: Mutex::new(Some(journal_tx)),
             durable,
             broken: AtomicBool::new(false),
+            journaled: AtomicU64::new(0),
             written: Mutex::new(seq),
             lock: Mutex::new(Some(lock)),
             transient,
@@ -358,6 +364,7 @@ impl Shared {
     fn queue(&self, line: Line) -> u64 {
         let mut bytes = serde_json::to_vec(&line).expect("JSON values always serialise");
         bytes.push(b'\n');
+        self.journaled.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let sender = lock(&self.journal);
         if sender.as_ref().is_none_or(|s| s.send(JournalMsg::Line(line.seq, bytes)).is_err()) {
             self.broken.store(true, Ordering::SeqCst);
@@ -369,13 +376,23 @@ impl Shared {
         self.seq.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// The snapshot writer: after a write wakes it, waits out the debounce pause, then
-    /// writes a snapshot. The pause grows with the cost of the last snapshot, so
-    /// rewriting a large data set takes at most about a fifth of the time under steady
-    /// writes. Ends as soon as the store lets go of the waking side.
+    /// The snapshot writer: after a write wakes it, waits out the debounce pause and
+    /// until the journal has grown by half the last snapshot's size (whichever comes
+    /// later), then writes a snapshot. The pause grows with the cost of the last
+    /// snapshot, so rewriting a large data set takes at most about a fifth of the time
+    /// under steady writes; the size rule makes the rewrite's cost per write constant,
+    /// however much is stored (every write is in the journal meanwhile, and a restart
+    /// replays at most half a snapshot's worth of it). Ends as soon as the store lets
+    /// go of the waking side.
     fn snapshot_loop(&self, wakes: &mpsc::Receiver<()>) {
         let mut last_cost = Duration::ZERO;
+        let (mut since, mut need) = (0u64, 0u64);
         while wakes.recv().is_ok() {
+            while self.journaled.load(Ordering::Relaxed).saturating_sub(since) < need {
+                if wakes.recv().is_err() {
+                    return;
+                }
+            }
             let until = std::time::Instant::now() + DEBOUNCE.max(last_cost * 4);
             loop {
                 match wakes.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
@@ -386,8 +403,12 @@ impl Shared {
                 }
             }
             let started = std::time::Instant::now();
-            if let Err(e) = self.write_snapshot() {
-                tracing::error!(error = %crate::telemetry::error_chain(&e), "failed to write the data snapshot; the journal keeps every write");
+            let at = self.journaled.load(Ordering::Relaxed);
+            match self.write_snapshot() {
+                Ok(size) => (since, need) = (at, size / 2),
+                Err(e) => {
+                    tracing::error!(error = %crate::telemetry::error_chain(&e), "failed to write the data snapshot; the journal keeps every write");
+                }
             }
             last_cost = started.elapsed();
         }
@@ -443,10 +464,11 @@ impl Shared {
     /// Writes the current state if it changed since the last snapshot, then drops the
     /// journal segments it made redundant. Serialised by the `written` lock so an
     /// older snapshot can never be renamed over a newer one.
-    fn write_snapshot(&self) -> Result<(), StoreError> {
+    /// Answers the snapshot's size in bytes (0 when nothing changed).
+    fn write_snapshot(&self) -> Result<u64, StoreError> {
         let mut written = lock(&self.written);
         if self.seq.load(Ordering::SeqCst) == *written {
-            return Ok(());
+            return Ok(0);
         }
         // Everything journaled so far lands in segments older than `current`.
         let (ack, answer) = mpsc::sync_channel(1);
@@ -494,7 +516,7 @@ impl Shared {
                 }
             }
         }
-        Ok(())
+        Ok(bytes.len() as u64)
     }
 }
 
@@ -591,6 +613,7 @@ impl Store for FileStore {
         tokio::task::spawn_blocking(move || shared.write_snapshot())
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?
+            .map(drop)
     }
 
     async fn load(&self) -> Result<bool, StoreError> {
@@ -686,5 +709,46 @@ mod tests {
         let (again, existed) = FileStore::open(dir.path(), Arc::new(super::super::SystemClock)).unwrap();
         assert!(existed);
         assert!(again.get("notes", "1").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn db_json_waits_for_half_its_size_of_journal_before_a_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = FileStore::open(dir.path(), Arc::new(super::super::SystemClock)).unwrap();
+        let put = |i: usize| Write::Put {
+            entity: "notes".into(),
+            id: i.to_string(),
+            value: serde_json::json!({"id": i, "text": "x".repeat(200)}),
+            ttl: Ttl::Persist,
+            cond: Cond::Absent,
+        };
+        let snapshot_seq = || -> u64 {
+            fs::read_to_string(dir.path().join(SNAPSHOT_FILE))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v["seq"].as_u64())
+                .unwrap_or(0)
+        };
+        let until = |cond: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !cond() {
+                assert!(std::time::Instant::now() < deadline, "no snapshot came: at {}", snapshot_seq());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        // One journal line (a reset) holding 200 notes: the first snapshot follows it.
+        let notes: IndexMap<String, Value> =
+            (0..200).map(|i| (i.to_string(), serde_json::json!({"id": i, "text": "x".repeat(200)}))).collect();
+        store.replace_all(Dataset::from([("notes".to_owned(), notes)])).await.unwrap();
+        until(&|| snapshot_seq() == 1);
+        // One small write: the journal keeps it; rewriting ~50 KB for it would not pay.
+        store.commit(Transaction::single(put(200))).await.unwrap();
+        tokio::time::sleep(DEBOUNCE + Duration::from_millis(600)).await;
+        assert_eq!(snapshot_seq(), 1, "db.json was rewritten for one small write");
+        // Half of db.json's size in journal lines: now it is rewritten.
+        for i in 201..320 {
+            store.commit(Transaction::single(put(i))).await.unwrap();
+        }
+        until(&|| snapshot_seq() == 121);
     }
 }
