@@ -149,6 +149,8 @@ impl Row {
 pub(super) struct State {
     pub tables: BTreeMap<String, IndexMap<String, Row>>,
     pub sequences: BTreeMap<String, u64>,
+    /// Equality indexes, built when a large type is first filtered (not copied by a clone).
+    pub indexes: super::index::Indexes,
 }
 
 impl State {
@@ -181,13 +183,15 @@ impl State {
         match w {
             Write::Put { entity, id, value, ttl, .. } => {
                 self.note_numeric_id(&entity, &id);
-                let table = self.tables.entry(entity).or_default();
-                let previous = table.get(&id).filter(|r| r.live(now)).cloned();
+                let table = self.tables.entry(entity.clone()).or_default();
+                let stored = table.get(&id).cloned();
+                let previous = stored.clone().filter(|r| r.live(now));
                 let expires_at = match ttl {
                     Ttl::Keep => previous.as_ref().and_then(|r| r.expires_at),
                     Ttl::Persist => None,
                     Ttl::Seconds(s) => Some(now + s * 1000),
                 };
+                self.indexes.update(&entity, &id, stored.as_ref().map(|r| r.value.as_ref()), Some(&value));
                 table.insert(id, Row { value: Arc::new(value), expires_at });
                 previous.map(|r| Arc::unwrap_or_clone(r.value))
             }
@@ -195,6 +199,7 @@ impl State {
             Write::Delete { entity, id, .. } => {
                 let table = self.tables.get_mut(&entity)?;
                 let removed = table.shift_remove(&id)?;
+                self.indexes.update(&entity, &id, Some(&removed.value), None);
                 removed.live(now).then(|| Arc::unwrap_or_clone(removed.value))
             }
         }
@@ -214,9 +219,49 @@ impl State {
     }
 
     pub fn purge_expired(&mut self, now: u64) {
+        self.indexes.clear();
         for table in self.tables.values_mut() {
             table.retain(|_, r| r.live(now));
         }
+    }
+
+    /// A page of `entity`: through an equality index when the query filters a large
+    /// type (`use_index`), else by reading every entity; the answer is the same.
+    pub fn list(&mut self, entity: &str, query: &ListQuery, now: u64, use_index: bool) -> Page {
+        let Some(rows) = self.tables.get(entity) else { return Page::default() };
+        let indexable = use_index && rows.len() >= super::index::MIN_ROWS;
+        let field = query.filters.first().map(|(f, _)| f.clone());
+        if let Some(field) = field.filter(|_| indexable) {
+            if self.indexes.get(entity, &field).is_none() && self.indexes.has_room(entity) {
+                self.indexes.build(entity, &field, rows.iter().map(|(id, r)| (id, r.value.as_ref())));
+            }
+            // The most selective indexed filter gives the candidates.
+            let mut best: Option<Vec<usize>> = None;
+            for (f, want) in &query.filters {
+                let Some(index) = self.indexes.get(entity, f) else { continue };
+                let mut positions: Vec<usize> = super::index::wanted(want)
+                    .iter()
+                    .filter_map(|k| index.get(k))
+                    .flatten()
+                    .filter_map(|id| rows.get_index_of(id))
+                    .collect();
+                if best.as_ref().is_none_or(|b| positions.len() < b.len()) {
+                    positions.sort_unstable();
+                    positions.dedup();
+                    best = Some(positions);
+                }
+            }
+            if let Some(positions) = best {
+                // Creation order, as a scan would give them.
+                let candidates = positions
+                    .into_iter()
+                    .filter_map(|i| rows.get_index(i).map(|(_, r)| r))
+                    .filter(|r| r.live(now))
+                    .map(|r| r.value.as_ref());
+                return query.apply(candidates);
+            }
+        }
+        query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref()))
     }
 }
 
@@ -335,11 +380,7 @@ impl Store for MemoryStore {
 
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
         let now = self.now();
-        let state = self.lock();
-        let Some(rows) = state.tables.get(entity) else {
-            return Ok(Page::default());
-        };
-        Ok(query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref())))
+        Ok(self.lock().list(entity, query, now, true))
     }
 
     async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
@@ -387,5 +428,117 @@ impl Store for MemoryStore {
 
     async fn delete_snapshot(&self, name: &str) -> Result<bool, StoreError> {
         Ok(lock(&self.snapshots).remove(name).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Cond, Sort};
+    use rand::{RngExt, SeedableRng};
+    use serde_json::json;
+
+    fn put(id: String, value: Value, ttl: Ttl) -> Write {
+        Write::Put { entity: "users".into(), id, value, ttl, cond: Cond::Any }
+    }
+
+    #[test]
+    fn an_indexed_list_answers_as_a_scan_through_puts_deletes_expiry_and_resets() {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(42);
+        let mut state = State::default();
+        let mut now = 1_000_000u64;
+        let roles =
+            [json!("admin"), json!("user"), json!(25), json!("25"), json!(true), json!(["admin", "ops"]), json!(null)];
+        let mut checked = 0;
+        for step in 0..4000 {
+            let id = rng.random_range(0..900).to_string();
+            match rng.random_range(0..10) {
+                0..=5 => {
+                    let role = roles[rng.random_range(0..roles.len())].clone();
+                    let mut v = json!({"id": id, "role": role, "age": rng.random_range(0..5)});
+                    if rng.random_range(0..6) == 0 {
+                        v.as_object_mut().unwrap().remove("role");
+                    }
+                    let ttl =
+                        if rng.random_range(0..8) == 0 { Ttl::Seconds(rng.random_range(1..5)) } else { Ttl::Keep };
+                    state.apply(put(id, v, ttl), now);
+                }
+                6 | 7 => {
+                    state.apply(Write::Delete { entity: "users".into(), id, cond: Cond::Any }, now);
+                }
+                8 => now += 1000,
+                _ if step % 997 == 0 => {
+                    // A reset replaces everything: the indexes start again.
+                    let data = Dataset::from([(
+                        "users".to_owned(),
+                        state.tables["users"]
+                            .iter()
+                            .take(700)
+                            .map(|(k, r)| (k.clone(), Value::clone(&r.value)))
+                            .collect(),
+                    )]);
+                    state = State::from_dataset(data);
+                }
+                _ if step % 501 == 0 => state.purge_expired(now),
+                _ => {}
+            }
+            if step % 7 == 0 && state.tables.get("users").is_some_and(|t| t.len() >= crate::store::index::MIN_ROWS) {
+                let want = ["admin", "user", "25", "true", "null", "ops", "nobody"][rng.random_range(0..7)];
+                let mut filters = vec![("role".to_owned(), want.to_owned())];
+                if rng.random_range(0..3) == 0 {
+                    filters.push(("age".into(), rng.random_range(0..5).to_string()));
+                }
+                let q = ListQuery {
+                    offset: rng.random_range(0..3),
+                    limit: Some(rng.random_range(1..20)),
+                    filters,
+                    search: None,
+                    sort: (rng.random_range(0..2) == 0).then(|| Sort { field: "age".into(), descending: true }),
+                };
+                let scanned = state.list("users", &q, now, false);
+                assert_eq!(state.list("users", &q, now, true), scanned, "step {step}: {q:?}");
+                // Exact, not merely a superset: the same as one built afresh.
+                let mut fresh = crate::store::index::Indexes::default();
+                let rows = state.tables["users"].iter().map(|(id, r)| (id, r.value.as_ref()));
+                fresh.build("users", "role", rows);
+                assert_eq!(state.indexes.get("users", "role"), fresh.get("users", "role"), "step {step}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "only {checked} queries compared");
+        assert!(state.indexes.get("users", "role").is_some(), "the index was used");
+    }
+
+    #[tokio::test]
+    async fn the_index_stays_exact_under_concurrent_writers() {
+        let store = Arc::new(MemoryStore::default());
+        let q = ListQuery { filters: vec![("role".into(), "admin".into())], ..ListQuery::default() };
+        for i in 0..1000 {
+            let role = if i % 3 == 0 { "admin" } else { "user" };
+            store.commit(Transaction::single(put(i.to_string(), json!({"role": role}), Ttl::Persist))).await.unwrap();
+        }
+        assert_eq!(store.list("users", &q).await.unwrap().total, 334, "builds the index");
+        let tasks: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for i in 0..300 {
+                        let id = ((t * 300 + i) % 1000).to_string();
+                        let w = if i % 4 == 0 {
+                            Write::Delete { entity: "users".into(), id, cond: Cond::Any }
+                        } else {
+                            put(id, json!({"role": if i % 2 == 0 { "admin" } else { "user" }}), Ttl::Persist)
+                        };
+                        store.commit(Transaction::single(w)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut state = store.lock();
+        let now = store.now();
+        assert_eq!(state.list("users", &q, now, true), state.list("users", &q, now, false));
     }
 }

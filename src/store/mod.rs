@@ -13,6 +13,7 @@
 //! - [`RedisStore`]: shared state for many gateway instances, one Lua script per commit.
 
 mod file;
+mod index;
 mod log;
 mod memory;
 mod open;

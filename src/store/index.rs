@@ -1,0 +1,153 @@
+//! Equality indexes of the in-memory engine (and so of the file store): a list that
+//! filters `?role=admin` on a large entity type looks up the ids whose `role` reads
+//! as `admin` instead of reading every entity.
+//!
+//! An index is built the first time a type is filtered by a field (one pass, under
+//! the engine's lock) and from then on kept exact by every put and delete; anything
+//! that replaces the data wholesale (a reset, a load, a purge) drops the indexes,
+//! and they are built again when next asked for. A lookup gives candidates only: the
+//! list still checks each one against the whole query (every filter, the search,
+//! the TTL), so an index can make a list faster, never different.
+//!
+//! Keys follow [`crate::json::equals_text`], the comparison a filter makes: a string
+//! is its text, a number its value (`25` and `25.0` are one key), booleans and
+//! `null` their words, an array each of its items; objects never match.
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// Types smaller than this are scanned: building and keeping an index costs more.
+pub const MIN_ROWS: usize = 512;
+/// Fields indexed per entity type at most; filters on others scan.
+pub const MAX_PER_TYPE: usize = 8;
+
+/// Key text → the ids of the entities holding it.
+pub type FieldIndex = HashMap<String, HashSet<String>>;
+
+#[derive(Debug, Default)]
+pub struct Indexes {
+    by: HashMap<String, HashMap<String, FieldIndex>>,
+}
+
+/// A copy of the data (a snapshot) does not carry the indexes; they are built again
+/// where they are used.
+impl Clone for Indexes {
+    fn clone(&self) -> Self {
+        Indexes::default()
+    }
+}
+
+impl Indexes {
+    pub fn clear(&mut self) {
+        self.by.clear();
+    }
+
+    pub fn get(&self, entity: &str, field: &str) -> Option<&FieldIndex> {
+        self.by.get(entity)?.get(field)
+    }
+
+    /// Whether `field` of `entity` may get an index.
+    pub fn has_room(&self, entity: &str) -> bool {
+        self.by.get(entity).is_none_or(|f| f.len() < MAX_PER_TYPE)
+    }
+
+    /// Builds the index of `field` over `rows` (id, value).
+    pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, &'a Value)>) {
+        let mut index = FieldIndex::new();
+        for (id, v) in rows {
+            for key in keys(crate::json::field_at(v, field)) {
+                index.entry(key).or_default().insert(id.clone());
+            }
+        }
+        self.by.entry(entity.to_owned()).or_default().insert(field.to_owned(), index);
+    }
+
+    /// Keeps the type's indexes exact as `id` goes from `old` to `new`.
+    pub fn update(&mut self, entity: &str, id: &str, old: Option<&Value>, new: Option<&Value>) {
+        let Some(fields) = self.by.get_mut(entity) else { return };
+        for (field, index) in fields.iter_mut() {
+            for key in keys(old.and_then(|v| crate::json::field_at(v, field))) {
+                if let Some(ids) = index.get_mut(&key) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        index.remove(&key);
+                    }
+                }
+            }
+            for key in keys(new.and_then(|v| crate::json::field_at(v, field))) {
+                index.entry(key).or_default().insert(id.to_owned());
+            }
+        }
+    }
+}
+
+/// The keys a field's value is found under.
+pub fn keys(v: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(v) = v {
+        push_keys(v, &mut out);
+    }
+    out
+}
+
+fn push_keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(format!("s{s}")),
+        Value::Number(n) => out.extend(n.as_f64().map(number_key)),
+        Value::Bool(b) => out.push(format!("b{b}")),
+        Value::Null => out.push("z".into()),
+        Value::Array(items) => items.iter().for_each(|i| push_keys(i, out)),
+        Value::Object(_) => {}
+    }
+}
+
+fn number_key(f: f64) -> String {
+    // -0 and 0 are equal numbers.
+    format!("n{}", if f == 0.0 { 0.0 } else { f })
+}
+
+/// The keys under which a filter's text `want` is found.
+pub fn wanted(want: &str) -> Vec<String> {
+    let mut out = vec![format!("s{want}")];
+    if let Ok(f) = want.parse::<f64>() {
+        out.push(number_key(f));
+    }
+    if want == "true" || want == "false" {
+        out.push(format!("b{want}"));
+    }
+    if want == "null" {
+        out.push("z".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::equals_text;
+    use serde_json::json;
+
+    #[test]
+    fn keys_agree_with_the_filter_comparison() {
+        let values = [
+            json!("25"),
+            json!(25),
+            json!(25.0),
+            json!(-0.0),
+            json!(0),
+            json!(true),
+            json!(null),
+            json!(["a", 25]),
+            json!({"a": 1}),
+            json!("true"),
+            json!([["x"]]),
+        ];
+        let wants = ["25", "25.0", "0", "-0", "true", "null", "a", "x", "1", "25e0"];
+        for v in &values {
+            for w in wants {
+                let by_index = keys(Some(v)).iter().any(|k| wanted(w).contains(k));
+                assert_eq!(by_index, equals_text(v, w), "{v} vs {w:?}");
+            }
+        }
+    }
+}
