@@ -12,9 +12,12 @@
 //! Keys follow [`crate::json::equals_text`], the comparison a filter makes: a string
 //! is its text, a number its value (`25` and `25.0` are one key), booleans and
 //! `null` their words, an array each of its items; objects never match.
+//!
+//! hashbrown's default hasher (foldhash), not SipHash: the keys are the mock's own
+//! data, and building an index of a million ids is the stall this shortens.
 
+use hashbrown::{HashMap, HashSet};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 
 /// Types smaller than this are scanned: building and keeping an index costs more.
 pub const MIN_ROWS: usize = 512;
@@ -54,10 +57,18 @@ impl Indexes {
     /// Builds the index of `field` over `rows` (id, value).
     pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, &'a Value)>) {
         let mut index = FieldIndex::new();
+        // One key buffer for every row: a key is allocated once, where it is new.
+        let mut buf = String::new();
         for (id, v) in rows {
-            for key in keys(crate::json::field_at(v, field)) {
-                index.entry(key).or_default().insert(id.clone());
-            }
+            let Some(v) = crate::json::field_at(v, field) else { continue };
+            each_key(v, &mut buf, &mut |key| match index.get_mut(key) {
+                Some(ids) => {
+                    ids.insert(id.clone());
+                }
+                None => {
+                    index.insert(key.to_owned(), HashSet::from([id.clone()]));
+                }
+            });
         }
         self.by.entry(entity.to_owned()).or_default().insert(field.to_owned(), index);
     }
@@ -101,6 +112,36 @@ fn push_keys(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Calls `f` with each key of `v`, written into `buf`.
+fn each_key(v: &Value, buf: &mut String, f: &mut dyn FnMut(&str)) {
+    use std::fmt::Write as _;
+    buf.clear();
+    match v {
+        Value::String(s) => {
+            buf.push('s');
+            buf.push_str(s);
+        }
+        Value::Number(n) => match n.as_f64() {
+            Some(x) => {
+                let _ = write!(buf, "n{}", if x == 0.0 { 0.0 } else { x });
+            }
+            None => return,
+        },
+        Value::Bool(b) => {
+            let _ = write!(buf, "b{b}");
+        }
+        Value::Null => buf.push('z'),
+        Value::Array(items) => {
+            for i in items {
+                each_key(i, buf, f);
+            }
+            return;
+        }
+        Value::Object(_) => return,
+    }
+    f(buf);
+}
+
 fn number_key(f: f64) -> String {
     // -0 and 0 are equal numbers.
     format!("n{}", if f == 0.0 { 0.0 } else { f })
@@ -126,6 +167,17 @@ mod tests {
     use super::*;
     use crate::json::equals_text;
     use serde_json::json;
+
+    #[test]
+    fn building_and_updating_give_the_same_keys() {
+        for v in
+            [json!("a"), json!(2.5), json!(-0.0), json!(false), json!(null), json!([1, ["x", true]]), json!({"a": 1})]
+        {
+            let mut got = Vec::new();
+            each_key(&v, &mut String::new(), &mut |k| got.push(k.to_owned()));
+            assert_eq!(got, keys(Some(&v)), "{v}");
+        }
+    }
 
     #[test]
     fn keys_agree_with_the_filter_comparison() {

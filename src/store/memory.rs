@@ -236,29 +236,31 @@ impl State {
                 self.indexes.build(entity, &field, rows.iter().map(|(id, r)| (id, r.value.as_ref())));
             }
             // The most selective indexed filter gives the candidates.
-            let mut best: Option<Vec<usize>> = None;
-            for (f, want) in &query.filters {
+            let mut best: Option<(usize, Vec<(usize, &Row)>)> = None;
+            for (n, (f, want)) in query.filters.iter().enumerate() {
                 let Some(index) = self.indexes.get(entity, f) else { continue };
-                let mut positions: Vec<usize> = super::index::wanted(want)
+                let mut found: Vec<(usize, &Row)> = super::index::wanted(want)
                     .iter()
                     .filter_map(|k| index.get(k))
                     .flatten()
-                    .filter_map(|id| rows.get_index_of(id))
+                    .filter_map(|id| rows.get_full(id).map(|(i, _, r)| (i, r)))
                     .collect();
-                if best.as_ref().is_none_or(|b| positions.len() < b.len()) {
-                    positions.sort_unstable();
-                    positions.dedup();
-                    best = Some(positions);
+                if best.as_ref().is_none_or(|(_, b)| found.len() < b.len()) {
+                    found.sort_unstable_by_key(|(i, _)| *i);
+                    found.dedup_by_key(|(i, _)| *i);
+                    best = Some((n, found));
                 }
             }
-            if let Some(positions) = best {
-                // Creation order, as a scan would give them.
-                let candidates = positions
-                    .into_iter()
-                    .filter_map(|i| rows.get_index(i).map(|(_, r)| r))
-                    .filter(|r| r.live(now))
-                    .map(|r| r.value.as_ref());
-                return query.apply(candidates);
+            if let Some((n, found)) = best {
+                // Creation order, as a scan would give them; an exact index answers its
+                // own filter, so a query with no other condition needs only the TTL check.
+                let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| r.value.as_ref());
+                if query.filters.len() == 1 && query.search.is_none() {
+                    let rest = ListQuery { filters: Vec::new(), ..query.clone() };
+                    debug_assert_eq!(n, 0);
+                    return rest.apply(live);
+                }
+                return query.apply(live);
             }
         }
         query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref()))
