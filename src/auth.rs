@@ -510,7 +510,7 @@ impl AuthMethod {
 }
 
 /// The value of cookie `name` in a `Cookie` header (`a=1; b=2`).
-fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+pub fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
     header?.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 

@@ -128,7 +128,7 @@ fn is_object_schema(s: &Value) -> bool {
 }
 
 /// The properties of an object schema, `allOf` branches merged.
-fn properties(schema: &Value) -> Map<String, Value> {
+pub fn properties(schema: &Value) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for b in all {
@@ -404,14 +404,7 @@ fn filters(op: &Op, r: &Resource) -> Vec<String> {
 }
 
 /// The endpoint for `op`.
-pub fn endpoint(
-    op: &Op,
-    mapping: &Mapping<'_>,
-    spec: &Spec,
-    auth: &Auth,
-    checked: &mut Checked,
-    report: &mut Report,
-) -> Value {
+pub fn endpoint(op: &Op, mapping: &Mapping<'_>, auth: &Auth, checked: &mut Checked, report: &mut Report) -> Value {
     let mut ep = Map::new();
     ep.insert("method".into(), json!(op.method));
     let (route, loose) = route(&op.path);
@@ -454,7 +447,7 @@ pub fn endpoint(
             op.at
         )),
     );
-    let (methods, scopes) = auth.for_op(op, spec, report);
+    let (methods, scopes) = auth.for_op(op, report);
     if !methods.is_empty() {
         ep.insert("authentication".into(), json!(methods));
         if !scopes.is_empty() {
@@ -753,7 +746,7 @@ impl Auth {
     }
 
     /// The methods an operation accepts (any one is enough) and the scopes a bearer token needs.
-    fn for_op(&self, op: &Op, _spec: &Spec, report: &mut Report) -> (Vec<String>, Vec<String>) {
+    fn for_op(&self, op: &Op, report: &mut Report) -> (Vec<String>, Vec<String>) {
         // `security: [{}]`, or an alternative that needs nothing: anonymous is allowed.
         if op.security.is_empty() || op.security.iter().any(|alt| alt.is_empty()) {
             return (vec![], vec![]);

@@ -115,7 +115,7 @@ pub fn import(path: &Path, opts: &Options) -> Result<Imported, ImportError> {
         {
             r.actions.push(what);
         }
-        endpoints.push(infer::endpoint(op, &mapping, &spec, &auth, &mut checked, &mut report));
+        endpoints.push(infer::endpoint(op, &mapping, &auth, &mut checked, &mut report));
     }
     let mut api = Map::new();
     api.insert("name".into(), json!(spec.title));
@@ -189,7 +189,7 @@ fn generate_data(resources: &[Resource], records: usize) -> Value {
             keys.insert(r.entity.clone(), json!(r.key));
         }
         let mut fields = Map::new();
-        let props = infer_props(&r.schema);
+        let props = infer::properties(&r.schema);
         for (name, schema) in &props {
             if *name == r.key {
                 // Keys must differ: a sequence (1..n) unless they look like user names.
@@ -217,19 +217,6 @@ fn generate_data(resources: &[Resource], records: usize) -> Value {
     let mut out = json!({"seed": 42, "counts": counts, "entities": entities});
     if !keys.is_empty() {
         out["keys"] = Value::Object(keys);
-    }
-    out
-}
-
-fn infer_props(schema: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
-    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        for b in all {
-            out.extend(infer_props(b));
-        }
-    }
-    if let Some(p) = schema.get("properties").and_then(Value::as_object) {
-        out.extend(p.clone());
     }
     out
 }

@@ -244,19 +244,7 @@ impl Profile {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "profile".into());
-        let profile = compile::compile(
-            name,
-            dir.to_owned(),
-            api.unwrap_or_default(),
-            auth.unwrap_or_default(),
-            endpoints.unwrap_or_default(),
-            &unknown,
-        )
-        .map_err(fail)?;
-        if strict && !profile.warnings.is_empty() {
-            return Err(fail(profile.warnings));
-        }
-        Ok(profile)
+        finish(name, dir.to_owned(), (api, auth, endpoints), &unknown, strict).map_err(fail)
     }
 }
 
@@ -285,20 +273,33 @@ impl Profile {
         }
         let name = spec.file_stem().map_or_else(|| "openapi".into(), |n| n.to_string_lossy().into_owned());
         let dir = spec.parent().map(Path::to_owned).unwrap_or_default();
-        let profile = compile::compile(
-            name,
-            dir,
-            api.unwrap_or_default(),
-            auth.unwrap_or_default(),
-            endpoints.unwrap_or_default(),
-            &unknown,
-        )
-        .map_err(fail)?;
-        if strict && !profile.warnings.is_empty() {
-            return Err(fail(profile.warnings));
-        }
-        Ok(profile)
+        finish(name, dir, (api, auth, endpoints), &unknown, strict).map_err(fail)
     }
+}
+
+/// The three files as read (a missing optional one is `None`).
+type Read = (Option<ApiDef>, Option<AuthFileDef>, Option<EndpointsFileDef>);
+
+/// Compiles what was read; `strict` makes every warning a problem.
+fn finish(
+    name: String,
+    dir: PathBuf,
+    (api, auth, endpoints): Read,
+    unknown: &[(&'static str, UnknownKey)],
+    strict: bool,
+) -> Result<Profile, Vec<ConfigError>> {
+    let profile = compile::compile(
+        name,
+        dir,
+        api.unwrap_or_default(),
+        auth.unwrap_or_default(),
+        endpoints.unwrap_or_default(),
+        unknown,
+    )?;
+    if strict && !profile.warnings.is_empty() {
+        return Err(profile.warnings);
+    }
+    Ok(profile)
 }
 
 /// One generated file, checked as if it had been read.
@@ -308,7 +309,17 @@ fn parse_value<T: DeserializeOwned>(
     problems: &mut Vec<ConfigError>,
     unknown: &mut Vec<(&'static str, UnknownKey)>,
 ) -> Option<T> {
-    match crate::config::keys::from_str::<T>(&v.to_string()) {
+    parse_text(file, &v.to_string(), problems, unknown)
+}
+
+/// One file's text, deserialised; the keys it holds that nothing reads go to `unknown`.
+fn parse_text<T: DeserializeOwned>(
+    file: &'static str,
+    text: &str,
+    problems: &mut Vec<ConfigError>,
+    unknown: &mut Vec<(&'static str, UnknownKey)>,
+) -> Option<T> {
+    match crate::config::keys::from_str::<T>(text) {
         Ok((v, skipped)) => {
             unknown.extend(skipped.into_iter().map(|k| (file, k)));
             Some(v)
@@ -354,14 +365,5 @@ fn read<T: DeserializeOwned>(
             return None;
         }
     };
-    match crate::config::keys::from_str::<T>(&text) {
-        Ok((v, skipped)) => {
-            unknown.extend(skipped.into_iter().map(|k| (file, k)));
-            Some(v)
-        }
-        Err(e) => {
-            problems.push(problem(e.message, e.json_path));
-            None
-        }
-    }
+    parse_text(file, &text, problems, unknown)
 }

@@ -128,26 +128,29 @@ impl Params {
 
     /// Every violation of the declared parameters, in declaration order.
     pub fn check(&self, src: &Sources<'_>, out: &mut Vec<Violation>) {
+        // The query string is read once, and only when a query parameter is declared.
+        let mut pairs: Option<Vec<(String, String)>> = None;
         for p in &self.items {
-            let pointer = format!("/{}/{}", p.at.name(), p.name);
             let value = match p.at {
                 In::Path => src.path.get(&p.name).and_then(Value::as_str).map(|s| read(s, p.kind)),
                 In::Header => (src.header)(&p.lower).map(|s| read(s, p.kind)),
-                In::Cookie => (src.header)("cookie")
-                    .and_then(|c| c.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == p.name))
-                    .map(|(_, v)| read(v, p.kind)),
-                In::Query => query_value(src.query, &p.name, p.kind),
+                In::Cookie => crate::auth::cookie_value((src.header)("cookie"), &p.name).map(|v| read(v, p.kind)),
+                In::Query => {
+                    let pairs = pairs.get_or_insert_with(|| serde_urlencoded::from_str(src.query).unwrap_or_default());
+                    query_value(pairs, &p.name, p.kind)
+                }
             };
+            let pointer = || format!("/{}/{}", p.at.name(), p.name);
             let Some(value) = value else {
                 if p.required {
-                    out.push(Violation { path: pointer, message: "is required".into() });
+                    out.push(Violation { path: pointer(), message: "is required".into() });
                 }
                 continue;
             };
             if let Some(schema) = &p.schema {
                 for e in schema.iter_errors(&value) {
                     let inner = e.instance_path().as_str();
-                    out.push(Violation { path: format!("{pointer}{inner}"), message: e.to_string() });
+                    out.push(Violation { path: format!("{}{inner}", pointer()), message: e.to_string() });
                 }
             }
         }
@@ -156,12 +159,7 @@ impl Params {
 
 fn kind(schema: Option<&Value>) -> Kind {
     fn ty(s: Option<&Value>) -> Option<&str> {
-        match s?.get("type")? {
-            Value::String(t) => Some(t.as_str()),
-            // `["integer", "null"]`: the first type that is not null.
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
-            _ => None,
-        }
+        s.and_then(Value::as_object).and_then(crate::sample::type_of)
     }
     let scalar = |t: Option<&str>| match t {
         Some("integer") => Scalar::Integer,
@@ -205,19 +203,14 @@ fn scalar(text: &str, kind: Scalar) -> Value {
 }
 
 /// A query parameter: repeated keys (`tags=a&tags=b`) make an array's items.
-fn query_value(query: &str, name: &str, kind: Kind) -> Option<Value> {
-    if query.is_empty() {
-        return None;
-    }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    let mut found = pairs.into_iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+fn query_value(pairs: &[(String, String)], name: &str, kind: Kind) -> Option<Value> {
+    let mut found = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
     match kind {
         Kind::Array(item) => {
-            let items: Vec<Value> =
-                found.flat_map(|v| v.split(',').map(|t| scalar(t, item)).collect::<Vec<_>>()).collect();
+            let items: Vec<Value> = found.flat_map(|v| v.split(',')).map(|t| scalar(t, item)).collect();
             (!items.is_empty()).then_some(Value::Array(items))
         }
-        _ => found.next_back().map(|v| read(&v, kind)),
+        _ => found.next_back().map(|v| read(v, kind)),
     }
 }
 

@@ -236,8 +236,8 @@ impl State {
                 self.indexes.build(entity, &field, rows.iter().map(|(id, r)| (id, r.value.as_ref())));
             }
             // The most selective indexed filter gives the candidates.
-            let mut best: Option<(usize, Vec<(usize, &Row)>)> = None;
-            for (n, (f, want)) in query.filters.iter().enumerate() {
+            let mut best: Option<Vec<(usize, &Row)>> = None;
+            for (f, want) in &query.filters {
                 let Some(index) = self.indexes.get(entity, f) else { continue };
                 let mut found: Vec<(usize, &Row)> = super::index::wanted(want)
                     .iter()
@@ -245,20 +245,18 @@ impl State {
                     .flatten()
                     .filter_map(|id| rows.get_full(id).map(|(i, _, r)| (i, r)))
                     .collect();
-                if best.as_ref().is_none_or(|(_, b)| found.len() < b.len()) {
+                if best.as_ref().is_none_or(|b| found.len() < b.len()) {
                     found.sort_unstable_by_key(|(i, _)| *i);
                     found.dedup_by_key(|(i, _)| *i);
-                    best = Some((n, found));
+                    best = Some(found);
                 }
             }
-            if let Some((n, found)) = best {
+            if let Some(found) = best {
                 // Creation order, as a scan would give them; an exact index answers its
                 // own filter, so a query with no other condition needs only the TTL check.
                 let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| r.value.as_ref());
                 if query.filters.len() == 1 && query.search.is_none() {
-                    let rest = ListQuery { filters: Vec::new(), ..query.clone() };
-                    debug_assert_eq!(n, 0);
-                    return rest.apply(live);
+                    return query.page(live);
                 }
                 return query.apply(live);
             }

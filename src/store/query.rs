@@ -42,11 +42,16 @@ impl ListQuery {
     /// that puts the first `offset + limit` in front (linear on average), then a sort
     /// of those alone, never of everything. Equal keys keep creation order.
     pub fn apply<'a>(&self, entities: impl Iterator<Item = &'a Value>) -> Page {
+        self.page(entities.filter(|v| self.matches(v)))
+    }
+
+    /// Sorts and pages entities already known to match, in creation order.
+    pub fn page<'a>(&self, matched: impl Iterator<Item = &'a Value>) -> Page {
         let end = self.offset.saturating_add(self.limit.unwrap_or(usize::MAX));
         let Some(sort) = &self.sort else {
             let mut total = 0;
             let mut items = Vec::new();
-            for v in entities.filter(|v| self.matches(v)) {
+            for v in matched {
                 if total >= self.offset && total < end {
                     items.push(v.clone());
                 }
@@ -55,7 +60,7 @@ impl ListQuery {
             return Page { items, total };
         };
         let mut keyed: Vec<(Option<&Value>, usize, &Value)> =
-            entities.filter(|v| self.matches(v)).enumerate().map(|(i, v)| (field_at(v, &sort.field), i, v)).collect();
+            matched.enumerate().map(|(i, v)| (field_at(v, &sort.field), i, v)).collect();
         let total = keyed.len();
         let order = |a: &(Option<&Value>, usize, &Value), b: &(Option<&Value>, usize, &Value)| {
             let ord = compare(a.0, b.0);
