@@ -419,7 +419,7 @@ impl Store for MeteredStore {
         self.timed(Op::List, || format!("{entity} {query:?}"), self.inner.list(entity, query)).await
     }
 
-    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+    async fn commit(&self, tx: Transaction) -> Result<(), StoreError> {
         let what = if tracing::enabled!(target: "mockgate::store", tracing::Level::DEBUG) {
             describe_tx(&tx, &self.secrets)
         } else {

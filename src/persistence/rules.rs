@@ -601,9 +601,9 @@ impl Plan {
         Ok(())
     }
 
-    pub async fn commit(self, store: &dyn Store) -> Result<Vec<Option<Value>>, PlanError> {
+    pub async fn commit(self, store: &dyn Store) -> Result<(), PlanError> {
         match store.commit(Transaction { writes: self.writes }).await {
-            Ok(prev) => Ok(prev),
+            Ok(()) => Ok(()),
             Err(StoreError::ConditionFailed { index, found, entity: failed_entity, id: failed_id }) => {
                 Err(match (&self.roles[index], found) {
                     (_, crate::store::Found::Changed) => PlanError::Retry,

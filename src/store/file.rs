@@ -563,15 +563,14 @@ impl Store for FileStore {
         self.shared.mem.list(entity, query).await
     }
 
-    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+    async fn commit(&self, tx: Transaction) -> Result<(), StoreError> {
         self.ensure_open()?;
         let shared = &self.shared;
-        let (previous, seq) = shared.mem.commit_then(tx, |state, touched| {
+        let seq = shared.mem.commit_then(tx, |state, touched| {
             let line = Line { seq: shared.next_seq(), ops: ops_for(state, touched, &shared.transient), reset: None };
             shared.queue(line)
         })?;
-        self.durable(seq).await?;
-        Ok(previous)
+        self.durable(seq).await
     }
 
     async fn next_id(&self, entity: &str) -> Result<u64, StoreError> {

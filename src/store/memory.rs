@@ -179,28 +179,38 @@ impl State {
         Err(StoreError::ConditionFailed { index, entity: w.entity().to_owned(), id: w.id().to_owned(), found })
     }
 
-    fn apply(&mut self, w: Write, now: u64) -> Option<Value> {
+    fn apply(&mut self, w: Write, now: u64) {
         match w {
             Write::Put { entity, id, value, ttl, .. } => {
                 self.note_numeric_id(&entity, &id);
-                let table = self.tables.entry(entity.clone()).or_default();
-                let stored = table.get(&id).cloned();
-                let previous = stored.clone().filter(|r| r.live(now));
-                let expires_at = match ttl {
-                    Ttl::Keep => previous.as_ref().and_then(|r| r.expires_at),
+                if !self.tables.contains_key(&entity) {
+                    self.tables.insert(entity.clone(), IndexMap::new());
+                }
+                let Some(table) = self.tables.get_mut(&entity) else { return };
+                let expiry = |old: Option<&Row>| match ttl {
+                    Ttl::Keep => old.filter(|r| r.live(now)).and_then(|r| r.expires_at),
                     Ttl::Persist => None,
                     Ttl::Seconds(s) => Some(now + s * 1000),
                 };
-                self.indexes.update(&entity, &id, stored.as_ref().map(|r| r.value.as_ref()), Some(&value));
-                table.insert(id, Row { value: Arc::new(value), expires_at });
-                previous.map(|r| Arc::unwrap_or_clone(r.value))
+                match table.get_mut(&id) {
+                    // Replaced in place: an entity keeps its position in creation order.
+                    Some(row) => {
+                        let expires_at = expiry(Some(row));
+                        self.indexes.update(&entity, &id, Some(&row.value), Some(&value));
+                        *row = Row { value: Arc::new(value), expires_at };
+                    }
+                    None => {
+                        self.indexes.update(&entity, &id, None, Some(&value));
+                        table.insert(id, Row { value: Arc::new(value), expires_at: expiry(None) });
+                    }
+                }
             }
-            Write::Check { entity, id, .. } => self.live(&entity, &id, now).map(|r| Value::clone(&r.value)),
+            Write::Check { .. } => {}
             Write::Delete { entity, id, .. } => {
-                let table = self.tables.get_mut(&entity)?;
-                let removed = table.shift_remove(&id)?;
-                self.indexes.update(&entity, &id, Some(&removed.value), None);
-                removed.live(now).then(|| Arc::unwrap_or_clone(removed.value))
+                let Some(table) = self.tables.get_mut(&entity) else { return };
+                if let Some(removed) = table.shift_remove(&id) {
+                    self.indexes.update(&entity, &id, Some(&removed.value), None);
+                }
             }
         }
     }
@@ -303,8 +313,8 @@ impl MemoryStore {
         lock(&self.state)
     }
 
-    pub(super) fn commit_sync(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
-        self.commit_then(tx, |_, _| ()).map(|(previous, ())| previous)
+    pub(super) fn commit_sync(&self, tx: Transaction) -> Result<(), StoreError> {
+        self.commit_then(tx, |_, _| ())
     }
 
     /// Commits, then runs `after` while still holding the lock, with the `(entity, id)`
@@ -313,7 +323,7 @@ impl MemoryStore {
         &self,
         tx: Transaction,
         after: impl FnOnce(&State, &[(String, String)]) -> R,
-    ) -> Result<(Vec<Option<Value>>, R), StoreError> {
+    ) -> Result<R, StoreError> {
         tx.check_depth()?;
         let now = self.now();
         let mut state = self.lock();
@@ -326,9 +336,10 @@ impl MemoryStore {
             .filter(|w| !matches!(w, Write::Check { .. }))
             .map(|w| (w.entity().to_owned(), w.id().to_owned()))
             .collect();
-        let previous = tx.writes.into_iter().map(|w| state.apply(w, now)).collect();
-        let r = after(&state, &touched);
-        Ok((previous, r))
+        for w in tx.writes {
+            state.apply(w, now);
+        }
+        Ok(after(&state, &touched))
     }
 
     pub(super) fn next_id_sync(&self, entity: &str) -> u64 {
@@ -383,7 +394,7 @@ impl Store for MemoryStore {
         Ok(self.lock().list(entity, query, now, true))
     }
 
-    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+    async fn commit(&self, tx: Transaction) -> Result<(), StoreError> {
         self.commit_sync(tx)
     }
 

@@ -50,6 +50,16 @@ impl Keys {
         format!("{}:e:{entity}:{id}", self.prefix)
     }
 
+    /// The text before and after the id in the type's entity keys.
+    fn entity_parts(&self, entity: &str) -> (String, String) {
+        if !self.patterns.is_empty()
+            && let Some((before, after)) = self.patterns.get(entity)
+        {
+            return (before.clone(), after.clone());
+        }
+        (format!("{}:e:{entity}:", self.prefix), String::new())
+    }
+
     fn index(&self, entity: &str) -> String {
         format!("{}:i:{entity}", self.prefix)
     }
@@ -177,58 +187,119 @@ return 1
 "#
 );
 
-/// Checks every condition, then applies every write; returns `{"ok", prev...}` or
-/// `{"fail", index, found}`. KEYS: order, entities, the frozen hash, then (entity,
-/// index, seq) per write. ARGV: count, then (op, cond, expected, value, ttl mode, ttl
-/// ms, id, entity) per write; ttl mode `frozen` (the clock is frozen) keeps the time
-/// left in the frozen hash instead of letting the key expire.
+/// Checks every condition, then applies every write; returns `{"ok"}` or `{"fail",
+/// index, found}`. The Rust side decides what each write needs, so the script does no
+/// work a write does not ask for. KEYS: order, entities, the frozen hash, then (entity,
+/// index, seq) per write. ARGV: count, `frozen` (`1` while the clock is frozen: entries
+/// of the frozen hash may exist), then per write:
+/// - op: `put`, `del` or `chk`;
+/// - cond (`any`, `absent`, `present`, `equals`) and the expected text for `equals`;
+/// - value, ttl mode (`keep`, `persist`, `px`, or `frozen`: keep the time left in the
+///   frozen hash instead of letting the key expire) and ttl ms;
+/// - id, entity;
+/// - index: `new` (a create: the id is not indexed), `maybe` (`ZADD NX`) or `known`
+///   (an update of an existing entity: its id is indexed already);
+/// - the id as a number when it is numeric and may move the type's counter, else ``.
 const COMMIT: &str = r#"
-local n = tonumber(ARGV[1])
+local n, frozen = tonumber(ARGV[1]), ARGV[2] == '1'
+local W = 10
 for i = 1, n do
   local k = KEYS[3 + (i - 1) * 3 + 1]
-  local a = 1 + (i - 1) * 8
+  local a = 2 + (i - 1) * W
   local cond = ARGV[a + 2]
-  if cond ~= 'any' then
+  if cond == 'absent' then
+    if redis.call('EXISTS', k) == 1 then return {'fail', i - 1, 'exists'} end
+  elseif cond == 'present' then
+    if redis.call('EXISTS', k) == 0 then return {'fail', i - 1, 'missing'} end
+  elseif cond == 'equals' then
     local cur = redis.call('GET', k)
-    if cond == 'absent' and cur then return {'fail', i - 1, 'exists'} end
-    if (cond == 'present' or cond == 'equals') and not cur then return {'fail', i - 1, 'missing'} end
-    if cond == 'equals' and cur ~= ARGV[a + 3] then return {'fail', i - 1, 'changed'} end
+    if not cur then return {'fail', i - 1, 'missing'} end
+    if cur ~= ARGV[a + 3] then return {'fail', i - 1, 'changed'} end
   end
 end
-local out = {'ok'}
 for i = 1, n do
   local b = 3 + (i - 1) * 3
-  local k, idx, seq = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3]
-  local a = 1 + (i - 1) * 8
-  local op, value, mode, ttl, id, entity = ARGV[a + 1], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
-  out[i + 1] = redis.call('GET', k)
+  local k, idx = KEYS[b + 1], KEYS[b + 2]
+  local a = 2 + (i - 1) * W
+  local op = ARGV[a + 1]
   if op == 'put' then
+    local value, mode, ttl, id = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
     if mode == 'keep' then
       redis.call('SET', k, value, 'KEEPTTL')
+    elseif mode == 'px' then
+      redis.call('SET', k, value, 'PX', ttl)
     elseif mode == 'persist' then
       redis.call('SET', k, value)
-      redis.call('HDEL', KEYS[3], k)
-    elseif mode == 'frozen' then
+      if frozen then redis.call('HDEL', KEYS[3], k) end
+    else
       redis.call('SET', k, value)
       redis.call('HSET', KEYS[3], k, ttl)
-    else
-      redis.call('SET', k, value, 'PX', ttl)
     end
-    if not redis.call('ZSCORE', idx, id) then
-      redis.call('ZADD', idx, redis.call('INCR', KEYS[1]), id)
+    local index = ARGV[a + 9]
+    if index ~= 'known' then
+      local added
+      if index == 'new' then
+        added = redis.call('ZADD', idx, redis.call('INCR', KEYS[1]), id)
+      else
+        added = redis.call('ZADD', idx, 'NX', redis.call('INCR', KEYS[1]), id)
+      end
+      -- The type set lists every type with an index; only a new index can add one.
+      if added == 1 and redis.call('ZCARD', idx) == 1 then redis.call('SADD', KEYS[2], ARGV[a + 8]) end
     end
-    redis.call('SADD', KEYS[2], entity)
-    if string.match(id, 'NUMERIC_ID') then
-      local cur = tonumber(redis.call('GET', seq) or '0')
-      if tonumber(id) > cur then redis.call('SET', seq, id) end
+    local num = ARGV[a + 10]
+    if num ~= '' then
+      local seq = KEYS[b + 3]
+      if tonumber(redis.call('GET', seq) or '0') < tonumber(num) then redis.call('SET', seq, num) end
     end
   elseif op == 'del' then
     redis.call('DEL', k)
-    redis.call('ZREM', idx, id)
-    redis.call('HDEL', KEYS[3], k)
+    redis.call('ZREM', idx, ARGV[a + 7])
+    if frozen then redis.call('HDEL', KEYS[3], k) end
   end
 end
-return out
+return {'ok'}
+"#;
+
+/// One page of a type in creation order, in one round trip: `{total, {value...}}`. Ids
+/// whose entity has expired are dropped from the index as they are met, and the page
+/// read again, so a page is never short while live entities follow. KEYS: the index.
+/// ARGV: offset, count (`-1`: all), the text before and after the id in an entity key.
+const PAGE: &str = r#"
+local idx, start, count, before, after = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local stop = -1
+if count >= 0 then stop = start + count - 1 end
+while true do
+  local values = {}
+  if count ~= 0 then
+    local ids = redis.call('ZRANGE', idx, start, stop)
+    if #ids > 0 then
+      local keys = {}
+      for i, id in ipairs(ids) do keys[i] = before .. id .. after end
+      local got = redis.call('MGET', unpack(keys))
+      local gone = {}
+      for i = 1, #ids do
+        if got[i] then values[#values + 1] = got[i] else gone[#gone + 1] = ids[i] end
+      end
+      if #gone > 0 then
+        redis.call('ZREM', idx, unpack(gone))
+        values = nil
+      end
+    end
+  end
+  if values then return {redis.call('ZCARD', idx), values} end
+end
+"#;
+
+/// Drops from an index the ids whose entity key no longer exists (it expired), checked
+/// under the script's atomicity so an id created again meanwhile stays. KEYS: the
+/// index. ARGV: the text before and after the id in an entity key, then the ids.
+const PRUNE: &str = r#"
+local gone = {}
+for i = 3, #ARGV do
+  if redis.call('EXISTS', ARGV[1] .. ARGV[i] .. ARGV[2]) == 0 then gone[#gone + 1] = ARGV[i] end
+end
+if #gone > 0 then redis.call('ZREM', KEYS[1], unpack(gone)) end
+return #gone
 "#;
 
 /// One shared connection: a self-reconnecting multiplexed connection to one server, or
@@ -268,12 +339,22 @@ impl redis::aio::ConnectionLike for Conn {
     }
 }
 
+/// Every script, hashed once: calls send `EVALSHA` and load the script on `NOSCRIPT`
+/// (a restarted or failed-over Redis has none), then retry.
+struct Scripts {
+    commit: Script,
+    page: Script,
+    prune: Script,
+    shift: Script,
+    freeze: Script,
+}
+
 /// The `redis` backend. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
     keys: Keys,
-    commit: Script,
+    scripts: std::sync::Arc<Scripts>,
     address: String,
     /// The namespace's clock, when tests may freeze it (writes then keep their time
     /// left instead of expiring).
@@ -318,9 +399,14 @@ impl RedisStore {
 
     async fn ready(mut conn: Conn, prefix: &str, address: String) -> Result<RedisStore, StoreError> {
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
-        // The numeric-id rule is the one of `super::numeric_id`, spelled as a Lua pattern.
-        let commit = Script::new(&COMMIT.replace("NUMERIC_ID", super::NUMERIC_ID_LUA));
-        Ok(RedisStore { conn, keys: Keys::new(prefix), commit, address, clock: None })
+        let scripts = Scripts {
+            commit: Script::new(COMMIT),
+            page: Script::new(PAGE),
+            prune: Script::new(PRUNE),
+            shift: Script::new(SHIFT),
+            freeze: Script::new(FREEZE),
+        };
+        Ok(RedisStore { conn, keys: Keys::new(prefix), scripts: std::sync::Arc::new(scripts), address, clock: None })
     }
 
     /// The same connection under another key prefix (a namespace's, with a hash tag of
@@ -329,7 +415,7 @@ impl RedisStore {
         RedisStore {
             conn: self.conn.clone(),
             keys: Keys::new(prefix),
-            commit: self.commit.clone(),
+            scripts: std::sync::Arc::clone(&self.scripts),
             address: self.address.clone(),
             clock: self.clock.clone(),
         }
@@ -342,17 +428,22 @@ impl RedisStore {
     }
 
     /// Runs [`SHIFT`] or [`FREEZE`] over this prefix's keys.
-    async fn expiry_script(&self, script: &str, arg: &str) -> Result<(), StoreError> {
-        let _: i64 =
-            self.walk(script, self.keys.frozen(), arg).query_async(&mut self.conn()).await.map_err(unavailable)?;
+    async fn expiry_script(&self, script: &Script, arg: &str) -> Result<(), StoreError> {
+        let mut inv = script.prepare_invoke();
+        inv.key(self.keys.entities()).key(self.keys.frozen()).arg(&self.keys.prefix).arg(arg);
+        for (name, (before, after)) in self.keys.patterns.iter() {
+            inv.arg(name).arg(before).arg(after);
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 
-    /// An `EVAL` of a script built with `over_entity_keys!`: KEYS the type set and
-    /// `second`, ARGV the prefix, `arg` and the key patterns.
-    fn walk(&self, script: &str, second: String, arg: &str) -> redis::Cmd {
+    /// An `EVAL` of [`WIPE`] (inside a `MULTI` block, where a `NOSCRIPT` could not be
+    /// answered by loading the script): KEYS the type set and the creation counter,
+    /// ARGV the prefix and the key patterns.
+    fn wipe(&self) -> redis::Cmd {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(2).arg(self.keys.entities()).arg(second).arg(&self.keys.prefix).arg(arg);
+        cmd.arg(WIPE).arg(2).arg(self.keys.entities()).arg(self.keys.order()).arg(&self.keys.prefix).arg("");
         for (name, (before, after)) in self.keys.patterns.iter() {
             cmd.arg(name).arg(before).arg(after);
         }
@@ -411,24 +502,39 @@ impl RedisStore {
         self.fetch(entity, ids).await
     }
 
+    /// The entities of these ids, in one round trip (one pipeline of `MGET`s of a
+    /// thousand keys each); ids whose entity expired are pruned from the index.
     async fn fetch(&self, entity: &str, ids: Vec<String>) -> Result<Vec<(String, Value)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn();
+        let (before, after) = self.keys.entity_parts(entity);
+        let mut pipe = redis::pipe();
+        for chunk in ids.chunks(1000) {
+            let mut mget = redis::cmd("MGET");
+            for id in chunk {
+                mget.arg(format!("{before}{id}{after}"));
+            }
+            pipe.add_command(mget);
+        }
+        let chunks: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
         let mut rows = Vec::with_capacity(ids.len());
         let mut gone = Vec::new();
-        for chunk in ids.chunks(1000) {
-            let keys: Vec<String> = chunk.iter().map(|id| self.keys.entity(entity, id)).collect();
-            let values: Vec<Option<String>> =
-                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(unavailable)?;
-            for ((id, key), v) in chunk.iter().zip(&keys).zip(values) {
-                match v {
-                    Some(text) => rows.push((id.clone(), self.decode(key, &text)?)),
-                    None => gone.push(id.clone()),
+        for (id, v) in ids.into_iter().zip(chunks.into_iter().flatten()) {
+            match v {
+                Some(text) => {
+                    let value = self.decode(&format!("{before}{id}{after}"), &text)?;
+                    rows.push((id, value));
                 }
+                None => gone.push(id),
             }
         }
         if !gone.is_empty() {
             // Expired entities: keep the index honest.
-            let _: i64 = conn.zrem(self.keys.index(entity), &gone).await.map_err(unavailable)?;
+            let mut inv = self.scripts.prune.prepare_invoke();
+            inv.key(self.keys.index(entity)).arg(&before).arg(&after).arg(&gone);
+            let _: i64 = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
         }
         Ok(rows)
     }
@@ -561,36 +667,38 @@ impl Store for RedisStore {
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
         let plain = query.filters.is_empty() && query.search.is_none() && query.sort.is_none();
         if plain {
-            // Read just the page; fall back to a full read if it met an expired id.
-            let index = self.keys.index(entity);
-            let start = query.offset as isize;
-            let stop = query.limit.map_or(-1, |l| start + l as isize - 1);
-            let (total, ids): (usize, Vec<String>) = redis::pipe()
-                .zcard(&index)
-                .zrange(&index, start, stop)
-                .query_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
-            let wanted = ids.len();
-            let rows = self.fetch(entity, ids).await?;
-            if rows.len() == wanted {
-                return Ok(Page { items: rows.into_iter().map(|(_, v)| v).collect(), total });
-            }
+            // Just the page, in one script.
+            let (before, after) = self.keys.entity_parts(entity);
+            // Lua numbers are doubles: offsets and counts beyond 2^53 mean "past the end".
+            const MAX: usize = 1 << 53;
+            let count = query.limit.map_or(-1, |l| l.min(MAX) as i64);
+            let mut inv = self.scripts.page.prepare_invoke();
+            inv.key(self.keys.index(entity)).arg(query.offset.min(MAX)).arg(count).arg(&before).arg(&after);
+            let (total, texts): (usize, Vec<String>) = inv.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+            let items =
+                texts.iter().map(|t| self.decode(&format!("{before}…{after}"), t)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(Page { items, total });
         }
         let rows = self.rows(entity).await?;
         Ok(query.apply(rows.iter().map(|(_, v)| v)))
     }
 
-    async fn commit(&self, tx: Transaction) -> Result<Vec<Option<Value>>, StoreError> {
+    async fn commit(&self, tx: Transaction) -> Result<(), StoreError> {
         tx.check_depth()?;
-        let mut inv = self.commit.prepare_invoke();
-        inv.key(self.keys.order()).key(self.keys.entities()).key(self.keys.frozen()).arg(tx.writes.len());
         let frozen = self.clock.as_ref().is_some_and(|c| c.frozen());
+        let mut inv = self.scripts.commit.prepare_invoke();
+        inv.key(self.keys.order())
+            .key(self.keys.entities())
+            .key(self.keys.frozen())
+            .arg(tx.writes.len())
+            .arg(if frozen { "1" } else { "0" });
         for w in &tx.writes {
             inv.key(self.keys.entity(w.entity(), w.id()))
                 .key(self.keys.index(w.entity()))
                 .key(self.keys.seq(w.entity()));
             let (cond, expected) = cond_args(w.cond());
+            // An entity that must exist is indexed, and its numeric id counted, already.
+            let existing = matches!(w.cond(), Cond::Present | Cond::Equals(_));
             let (op, value, mode, ttl) = match w {
                 Write::Put { value, ttl, .. } => {
                     let (mode, ms) = match ttl {
@@ -604,7 +712,25 @@ impl Store for RedisStore {
                 Write::Delete { .. } => ("del", String::new(), "keep", 0),
                 Write::Check { .. } => ("chk", String::new(), "keep", 0),
             };
-            inv.arg(op).arg(cond).arg(expected).arg(value).arg(mode).arg(ttl).arg(w.id()).arg(w.entity());
+            let index = match w.cond() {
+                Cond::Absent => "new",
+                Cond::Any => "maybe",
+                Cond::Present | Cond::Equals(_) => "known",
+            };
+            let numeric = match super::numeric_id(w.id()) {
+                Some(n) if op == "put" && !existing => n.to_string(),
+                _ => String::new(),
+            };
+            inv.arg(op)
+                .arg(cond)
+                .arg(expected)
+                .arg(value)
+                .arg(mode)
+                .arg(ttl)
+                .arg(w.id())
+                .arg(w.entity())
+                .arg(index)
+                .arg(numeric);
         }
         // A refused connection never carried the script; any other failure may have
         // come after Redis ran it.
@@ -614,14 +740,7 @@ impl Store for RedisStore {
         let text =
             |v: &redis::Value| -> Option<String> { redis::from_redis_value_ref::<Option<String>>(v).ok().flatten() };
         match reply.first().and_then(text).as_deref() {
-            Some("ok") => {
-                let mut previous = Vec::with_capacity(tx.writes.len());
-                for (w, v) in tx.writes.iter().zip(reply.iter().skip(1)) {
-                    let key = self.keys.entity(w.entity(), w.id());
-                    previous.push(text(v).map(|t| self.decode(&key, &t)).transpose()?);
-                }
-                Ok(previous)
-            }
+            Some("ok") => Ok(()),
             Some("fail") => {
                 let index = reply.get(1).and_then(|v| redis::from_redis_value_ref::<usize>(v).ok()).unwrap_or(0);
                 let found = match reply.get(2).and_then(text).as_deref() {
@@ -639,9 +758,9 @@ impl Store for RedisStore {
     async fn clock_changed(&self, change: super::ClockChange) -> Result<(), StoreError> {
         match change {
             super::ClockChange::Shift(0) => Ok(()),
-            super::ClockChange::Shift(ms) => self.expiry_script(SHIFT, &ms.to_string()).await,
-            super::ClockChange::Freeze => self.expiry_script(FREEZE, "freeze").await,
-            super::ClockChange::Thaw => self.expiry_script(FREEZE, "thaw").await,
+            super::ClockChange::Shift(ms) => self.expiry_script(&self.scripts.shift, &ms.to_string()).await,
+            super::ClockChange::Freeze => self.expiry_script(&self.scripts.freeze, "freeze").await,
+            super::ClockChange::Thaw => self.expiry_script(&self.scripts.freeze, "thaw").await,
         }
     }
 
@@ -674,7 +793,7 @@ impl Store for RedisStore {
         // the index or keeps a stale unique claim.
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.add_command(self.walk(WIPE, self.keys.order(), "")).ignore();
+        pipe.add_command(self.wipe()).ignore();
         let mut order = 0u64;
         for (name, rows) in &data {
             pipe.sadd(self.keys.entities(), name).ignore();

@@ -132,6 +132,60 @@ async fn a_redis_outage_is_a_503_and_the_gateway_recovers_by_itself() {
     assert_eq!(app.get("/v1/notes/after").await.1["text"], "back");
 }
 
+/// `cmdstat_<name>` calls from `INFO commandstats`.
+async fn calls(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(conn).await.unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn writes_and_pages_run_loaded_scripts_and_load_them_again_when_redis_forgets_them() {
+    if !crate::common::redis::available() {
+        return;
+    }
+    let mut app = spawn_app(PROFILE, Backend::Redis).await;
+    let url = app.redis.as_ref().unwrap().url();
+    let mut conn = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut conn).await.unwrap();
+
+    let mut step = 0;
+    let mut round = async |app: &crate::common::TestApp| {
+        step += 1;
+        let id = format!("s{step}");
+        assert_eq!(app.post("/v1/notes", &json!({"id": id, "text": "new"})).await.0, StatusCode::CREATED);
+        assert_eq!(app.patch(&format!("/v1/notes/{id}"), &json!({"text": "changed"})).await.0, StatusCode::OK);
+        let (status, page) = app.get("/v1/notes?limit=2&offset=1").await;
+        assert_eq!((status, page["total"].clone()), (StatusCode::OK, json!(1 + step)));
+        assert_eq!(app.get(&format!("/v1/notes/{id}")).await.1["text"], "changed");
+    };
+    round(&app).await;
+    let evalsha = calls(&mut conn, "evalsha").await;
+    assert!(evalsha >= 3, "a create, an update and a page each ran a script by its hash ({evalsha})");
+    assert_eq!(calls(&mut conn, "eval").await, 0, "no script text is sent per request");
+    let loaded = calls(&mut conn, "script|load").await;
+
+    // A Redis that forgot every script (SCRIPT FLUSH, a failover, a restart): the next
+    // call of each meets NOSCRIPT, loads the script and runs it; nothing fails.
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut conn).await.unwrap();
+    round(&app).await;
+    assert!(calls(&mut conn, "script|load").await > loaded, "the scripts were loaded again");
+
+    let port = app.redis.as_ref().unwrap().port;
+    drop(app.redis.take());
+    app.redis = Some(crate::common::RedisServer::start_on(port));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get("/v1/notes/n1").await.0 == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(Instant::now() < deadline, "did not reconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The restarted Redis is empty (no persistence in tests) and has no scripts.
+    assert_eq!(app.post("/v1/notes", &json!({"id": "after-restart"})).await.0, StatusCode::CREATED);
+    assert_eq!(app.get("/v1/notes?limit=5").await.1["total"], 1);
+}
+
 #[tokio::test]
 async fn a_read_cache_serves_this_instance_until_its_ttl_or_its_own_write() {
     if !crate::common::redis::available() {
