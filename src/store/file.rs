@@ -6,8 +6,8 @@
 //!   only once its line is on disk, so it survives `kill -9`. Lines are queued while
 //!   the engine's lock is held, so the journal order is the order writes were applied,
 //!   and the handler's future may be dropped without losing an applied write.
-//! - `db.json`: a human-readable snapshot (pretty-printed, entity types sorted,
-//!   entities in creation order, so it diffs well in git), rewritten off the request
+//! - `db.json`: a human-readable snapshot (pretty-printed with one entity per line,
+//!   entity types sorted, entities in creation order, so it diffs well in git), rewritten off the request
 //!   path once a second has passed and the journal has grown by half of its size
 //!   (whichever comes later, so its cost per write does not grow with the data), and
 //!   at shutdown, atomically (temp file, fsync, rename, fsync of the folder). It
@@ -20,6 +20,7 @@
 //! line or snapshot stops the start with the file, line and reason, and nothing is
 //! overwritten. The folder is locked so two processes cannot share it.
 
+use super::doc::Doc;
 use super::memory::{Row, State, lock};
 use super::{Clock, Dataset, ListQuery, MemoryStore, Page, Snapshot, SnapshotMeta, Store, StoreError, Transaction};
 use async_trait::async_trait;
@@ -49,7 +50,7 @@ struct DbFile {
     /// The last journal line this snapshot contains.
     #[serde(default)]
     seq: u64,
-    entities: BTreeMap<String, IndexMap<String, Arc<Value>>>,
+    entities: BTreeMap<String, IndexMap<String, Doc>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     sequences: BTreeMap<String, u64>,
     /// Epoch milliseconds at which entities with a TTL expire.
@@ -65,13 +66,13 @@ struct Line {
     ops: Vec<Op>,
     /// Everything replaced (reset, load, seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    reset: Option<BTreeMap<String, IndexMap<String, Arc<Value>>>>,
+    reset: Option<BTreeMap<String, IndexMap<String, Doc>>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Op {
-    Put { e: String, id: String, v: Arc<Value>, x: Option<u64> },
+    Put { e: String, id: String, v: Doc, x: Option<u64> },
     Del { e: String, id: String },
     Seq { e: String, n: u64 },
 }
@@ -290,11 +291,7 @@ fn replay(path: &Path, state: &mut State, after: u64, last_segment: bool) -> Res
         }
         top = top.max(line.seq);
         if let Some(tables) = line.reset {
-            let data: Dataset = tables
-                .into_iter()
-                .map(|(e, rows)| (e, rows.into_iter().map(|(id, v)| (id, Arc::unwrap_or_clone(v))).collect()))
-                .collect();
-            *state = State::from_dataset(data);
+            *state = State::from_docs(tables);
         }
         for op in line.ops {
             match op {
@@ -543,7 +540,7 @@ fn ops_for(state: &State, touched: &[(String, String)], transient: &HashSet<Stri
         .iter()
         .filter(|(e, _)| !transient.contains(e))
         .map(|(e, id)| match state.tables.get(e).and_then(|t| t.get(id)) {
-            Some(row) => Op::Put { e: e.clone(), id: id.clone(), v: Arc::clone(&row.value), x: row.expires_at },
+            Some(row) => Op::Put { e: e.clone(), id: id.clone(), v: row.value.clone(), x: row.expires_at },
             None => Op::Del { e: e.clone(), id: id.clone() },
         })
         .collect()
@@ -600,7 +597,7 @@ impl Store for FileStore {
                 .tables
                 .iter()
                 .filter(|(e, _)| !shared.transient.contains(*e))
-                .map(|(e, rows)| (e.clone(), rows.iter().map(|(id, r)| (id.clone(), Arc::clone(&r.value))).collect()))
+                .map(|(e, rows)| (e.clone(), rows.iter().map(|(id, r)| (id.clone(), r.value.clone())).collect()))
                 .collect();
             shared.queue(Line { seq: shared.next_seq(), ops: Vec::new(), reset: Some(tables) })
         })?;
@@ -622,7 +619,7 @@ impl Store for FileStore {
         let data: Dataset = state
             .tables
             .into_iter()
-            .map(|(e, rows)| (e, rows.into_iter().map(|(id, r)| (id, Arc::unwrap_or_clone(r.value))).collect()))
+            .map(|(e, rows)| (e, rows.into_iter().map(|(id, r)| (id, r.value.value())).collect()))
             .collect();
         self.replace_all(data).await?;
         Ok(true)

@@ -16,6 +16,7 @@
 //! hashbrown's default hasher (foldhash), not SipHash: the keys are the mock's own
 //! data, and building an index of a million ids is the stall this shortens.
 
+use super::doc::Doc;
 use hashbrown::{HashMap, HashSet};
 use serde_json::Value;
 
@@ -55,13 +56,13 @@ impl Indexes {
     }
 
     /// Builds the index of `field` over `rows` (id, value).
-    pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, &'a Value)>) {
+    pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, &'a Doc)>) {
         let mut index = FieldIndex::new();
         // One key buffer for every row: a key is allocated once, where it is new.
         let mut buf = String::new();
-        for (id, v) in rows {
-            let Some(v) = crate::json::field_at(v, field) else { continue };
-            each_key(v, &mut buf, &mut |key| match index.get_mut(key) {
+        for (id, doc) in rows {
+            let Some(v) = doc.field(field) else { continue };
+            each_key(&v, &mut buf, &mut |key| match index.get_mut(key) {
                 Some(ids) => {
                     ids.insert(id.clone());
                 }
@@ -74,10 +75,10 @@ impl Indexes {
     }
 
     /// Keeps the type's indexes exact as `id` goes from `old` to `new`.
-    pub fn update(&mut self, entity: &str, id: &str, old: Option<&Value>, new: Option<&Value>) {
+    pub fn update(&mut self, entity: &str, id: &str, old: Option<&Doc>, new: Option<&Value>) {
         let Some(fields) = self.by.get_mut(entity) else { return };
         for (field, index) in fields.iter_mut() {
-            for key in keys(old.and_then(|v| crate::json::field_at(v, field))) {
+            for key in keys(old.and_then(|d| d.field(field)).as_ref()) {
                 if let Some(ids) = index.get_mut(&key) {
                     ids.remove(id);
                     if ids.is_empty() {

@@ -5,6 +5,7 @@
 //! Because every `commit` runs entirely under the lock, transactions are trivially
 //! serialisable. [`super::FileStore`] wraps this engine and adds durability.
 
+use super::doc::{self, Doc};
 use super::{
     Cond, Dataset, Found, ListQuery, Page, Snapshot, SnapshotMeta, Store, StoreError, Transaction, Ttl, Write,
 };
@@ -132,8 +133,9 @@ impl Clock for TestClock {
 
 #[derive(Debug, Clone)]
 pub(super) struct Row {
-    /// Shared so that a snapshot copies pointers, not entities, while it holds the lock.
-    pub value: Arc<Value>,
+    /// Its compact text, shared so that a snapshot copies pointers, not entities,
+    /// while it holds the lock.
+    pub value: Doc,
     /// Epoch milliseconds after which the row no longer exists.
     pub expires_at: Option<u64>,
 }
@@ -171,7 +173,7 @@ impl State {
         let found = match (w.cond(), current) {
             (Cond::Any, _) => return Ok(()),
             (Cond::Absent, None) | (Cond::Present, Some(_)) => return Ok(()),
-            (Cond::Equals(want), Some(row)) if *row.value == *want => return Ok(()),
+            (Cond::Equals(want), Some(row)) if row.value.is(want) => return Ok(()),
             (Cond::Absent, Some(_)) => Found::Exists,
             (Cond::Present | Cond::Equals(_), None) => Found::Missing,
             (Cond::Equals(_), Some(_)) => Found::Changed,
@@ -197,11 +199,11 @@ impl State {
                     Some(row) => {
                         let expires_at = expiry(Some(row));
                         self.indexes.update(&entity, &id, Some(&row.value), Some(&value));
-                        *row = Row { value: Arc::new(value), expires_at };
+                        *row = Row { value: Doc::new(&value), expires_at };
                     }
                     None => {
                         self.indexes.update(&entity, &id, None, Some(&value));
-                        table.insert(id, Row { value: Arc::new(value), expires_at: expiry(None) });
+                        table.insert(id, Row { value: Doc::new(&value), expires_at: expiry(None) });
                     }
                 }
             }
@@ -222,7 +224,20 @@ impl State {
                 state.note_numeric_id(&entity, id);
             }
             let table =
-                rows.into_iter().map(|(id, value)| (id, Row { value: Arc::new(value), expires_at: None })).collect();
+                rows.into_iter().map(|(id, value)| (id, Row { value: Doc::new(&value), expires_at: None })).collect();
+            state.tables.insert(entity, table);
+        }
+        state
+    }
+
+    /// The state of entities read from a data file (no expiries: the caller sets them).
+    pub fn from_docs(tables: BTreeMap<String, IndexMap<String, Doc>>) -> State {
+        let mut state = State::default();
+        for (entity, rows) in tables {
+            for id in rows.keys() {
+                state.note_numeric_id(&entity, id);
+            }
+            let table = rows.into_iter().map(|(id, value)| (id, Row { value, expires_at: None })).collect();
             state.tables.insert(entity, table);
         }
         state
@@ -243,7 +258,7 @@ impl State {
         let field = query.filters.first().map(|(f, _)| f.clone());
         if let Some(field) = field.filter(|_| indexable) {
             if self.indexes.get(entity, &field).is_none() && self.indexes.has_room(entity) {
-                self.indexes.build(entity, &field, rows.iter().map(|(id, r)| (id, r.value.as_ref())));
+                self.indexes.build(entity, &field, rows.iter().map(|(id, r)| (id, &r.value)));
             }
             // The most selective indexed filter gives the candidates.
             let mut best: Option<Vec<(usize, &Row)>> = None;
@@ -264,14 +279,14 @@ impl State {
             if let Some(found) = best {
                 // Creation order, as a scan would give them; an exact index answers its
                 // own filter, so a query with no other condition needs only the TTL check.
-                let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| r.value.as_ref());
+                let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| &r.value);
                 if query.filters.len() == 1 && query.search.is_none() {
-                    return query.page(live);
+                    return doc::page(query, live);
                 }
-                return query.apply(live);
+                return doc::apply(query, live);
             }
         }
-        query.apply(rows.values().filter(|r| r.live(now)).map(|r| r.value.as_ref()))
+        doc::apply(query, rows.values().filter(|r| r.live(now)).map(|r| &r.value))
     }
 }
 
@@ -362,7 +377,7 @@ impl MemoryStore {
             .tables
             .iter()
             .map(|(name, rows)| {
-                let live = rows.iter().filter(|(_, r)| r.live(now)).map(|(id, r)| (id.clone(), Value::clone(&r.value)));
+                let live = rows.iter().filter(|(_, r)| r.live(now)).map(|(id, r)| (id.clone(), r.value.value()));
                 (name.clone(), live.collect())
             })
             .collect()
@@ -386,7 +401,9 @@ impl Store for MemoryStore {
 
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
         let now = self.now();
-        Ok(self.lock().live(entity, id, now).map(|r| Value::clone(&r.value)))
+        // The text is copied (a pointer) under the lock and parsed outside it.
+        let doc = self.lock().live(entity, id, now).map(|r| r.value.clone());
+        Ok(doc.map(|d| d.value()))
     }
 
     async fn list(&self, entity: &str, query: &ListQuery) -> Result<Page, StoreError> {
@@ -482,11 +499,7 @@ mod tests {
                     // A reset replaces everything: the indexes start again.
                     let data = Dataset::from([(
                         "users".to_owned(),
-                        state.tables["users"]
-                            .iter()
-                            .take(700)
-                            .map(|(k, r)| (k.clone(), Value::clone(&r.value)))
-                            .collect(),
+                        state.tables["users"].iter().take(700).map(|(k, r)| (k.clone(), r.value.value())).collect(),
                     )]);
                     state = State::from_dataset(data);
                 }
@@ -510,7 +523,7 @@ mod tests {
                 assert_eq!(state.list("users", &q, now, true), scanned, "step {step}: {q:?}");
                 // Exact, not merely a superset: the same as one built afresh.
                 let mut fresh = crate::store::index::Indexes::default();
-                let rows = state.tables["users"].iter().map(|(id, r)| (id, r.value.as_ref()));
+                let rows = state.tables["users"].iter().map(|(id, r)| (id, &r.value));
                 fresh.build("users", "role", rows);
                 assert_eq!(state.indexes.get("users", "role"), fresh.get("users", "role"), "step {step}");
                 checked += 1;

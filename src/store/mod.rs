@@ -12,6 +12,7 @@
 //! - [`FileStore`]: the memory engine plus a pretty-printed `db.json` written atomically;
 //! - [`RedisStore`]: shared state for many gateway instances, one Lua script per commit.
 
+mod doc;
 mod file;
 mod index;
 mod log;

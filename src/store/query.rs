@@ -2,6 +2,7 @@
 
 use crate::json::{equals_text, field_at};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,23 +48,38 @@ impl ListQuery {
 
     /// Sorts and pages entities already known to match, in creation order.
     pub fn page<'a>(&self, matched: impl Iterator<Item = &'a Value>) -> Page {
+        self.page_by(
+            matched,
+            |v| self.sort.as_ref().and_then(|s| field_at(v, &s.field)).map(Cow::Borrowed),
+            Value::clone,
+        )
+    }
+
+    /// [`ListQuery::page`] over any kind of entity: `key` reads an entity's sort
+    /// field, `value` makes an entity of the page a value (called for the page only).
+    pub fn page_by<'a, T: Copy>(
+        &self,
+        matched: impl Iterator<Item = T>,
+        key: impl Fn(T) -> Option<Cow<'a, Value>>,
+        value: impl Fn(T) -> Value,
+    ) -> Page {
         let end = self.offset.saturating_add(self.limit.unwrap_or(usize::MAX));
         let Some(sort) = &self.sort else {
             let mut total = 0;
             let mut items = Vec::new();
             for v in matched {
                 if total >= self.offset && total < end {
-                    items.push(v.clone());
+                    items.push(value(v));
                 }
                 total += 1;
             }
             return Page { items, total };
         };
-        let mut keyed: Vec<(Option<&Value>, usize, &Value)> =
-            matched.enumerate().map(|(i, v)| (field_at(v, &sort.field), i, v)).collect();
+        type Keyed<'k, T> = (Option<Cow<'k, Value>>, usize, T);
+        let mut keyed: Vec<Keyed<'a, T>> = matched.enumerate().map(|(i, v)| (key(v), i, v)).collect();
         let total = keyed.len();
-        let order = |a: &(Option<&Value>, usize, &Value), b: &(Option<&Value>, usize, &Value)| {
-            let ord = compare(a.0, b.0);
+        let order = |a: &Keyed<'a, T>, b: &Keyed<'a, T>| {
+            let ord = compare(a.0.as_deref(), b.0.as_deref());
             let ord = if sort.descending { ord.reverse() } else { ord };
             // The position breaks ties: the order is total, and stable.
             ord.then(a.1.cmp(&b.1))
@@ -77,12 +93,12 @@ impl ListQuery {
             keyed.truncate(end);
         }
         keyed.sort_unstable_by(order);
-        let items = keyed.into_iter().skip(self.offset).map(|(_, _, v)| v.clone()).collect();
+        let items = keyed.into_iter().skip(self.offset).map(|(_, _, v)| value(v)).collect();
         Page { items, total }
     }
 }
 
-fn contains_text(v: &Value, needle_lower: &str) -> bool {
+pub(super) fn contains_text(v: &Value, needle_lower: &str) -> bool {
     match v {
         Value::String(s) => s.to_lowercase().contains(needle_lower),
         Value::Array(items) => items.iter().any(|i| contains_text(i, needle_lower)),
