@@ -21,20 +21,26 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-/// Shared so that a snapshot of the engine copies pointers, not entities.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Doc(Arc<str>);
+/// Shared so that a snapshot of the engine copies pointers, not entities. Raw JSON
+/// so that writing it (a journal line, `db.json`) copies the text without checking
+/// it again.
+#[derive(Clone)]
+pub struct Doc(Arc<RawValue>);
 
 impl Doc {
     pub fn new(v: &Value) -> Doc {
-        Doc(serde_json::to_string(v).expect("JSON values always serialise").into())
+        Doc(serde_json::value::to_raw_value(v).expect("JSON values always serialise").into())
+    }
+
+    fn text(&self) -> &str {
+        self.0.get()
     }
 
     /// The entity as a value. The text was written by `serde_json` or read as JSON
     /// from a data file, so it parses; were it ever not to, the entity reads as null
     /// and the reason is logged, rather than the server stopping.
     pub fn value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or_else(|e| {
+        serde_json::from_str(self.text()).unwrap_or_else(|e| {
             tracing::error!(error = %e, "an entity's stored text does not parse");
             Value::Null
         })
@@ -43,7 +49,7 @@ impl Doc {
     /// Whether the entity is `v`: the same text, or else the same value.
     pub fn is(&self, v: &Value) -> bool {
         let text = serde_json::to_string(v).expect("JSON values always serialise");
-        *self.0 == *text || self.value() == *v
+        self.text() == text || self.value() == *v
     }
 
     /// The field named `dotted`, as [`crate::json::field_at`] finds it in the value
@@ -54,7 +60,7 @@ impl Doc {
             Some((head, rest)) => (head, Some(rest)),
             None => (dotted, None),
         };
-        let mut de = serde_json::Deserializer::from_str(&self.0);
+        let mut de = serde_json::Deserializer::from_str(self.text());
         let found = Fields { exact: dotted, head: rest.map(|_| head) }.deserialize(&mut de).ok()?;
         match (found, rest) {
             (Found { exact: Some(v), .. }, _) => Some(v),
@@ -68,7 +74,7 @@ impl Doc {
     /// it. Conservative wherever the text could hide a match: non-ASCII text (whose
     /// lower case may be ASCII) and words with characters JSON escapes.
     pub fn may_contain(&self, needle_lower: &str) -> bool {
-        let hay = self.0.as_bytes();
+        let hay = self.text().as_bytes();
         let needle = needle_lower.as_bytes();
         if needle.is_empty() || !hay.is_ascii() || needle.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
             return true;
@@ -102,15 +108,20 @@ pub fn page<'a>(query: &ListQuery, matched: impl Iterator<Item = &'a Doc>) -> Pa
 
 impl fmt::Debug for Doc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.text())
+    }
+}
+
+impl PartialEq for Doc {
+    fn eq(&self, other: &Doc) -> bool {
+        self.text() == other.text()
     }
 }
 
 /// Written as the JSON it is, verbatim (in a pretty-printed file, one line).
 impl Serialize for Doc {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
+        self.0.serialize(s)
     }
 }
 
@@ -119,12 +130,11 @@ impl Serialize for Doc {
 impl<'de> Deserialize<'de> for Doc {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
         let raw = <Box<RawValue>>::deserialize(d)?;
-        let text = raw.get();
-        if text.contains('\n') {
-            let v: Value = serde_json::from_str(text).map_err(de::Error::custom)?;
+        if raw.get().contains('\n') {
+            let v: Value = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
             return Ok(Doc::new(&v));
         }
-        Ok(Doc(Arc::from(text)))
+        Ok(Doc(raw.into()))
     }
 }
 
@@ -135,7 +145,8 @@ struct Found {
     head: Option<Value>,
 }
 
-/// Reads the top-level keys `exact` and `head` of an object, skipping every other.
+/// Reads the top-level keys `exact` and `head` of an object, skipping every other
+/// (anything but an object is an error, which [`Doc::field`] reads as no field).
 struct Fields<'s> {
     exact: &'s str,
     head: Option<&'s str>,
@@ -168,30 +179,6 @@ impl<'de> Visitor<'de> for Fields<'_> {
             }
         }
         Ok(found)
-    }
-
-    // Anything but an object has no fields.
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Found::default())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Found, E> {
-        Ok(Found::default())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Found, E> {
-        Ok(Found::default())
-    }
-    fn visit_unit<E>(self) -> Result<Found, E> {
-        Ok(Found::default())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Found, E> {
-        Ok(Found::default())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Found, E> {
-        Ok(Found::default())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Found, E> {
-        Ok(Found::default())
     }
 }
 
@@ -268,7 +255,7 @@ mod tests {
     #[test]
     fn written_verbatim_and_read_compact() {
         let doc: Doc = serde_json::from_str("{\n  \"a\": [1,\n 2],\n \"b\": \"x y\"\n}").unwrap();
-        assert_eq!(&*doc.0, r#"{"a":[1,2],"b":"x y"}"#);
+        assert_eq!(doc.text(), r#"{"a":[1,2],"b":"x y"}"#);
         let file = serde_json::to_string_pretty(&json!({"rows": [1]})).unwrap();
         assert!(file.contains('\n'));
         let nested = serde_json::to_string_pretty(&std::collections::BTreeMap::from([("x", doc.clone())])).unwrap();

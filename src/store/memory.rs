@@ -218,19 +218,11 @@ impl State {
     }
 
     pub fn from_dataset(data: Dataset) -> State {
-        let mut state = State::default();
-        for (entity, rows) in data {
-            for id in rows.keys() {
-                state.note_numeric_id(&entity, id);
-            }
-            let table =
-                rows.into_iter().map(|(id, value)| (id, Row { value: Doc::new(&value), expires_at: None })).collect();
-            state.tables.insert(entity, table);
-        }
-        state
+        let docs = |rows: IndexMap<String, Value>| rows.into_iter().map(|(id, v)| (id, Doc::new(&v))).collect();
+        State::from_docs(data.into_iter().map(|(entity, rows)| (entity, docs(rows))).collect())
     }
 
-    /// The state of entities read from a data file (no expiries: the caller sets them).
+    /// The state of entities without expiries (a data file's: the caller sets them).
     pub fn from_docs(tables: BTreeMap<String, IndexMap<String, Doc>>) -> State {
         let mut state = State::default();
         for (entity, rows) in tables {
