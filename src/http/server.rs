@@ -116,6 +116,7 @@ impl Server {
         spawn_upkeep(&metrics);
         let seeded = opened.fresh || settings.reset;
         start_data(settings, &profile, store.as_ref(), seeded).await?;
+        give_back_freed_memory();
         let conveniences = Conveniences::for_profile(&profile);
         let limits = profile.limits;
         let guard = &profile.system;
@@ -303,6 +304,17 @@ fn spawn_chaos_refresh(namespaces: &Arc<Namespaces>) {
             tokio::time::sleep(crate::chaos::REFRESH).await;
         }
     });
+}
+
+/// Returns to the OS the memory that opening the store freed: reading a large
+/// `db.json` or journal parses into buffers that are dropped at once, and mimalloc
+/// (the binary's allocator) keeps freed pages of a thread until that thread allocates
+/// again, which the loading thread, idle from here on, never does. At a million users
+/// this is about 220 MB of a 520 MB resident size after a restart.
+fn give_back_freed_memory() {
+    // SAFETY: mi_collect takes no pointers and may be called from any thread at any
+    // time; when mimalloc is not the global allocator it tidies only its own empty heap.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 /// Drains histogram samples every few seconds while the server's metrics live.
