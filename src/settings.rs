@@ -138,6 +138,7 @@ impl Settings {
                 .unwrap_or_else(|| format!("mockgate:{{{}}}", profile.name)),
             redis_cluster: self.redis_cluster,
             transient: profile.rules.transient(),
+            indexes: profile.rules.indexes(),
             key_patterns: profile.rules.key_patterns(),
             clock: std::sync::Arc::clone(clock),
         }

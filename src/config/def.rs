@@ -363,6 +363,10 @@ pub struct PersistenceDef {
     pub response_count_key: Option<String>,
     /// Mock-and-Roll lists: the query parameters that filter (others are ignored).
     pub filter_by_query_params: Option<Vec<String>>,
+    /// Fields of the entity type that lists filter or sort by, indexed from the
+    /// start whatever the type's size (dotted names reach nested fields).
+    #[serde(default)]
+    pub indexes: Vec<String>,
     /// Mock-and-Roll creates: store the whole rendered response, not just the request.
     pub store_response_body: Option<bool>,
     /// Mock-and-Roll: unique across the entity type (as `validation.unique_fields`).

@@ -78,6 +78,8 @@ pub struct EntityRules {
     pub protected: HashSet<String>,
     /// `key_pattern`, e.g. `myapi:users:{user_id}`: the Redis key of each entity.
     pub key_pattern: Option<String>,
+    /// Fields declared indexed (`"indexes"` on any of the type's endpoints).
+    pub indexes: std::collections::BTreeSet<String>,
 }
 
 /// Every entity type's rules.
@@ -98,6 +100,15 @@ impl Rules {
             out.extend(r.unique.iter().map(|f| claim_entity(name, f)));
         }
         out
+    }
+
+    /// The indexed fields of every type that declares some.
+    pub fn indexes(&self) -> crate::store::DeclaredIndexes {
+        self.entities
+            .iter()
+            .filter(|(_, r)| !r.indexes.is_empty())
+            .map(|(name, r)| (name.clone(), r.indexes.clone()))
+            .collect()
     }
 
     /// `(entity type, key_pattern)` for every type that has one.
@@ -239,6 +250,14 @@ impl Rules {
                 ),
                 _ => self.entry(entity).key_pattern = Some(pattern.clone()),
             }
+        }
+        for (k, field) in def.indexes.iter().enumerate() {
+            if field.is_empty() || field.split('.').any(str::is_empty) {
+                let found = format!("found {field:?}");
+                cx.problem(format!("{at}.indexes[{k}]"), found, "a field name (dotted names reach nested fields)");
+                continue;
+            }
+            self.entry(entity).indexes.insert(field.clone());
         }
         for u in &def.unique_fields {
             let r = self.entry(entity);

@@ -21,7 +21,7 @@
 //! overwritten. The folder is locked so two processes cannot share it.
 
 use super::doc::Doc;
-use super::memory::{Row, State, lock};
+use super::memory::{State, lock};
 use super::{Clock, Dataset, ListQuery, MemoryStore, Page, Snapshot, SnapshotMeta, Store, StoreError, Transaction};
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -127,6 +127,11 @@ impl FileStore {
     /// store and whether any data existed, so the caller seeds only a fresh folder.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(FileStore, bool), StoreError> {
         Self::open_with(dir, clock, HashSet::new())
+    }
+
+    /// See [`MemoryStore::declare_indexes`].
+    pub fn declare_indexes(&self, declared: super::DeclaredIndexes) {
+        self.shared.mem.declare_indexes(declared);
     }
 
     /// [`FileStore::open`], keeping the `transient` entity types in memory only.
@@ -297,7 +302,7 @@ fn replay(path: &Path, state: &mut State, after: u64, last_segment: bool) -> Res
             match op {
                 Op::Put { e, id, v, x } => {
                     state.note_numeric_id(&e, &id);
-                    state.tables.entry(e).or_default().insert(id, Row { value: v, expires_at: x });
+                    state.put_row(&e, id, v, x);
                 }
                 Op::Del { e, id } => {
                     if let Some(t) = state.tables.get_mut(&e) {
@@ -344,14 +349,11 @@ fn parse(path: &Path, text: &str) -> Result<(State, u64), StoreError> {
     let mut state = State { sequences: db.sequences, ..State::default() };
     for (entity, rows) in db.entities {
         let expiry = db.expires_at.get(&entity);
-        let table = rows
-            .into_iter()
-            .map(|(id, value)| {
-                let expires_at = expiry.and_then(|e| e.get(&id)).copied();
-                (id, Row { value, expires_at })
-            })
-            .collect();
-        state.tables.insert(entity, table);
+        state.tables.insert(entity.clone(), IndexMap::with_capacity(rows.len()));
+        for (id, value) in rows {
+            let expires_at = expiry.and_then(|e| e.get(&id)).copied();
+            state.put_row(&entity, id, value, expires_at);
+        }
     }
     Ok((state, db.seq))
 }

@@ -1,61 +1,107 @@
-//! Equality indexes of the in-memory engine (and so of the file store): a list that
-//! filters `?role=admin` on a large entity type looks up the ids whose `role` reads
-//! as `admin` instead of reading every entity.
+//! Indexes of the in-memory engine (and so of the file store): a list that filters
+//! `?role=admin` on a large entity type looks up the ids whose `role` reads as
+//! `admin` instead of reading every entity, and a list sorted by `age` walks the
+//! entities in `age` order and stops at the end of its page.
 //!
-//! An index is built the first time a type is filtered by a field (one pass, under
-//! the engine's lock) and from then on kept exact by every put and delete; anything
-//! that replaces the data wholesale (a reset, a load, a purge) drops the indexes,
-//! and they are built again when next asked for. A lookup gives candidates only: the
-//! list still checks each one against the whole query (every filter, the search,
-//! the TTL), so an index can make a list faster, never different.
+//! An index is built the first time a type is filtered or sorted by a field (one
+//! pass, under the engine's lock), or at start and after each replacement of the data
+//! for the fields a profile declares (`"indexes"` on a persistence block), and from
+//! then on kept exact by every put and delete; anything that replaces the data
+//! wholesale (a reset, a load, a purge) drops the indexes, and they are built again
+//! when next asked for. A lookup gives candidates only: the list still checks each
+//! one against the whole query (every filter, the search, the TTL), so an index can
+//! make a list faster, never different.
 //!
-//! Keys follow [`crate::json::equals_text`], the comparison a filter makes: a string
-//! is its text, a number its value (`25` and `25.0` are one key), booleans and
-//! `null` their words, an array each of its items; objects never match.
+//! Equality keys follow [`crate::json::equals_text`], the comparison a filter makes:
+//! a string is its text, a number its value (`25` and `25.0` are one key), booleans
+//! and `null` their words, an array each of its items; objects never match. Sort keys
+//! are [`SortKey`]s, ordered as a sort compares values; ties are broken by each
+//! row's creation sequence, so equal keys keep creation order as a scan's sort does.
 //!
 //! hashbrown's default hasher (foldhash), not SipHash: the keys are the mock's own
 //! data, and building an index of a million ids is the stall this shortens.
 
+use super::SortKey;
 use super::doc::Doc;
 use hashbrown::{HashMap, HashSet};
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::Arc;
 
-/// Types smaller than this are scanned: building and keeping an index costs more.
+/// Types smaller than this are scanned unless a field is declared: building and
+/// keeping an index costs more.
 pub const MIN_ROWS: usize = 512;
-/// Fields indexed per entity type at most; filters on others scan.
+/// Fields indexed per entity type at most, of each kind, besides declared ones;
+/// filters and sorts on others scan.
 pub const MAX_PER_TYPE: usize = 8;
 
 /// Key text → the ids of the entities holding it.
 pub type FieldIndex = HashMap<String, HashSet<String>>;
 
+/// (sort key, creation sequence, id), in the order a sort gives.
+pub type SortEntry = (SortKey, u64, Box<str>);
+pub type SortIndex = BTreeSet<SortEntry>;
+
+/// Entity type → the fields its profile declares indexed.
+pub type DeclaredIndexes = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
 #[derive(Debug, Default)]
 pub struct Indexes {
     by: HashMap<String, HashMap<String, FieldIndex>>,
+    sorted: HashMap<String, HashMap<String, SortIndex>>,
+    declared: Arc<DeclaredIndexes>,
 }
 
 /// A copy of the data (a snapshot) does not carry the indexes; they are built again
-/// where they are used.
+/// where they are used. What is declared stays.
 impl Clone for Indexes {
     fn clone(&self) -> Self {
-        Indexes::default()
+        Indexes { declared: Arc::clone(&self.declared), ..Indexes::default() }
     }
 }
 
 impl Indexes {
     pub fn clear(&mut self) {
         self.by.clear();
+        self.sorted.clear();
+    }
+
+    pub fn declare(&mut self, declared: Arc<DeclaredIndexes>) {
+        self.declared = declared;
+    }
+
+    pub fn declared(&self) -> Arc<DeclaredIndexes> {
+        Arc::clone(&self.declared)
+    }
+
+    pub fn is_declared(&self, entity: &str, field: &str) -> bool {
+        self.declared.get(entity).is_some_and(|f| f.contains(field))
     }
 
     pub fn get(&self, entity: &str, field: &str) -> Option<&FieldIndex> {
         self.by.get(entity)?.get(field)
     }
 
-    /// Whether `field` of `entity` may get an index.
-    pub fn has_room(&self, entity: &str) -> bool {
-        self.by.get(entity).is_none_or(|f| f.len() < MAX_PER_TYPE)
+    pub fn sorted(&self, entity: &str, field: &str) -> Option<&SortIndex> {
+        self.sorted.get(entity)?.get(field)
     }
 
-    /// Builds the index of `field` over `rows` (id, value).
+    /// Whether a list of `rows` entities filtering `field` should use (and so build)
+    /// its equality index.
+    pub fn wants(&self, entity: &str, field: &str, rows: usize) -> bool {
+        self.is_declared(entity, field)
+            || (rows >= MIN_ROWS && self.by.get(entity).is_none_or(|f| f.len() < MAX_PER_TYPE))
+    }
+
+    /// Whether a list of `rows` entities sorted by `field` should use (and so build)
+    /// its sort index.
+    pub fn wants_sorted(&self, entity: &str, field: &str, rows: usize) -> bool {
+        self.is_declared(entity, field)
+            || (rows >= MIN_ROWS && self.sorted.get(entity).is_none_or(|f| f.len() < MAX_PER_TYPE))
+    }
+
+    /// Builds the equality index of `field` over `rows` (id, value).
     pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, &'a Doc)>) {
         let mut index = FieldIndex::new();
         // One key buffer for every row: a key is allocated once, where it is new.
@@ -74,23 +120,82 @@ impl Indexes {
         self.by.entry(entity.to_owned()).or_default().insert(field.to_owned(), index);
     }
 
-    /// Keeps the type's indexes exact as `id` goes from `old` to `new`.
-    pub fn update(&mut self, entity: &str, id: &str, old: Option<&Doc>, new: Option<&Value>) {
-        let Some(fields) = self.by.get_mut(entity) else { return };
-        for (field, index) in fields.iter_mut() {
-            for key in keys(old.and_then(|d| d.field(field)).as_ref()) {
-                if let Some(ids) = index.get_mut(&key) {
-                    ids.remove(id);
-                    if ids.is_empty() {
-                        index.remove(&key);
+    /// Builds the sort index of `field` over `rows` (id, creation sequence, value):
+    /// the entries are made, sorted once and put into the tree in bulk.
+    pub fn build_sorted<'a>(
+        &mut self,
+        entity: &str,
+        field: &str,
+        rows: impl Iterator<Item = (&'a String, u64, &'a Doc)>,
+    ) {
+        let entries: Vec<SortEntry> =
+            rows.map(|(id, seq, doc)| (SortKey::of(doc.field(field).as_ref()), seq, id.as_str().into())).collect();
+        self.sorted.entry(entity.to_owned()).or_default().insert(field.to_owned(), entries.into_iter().collect());
+    }
+
+    /// Keeps the type's indexes exact as `id` (created `seq`th) goes from `old` to `new`.
+    pub fn update(&mut self, entity: &str, id: &str, seq: u64, old: Option<&Doc>, new: Option<&Value>) {
+        if let Some(fields) = self.by.get_mut(entity) {
+            for (field, index) in fields.iter_mut() {
+                for key in keys(old.and_then(|d| d.field(field)).as_ref()) {
+                    if let Some(ids) = index.get_mut(&key) {
+                        ids.remove(id);
+                        if ids.is_empty() {
+                            index.remove(&key);
+                        }
                     }
                 }
+                for key in keys(new.and_then(|v| crate::json::field_at(v, field))) {
+                    index.entry(key).or_default().insert(id.to_owned());
+                }
             }
-            for key in keys(new.and_then(|v| crate::json::field_at(v, field))) {
-                index.entry(key).or_default().insert(id.to_owned());
+        }
+        if let Some(fields) = self.sorted.get_mut(entity) {
+            for (field, index) in fields.iter_mut() {
+                let old = old.map(|d| SortKey::of(d.field(field).as_ref()));
+                let new = new.map(|v| SortKey::of(crate::json::field_at(v, field)));
+                if old == new {
+                    continue;
+                }
+                let id: Box<str> = id.into();
+                if let Some(old) = old {
+                    index.remove(&(old, seq, id.clone()));
+                }
+                if let Some(new) = new {
+                    index.insert((new, seq, id));
+                }
             }
         }
     }
+}
+
+/// The entries of a sort index in the order of a sort by its field, descending or
+/// not; equal keys keep creation order either way (the order [`super::ListQuery`]
+/// gives). Descending walks the keys from the greatest, each key's run forwards:
+/// one tree lookup per distinct key, nothing buffered.
+pub fn walk(index: &SortIndex, descending: bool) -> Box<dyn Iterator<Item = &SortEntry> + '_> {
+    if !descending {
+        return Box::new(index.iter());
+    }
+    let first = |key: &SortKey| (key.clone(), 0, Box::<str>::from(""));
+    let mut run: Option<(&SortKey, std::collections::btree_set::Range<'_, SortEntry>)> = None;
+    let mut below = index.last().map(|e| &e.0);
+    Box::new(std::iter::from_fn(move || {
+        loop {
+            if let Some((key, entries)) = &mut run {
+                match entries.next() {
+                    Some(e) if e.0 == **key => return Some(e),
+                    _ => {
+                        // The next key down: the greatest entry before this key's first.
+                        below = index.range((Bound::Unbounded, Bound::Excluded(first(key)))).next_back().map(|e| &e.0);
+                        run = None;
+                    }
+                }
+            }
+            let key = below.take()?;
+            run = Some((key, index.range((Bound::Included(first(key)), Bound::Unbounded))));
+        }
+    }))
 }
 
 /// The keys a field's value is found under.

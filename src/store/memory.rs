@@ -138,6 +138,9 @@ pub(super) struct Row {
     pub value: Doc,
     /// Epoch milliseconds after which the row no longer exists.
     pub expires_at: Option<u64>,
+    /// Its place in creation order ([`State::next_seq`] when it was first written),
+    /// which breaks ties in a sort index as the row's position does in a scan.
+    pub seq: u64,
 }
 
 impl Row {
@@ -151,11 +154,45 @@ impl Row {
 pub(super) struct State {
     pub tables: BTreeMap<String, IndexMap<String, Row>>,
     pub sequences: BTreeMap<String, u64>,
-    /// Equality indexes, built when a large type is first filtered (not copied by a clone).
+    /// Equality and sort indexes, built when a large type is first filtered or sorted,
+    /// or for declared fields (not copied by a clone).
     pub indexes: super::index::Indexes,
+    /// The sequence the next new row gets.
+    pub next_seq: u64,
+    /// Whether any row may have an expiry (once set, until the data is replaced): when
+    /// not, a type's count is its number of rows.
+    pub may_expire: bool,
 }
 
 impl State {
+    /// Writes row `id` of `entity`: a new row at the end of creation order, an existing
+    /// one in place (keeping its position and sequence). Returns the old value.
+    pub fn put_row(&mut self, entity: &str, id: String, value: Doc, expires_at: Option<u64>) -> (u64, Option<Doc>) {
+        self.may_expire |= expires_at.is_some();
+        if !self.tables.contains_key(entity) {
+            self.tables.insert(entity.to_owned(), IndexMap::new());
+        }
+        let Some(table) = self.tables.get_mut(entity) else { return (0, None) };
+        match table.get_mut(&id) {
+            Some(row) => {
+                let old = std::mem::replace(&mut row.value, value);
+                row.expires_at = expires_at;
+                (row.seq, Some(old))
+            }
+            None => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                table.insert(id, Row { value, expires_at, seq });
+                (seq, None)
+            }
+        }
+    }
+
+    /// How many rows of `rows` are live.
+    fn live_count(&self, rows: &IndexMap<String, Row>, now: u64) -> usize {
+        if self.may_expire { rows.values().filter(|r| r.live(now)).count() } else { rows.len() }
+    }
+
     fn live(&self, entity: &str, id: &str, now: u64) -> Option<&Row> {
         self.tables.get(entity)?.get(id).filter(|r| r.live(now))
     }
@@ -185,33 +222,21 @@ impl State {
         match w {
             Write::Put { entity, id, value, ttl, .. } => {
                 self.note_numeric_id(&entity, &id);
-                if !self.tables.contains_key(&entity) {
-                    self.tables.insert(entity.clone(), IndexMap::new());
-                }
-                let Some(table) = self.tables.get_mut(&entity) else { return };
-                let expiry = |old: Option<&Row>| match ttl {
+                let old = self.tables.get(&entity).and_then(|t| t.get(&id));
+                let expires_at = match ttl {
                     Ttl::Keep => old.filter(|r| r.live(now)).and_then(|r| r.expires_at),
                     Ttl::Persist => None,
                     Ttl::Seconds(s) => Some(now + s * 1000),
                 };
-                match table.get_mut(&id) {
-                    // Replaced in place: an entity keeps its position in creation order.
-                    Some(row) => {
-                        let expires_at = expiry(Some(row));
-                        self.indexes.update(&entity, &id, Some(&row.value), Some(&value));
-                        *row = Row { value: Doc::new(&value), expires_at };
-                    }
-                    None => {
-                        self.indexes.update(&entity, &id, None, Some(&value));
-                        table.insert(id, Row { value: Doc::new(&value), expires_at: expiry(None) });
-                    }
-                }
+                // Replaced in place: an entity keeps its position in creation order.
+                let (seq, old) = self.put_row(&entity, id.clone(), Doc::new(&value), expires_at);
+                self.indexes.update(&entity, &id, seq, old.as_ref(), Some(&value));
             }
             Write::Check { .. } => {}
             Write::Delete { entity, id, .. } => {
                 let Some(table) = self.tables.get_mut(&entity) else { return };
                 if let Some(removed) = table.shift_remove(&id) {
-                    self.indexes.update(&entity, &id, Some(&removed.value), None);
+                    self.indexes.update(&entity, &id, removed.seq, Some(&removed.value), None);
                 }
             }
         }
@@ -226,13 +251,30 @@ impl State {
     pub fn from_docs(tables: BTreeMap<String, IndexMap<String, Doc>>) -> State {
         let mut state = State::default();
         for (entity, rows) in tables {
-            for id in rows.keys() {
-                state.note_numeric_id(&entity, id);
+            state.tables.insert(entity.clone(), IndexMap::with_capacity(rows.len()));
+            for (id, value) in rows {
+                state.note_numeric_id(&entity, &id);
+                state.put_row(&entity, id, value, None);
             }
-            let table = rows.into_iter().map(|(id, value)| (id, Row { value, expires_at: None })).collect();
-            state.tables.insert(entity, table);
         }
         state
+    }
+
+    /// Builds the declared indexes that are not built yet (at start, after the data
+    /// is replaced).
+    pub fn build_declared(&mut self) {
+        let declared = self.indexes.declared();
+        for (entity, fields) in declared.iter() {
+            let Some(rows) = self.tables.get(entity) else { continue };
+            for field in fields {
+                if self.indexes.get(entity, field).is_none() {
+                    self.indexes.build(entity, field, rows.iter().map(|(id, r)| (id, &r.value)));
+                }
+                if self.indexes.sorted(entity, field).is_none() {
+                    self.indexes.build_sorted(entity, field, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
+                }
+            }
+        }
     }
 
     pub fn purge_expired(&mut self, now: u64) {
@@ -242,43 +284,110 @@ impl State {
         }
     }
 
-    /// A page of `entity`: through an equality index when the query filters a large
-    /// type (`use_index`), else by reading every entity; the answer is the same.
+    /// A page of `entity`, through the type's indexes where they help (`use_index`),
+    /// else by reading every entity; the answer is the same.
+    ///
+    /// A sort by an indexed field walks that index and stops when the page is full,
+    /// when the query has no filter and no search (the count is the type's), or one
+    /// filter that an equality index answers exactly (the count is its set's) and
+    /// matches so many entities that the walk is shorter than reading them all.
+    /// Otherwise the most selective indexed filter gives the candidates, which are
+    /// checked, sorted (a bounded top-k) and paged.
     pub fn list(&mut self, entity: &str, query: &ListQuery, now: u64, use_index: bool) -> Page {
         let Some(rows) = self.tables.get(entity) else { return Page::default() };
-        let indexable = use_index && rows.len() >= super::index::MIN_ROWS;
-        let field = query.filters.first().map(|(f, _)| f.clone());
-        if let Some(field) = field.filter(|_| indexable) {
-            if self.indexes.get(entity, &field).is_none() && self.indexes.has_room(entity) {
-                self.indexes.build(entity, &field, rows.iter().map(|(id, r)| (id, &r.value)));
-            }
-            // The most selective indexed filter gives the candidates.
-            let mut best: Option<Vec<(usize, &Row)>> = None;
-            for (f, want) in &query.filters {
-                let Some(index) = self.indexes.get(entity, f) else { continue };
-                let mut found: Vec<(usize, &Row)> = super::index::wanted(want)
-                    .iter()
-                    .filter_map(|k| index.get(k))
-                    .flatten()
-                    .filter_map(|id| rows.get_full(id).map(|(i, _, r)| (i, r)))
-                    .collect();
-                if best.as_ref().is_none_or(|b| found.len() < b.len()) {
-                    found.sort_unstable_by_key(|(i, _)| *i);
-                    found.dedup_by_key(|(i, _)| *i);
-                    best = Some(found);
+        let n = rows.len();
+        if use_index {
+            for (f, _) in &query.filters {
+                if self.indexes.get(entity, f).is_none() && self.indexes.wants(entity, f, n) {
+                    self.indexes.build(entity, f, rows.iter().map(|(id, r)| (id, &r.value)));
                 }
             }
-            if let Some(found) = best {
-                // Creation order, as a scan would give them; an exact index answers its
-                // own filter, so a query with no other condition needs only the TTL check.
-                let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| &r.value);
-                if query.filters.len() == 1 && query.search.is_none() {
-                    return doc::page(query, live);
-                }
-                return doc::apply(query, live);
+            if let Some(sort) = &query.sort
+                && self.indexes.sorted(entity, &sort.field).is_none()
+                && self.indexes.wants_sorted(entity, &sort.field, n)
+            {
+                self.indexes.build_sorted(entity, &sort.field, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
             }
         }
+        let state = &*self;
+        if use_index && let Some(page) = state.list_by_sort_index(entity, rows, query, now) {
+            return page;
+        }
+        // The most selective indexed filter gives the candidates.
+        let mut best: Option<Vec<(usize, &Row)>> = None;
+        for (f, want) in query.filters.iter().filter(|_| use_index) {
+            let Some(index) = state.indexes.get(entity, f) else { continue };
+            let mut found: Vec<(usize, &Row)> = super::index::wanted(want)
+                .iter()
+                .filter_map(|k| index.get(k))
+                .flatten()
+                .filter_map(|id| rows.get_full(id).map(|(i, _, r)| (i, r)))
+                .collect();
+            if best.as_ref().is_none_or(|b| found.len() < b.len()) {
+                found.sort_unstable_by_key(|(i, _)| *i);
+                found.dedup_by_key(|(i, _)| *i);
+                best = Some(found);
+            }
+        }
+        if let Some(found) = best {
+            // Creation order, as a scan would give them; an exact index answers its
+            // own filter, so a query with no other condition needs only the TTL check.
+            let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| &r.value);
+            if query.filters.len() == 1 && query.search.is_none() {
+                return doc::page(query, live);
+            }
+            return doc::apply(query, live);
+        }
         doc::apply(query, rows.values().filter(|r| r.live(now)).map(|r| &r.value))
+    }
+
+    /// A sorted page by walking the sort field's index, where that is exact and cheap
+    /// (see [`State::list`]); `None` where it is not.
+    fn list_by_sort_index(&self, entity: &str, rows: &IndexMap<String, Row>, q: &ListQuery, now: u64) -> Option<Page> {
+        let sort = q.sort.as_ref()?;
+        let index = self.indexes.sorted(entity, &sort.field)?;
+        if q.search.is_some() || q.filters.len() > 1 {
+            return None;
+        }
+        let end = q.offset.saturating_add(q.limit.unwrap_or(usize::MAX));
+        // The one filter's matches: the single key of its equality index that holds them.
+        let only: Option<&hashbrown::HashSet<String>> = match q.filters.first() {
+            None => None,
+            Some((f, want)) => {
+                let index = self.indexes.get(entity, f)?;
+                let mut sets = super::index::wanted(want).into_iter().filter_map(|k| index.get(&k));
+                let Some(set) = sets.next() else { return Some(Page { items: Vec::new(), total: 0 }) };
+                if sets.next().is_some() {
+                    return None;
+                }
+                // A walk reads about `end * n / matches` entries; the candidates, `matches`.
+                if (end.min(rows.len()) as f64) * (rows.len() as f64) > (set.len() as f64).powi(2) {
+                    return None;
+                }
+                Some(set)
+            }
+        };
+        let total = match only {
+            None => self.live_count(rows, now),
+            Some(set) if !self.may_expire => set.len(),
+            Some(set) => set.iter().filter(|id| rows.get(*id).is_some_and(|r| r.live(now))).count(),
+        };
+        let mut items = Vec::new();
+        let mut seen = 0;
+        for (_, _, id) in super::index::walk(index, sort.descending) {
+            if seen >= end {
+                break;
+            }
+            if only.is_some_and(|set| !set.contains(&**id)) {
+                continue;
+            }
+            let Some(row) = rows.get(&**id).filter(|r| r.live(now)) else { continue };
+            if seen >= q.offset {
+                items.push(row.value.value());
+            }
+            seen += 1;
+        }
+        Some(Page { items, total })
     }
 }
 
@@ -310,6 +419,14 @@ impl MemoryStore {
 
     pub(super) fn with_state(state: State, clock: Arc<dyn Clock>) -> Self {
         MemoryStore { state: Arc::new(Mutex::new(state)), clock, snapshots: Arc::default() }
+    }
+
+    /// Indexes the `declared` fields of their entity types, now and after every
+    /// replacement of the data, whatever the type's size (the profile's `"indexes"`).
+    pub fn declare_indexes(&self, declared: super::index::DeclaredIndexes) {
+        let mut state = self.lock();
+        state.indexes.declare(Arc::new(declared));
+        state.build_declared();
     }
 
     pub(super) fn now(&self) -> u64 {
@@ -378,7 +495,10 @@ impl MemoryStore {
     /// Like [`MemoryStore::commit_then`], for replacing everything.
     pub(super) fn replace_then<R>(&self, data: Dataset, after: impl FnOnce(&State) -> R) -> Result<R, StoreError> {
         super::check_dataset_depth(&data)?;
-        let fresh = State::from_dataset(data);
+        let mut fresh = State::from_dataset(data);
+        // What is declared stays, and is built before the new data is swapped in.
+        fresh.indexes = self.lock().indexes.clone();
+        fresh.build_declared();
         let mut state = self.lock();
         *state = fresh;
         Ok(after(&state))
@@ -464,12 +584,33 @@ mod tests {
 
     #[test]
     fn an_indexed_list_answers_as_a_scan_through_puts_deletes_expiry_and_resets() {
-        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(42);
+        indexed_lists_answer_as_scans(42, false);
+    }
+
+    #[test]
+    fn declared_indexes_answer_as_a_scan_at_any_size() {
+        indexed_lists_answer_as_scans(43, true);
+    }
+
+    /// Random puts (some with TTLs, some without the field, values of mixed kinds),
+    /// deletes, expiry, resets and purges; every few steps a random query with up to
+    /// two filters and a sort on a number or on a mixed-kind field must answer as a
+    /// scan does, and the indexes must equal ones built afresh.
+    fn indexed_lists_answer_as_scans(seed: u64, declared: bool) {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let declare = |state: &mut State| {
+            if declared {
+                let fields = ["role".to_owned(), "age".to_owned()].into();
+                state.indexes.declare(Arc::new([("users".to_owned(), fields)].into()));
+                state.build_declared();
+            }
+        };
         let mut state = State::default();
+        declare(&mut state);
         let mut now = 1_000_000u64;
         let roles =
             [json!("admin"), json!("user"), json!(25), json!("25"), json!(true), json!(["admin", "ops"]), json!(null)];
-        let mut checked = 0;
+        let (mut checked, mut walked) = (0, 0);
         for step in 0..4000 {
             let id = rng.random_range(0..900).to_string();
             match rng.random_range(0..10) {
@@ -478,6 +619,9 @@ mod tests {
                     let mut v = json!({"id": id, "role": role, "age": rng.random_range(0..5)});
                     if rng.random_range(0..6) == 0 {
                         v.as_object_mut().unwrap().remove("role");
+                    }
+                    if rng.random_range(0..9) == 0 {
+                        v.as_object_mut().unwrap().remove("age");
                     }
                     let ttl =
                         if rng.random_range(0..8) == 0 { Ttl::Seconds(rng.random_range(1..5)) } else { Ttl::Keep };
@@ -494,35 +638,57 @@ mod tests {
                         state.tables["users"].iter().take(700).map(|(k, r)| (k.clone(), r.value.value())).collect(),
                     )]);
                     state = State::from_dataset(data);
+                    declare(&mut state);
                 }
                 _ if step % 501 == 0 => state.purge_expired(now),
                 _ => {}
             }
-            if step % 7 == 0 && state.tables.get("users").is_some_and(|t| t.len() >= crate::store::index::MIN_ROWS) {
+            let big = state.tables.get("users").is_some_and(|t| t.len() >= crate::store::index::MIN_ROWS);
+            if step % 7 == 0 && (big || declared) {
                 let want = ["admin", "user", "25", "true", "null", "ops", "nobody"][rng.random_range(0..7)];
-                let mut filters = vec![("role".to_owned(), want.to_owned())];
+                let mut filters = Vec::new();
+                if rng.random_range(0..3) > 0 {
+                    filters.push(("role".to_owned(), want.to_owned()));
+                }
                 if rng.random_range(0..3) == 0 {
                     filters.push(("age".into(), rng.random_range(0..5).to_string()));
                 }
+                let sort = match rng.random_range(0..3) {
+                    0 => None,
+                    1 => Some("age"),
+                    _ => Some("role"),
+                };
                 let q = ListQuery {
                     offset: rng.random_range(0..3),
-                    limit: Some(rng.random_range(1..20)),
+                    limit: if rng.random_range(0..8) == 0 { None } else { Some(rng.random_range(1..20)) },
                     filters,
                     search: None,
-                    sort: (rng.random_range(0..2) == 0).then(|| Sort { field: "age".into(), descending: true }),
+                    sort: sort.map(|f| Sort { field: f.into(), descending: rng.random_range(0..2) == 0 }),
                 };
                 let scanned = state.list("users", &q, now, false);
+                let rows = &state.tables["users"];
+                walked += usize::from(state.list_by_sort_index("users", rows, &q, now).is_some());
                 assert_eq!(state.list("users", &q, now, true), scanned, "step {step}: {q:?}");
-                // Exact, not merely a superset: the same as one built afresh.
+                // Exact, not merely a superset: the same as ones built afresh.
                 let mut fresh = crate::store::index::Indexes::default();
-                let rows = state.tables["users"].iter().map(|(id, r)| (id, &r.value));
-                fresh.build("users", "role", rows);
-                assert_eq!(state.indexes.get("users", "role"), fresh.get("users", "role"), "step {step}");
+                let rows = &state.tables["users"];
+                for f in ["role", "age"] {
+                    fresh.build("users", f, rows.iter().map(|(id, r)| (id, &r.value)));
+                    fresh.build_sorted("users", f, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
+                    if let Some(built) = state.indexes.get("users", f) {
+                        assert_eq!(Some(built), fresh.get("users", f), "step {step}: {f}");
+                    }
+                    if let Some(built) = state.indexes.sorted("users", f) {
+                        assert_eq!(Some(built), fresh.sorted("users", f), "step {step}: sorted {f}");
+                    }
+                }
                 checked += 1;
             }
         }
         assert!(checked > 300, "only {checked} queries compared");
+        assert!(walked > 50, "only {walked} queries walked a sort index");
         assert!(state.indexes.get("users", "role").is_some(), "the index was used");
+        assert!(state.indexes.sorted("users", "age").is_some(), "the sort index was used");
     }
 
     #[tokio::test]
@@ -531,9 +697,14 @@ mod tests {
         let q = ListQuery { filters: vec![("role".into(), "admin".into())], ..ListQuery::default() };
         for i in 0..1000 {
             let role = if i % 3 == 0 { "admin" } else { "user" };
-            store.commit(Transaction::single(put(i.to_string(), json!({"role": role}), Ttl::Persist))).await.unwrap();
+            let v = json!({"role": role, "n": i % 17});
+            store.commit(Transaction::single(put(i.to_string(), v, Ttl::Persist))).await.unwrap();
         }
         assert_eq!(store.list("users", &q).await.unwrap().total, 334, "builds the index");
+        let sorted =
+            ListQuery { limit: Some(25), sort: Some(Sort { field: "n".into(), descending: true }), ..q.clone() };
+        let everyone = ListQuery { filters: vec![], ..sorted.clone() };
+        assert_eq!(store.list("users", &everyone).await.unwrap().total, 1000, "builds the sort index");
         let tasks: Vec<_> = (0..8)
             .map(|t| {
                 let store = Arc::clone(&store);
@@ -543,7 +714,8 @@ mod tests {
                         let w = if i % 4 == 0 {
                             Write::Delete { entity: "users".into(), id, cond: Cond::Any }
                         } else {
-                            put(id, json!({"role": if i % 2 == 0 { "admin" } else { "user" }}), Ttl::Persist)
+                            let role = if i % 2 == 0 { "admin" } else { "user" };
+                            put(id, json!({"role": role, "n": (i * 7 + t) % 17}), Ttl::Persist)
                         };
                         store.commit(Transaction::single(w)).await.unwrap();
                     }
@@ -556,5 +728,10 @@ mod tests {
         let mut state = store.lock();
         let now = store.now();
         assert_eq!(state.list("users", &q, now, true), state.list("users", &q, now, false));
+        for q in [sorted, everyone] {
+            let rows = &state.tables["users"];
+            assert!(state.list_by_sort_index("users", rows, &q, now).is_some(), "{q:?} walks the sort index");
+            assert_eq!(state.list("users", &q, now, true), state.list("users", &q, now, false), "{q:?}");
+        }
     }
 }

@@ -15,6 +15,7 @@
 mod doc;
 mod file;
 mod index;
+pub use index::DeclaredIndexes;
 mod log;
 mod memory;
 mod open;
@@ -27,7 +28,7 @@ pub(crate) use memory::lock;
 pub use memory::{Clock, ManualClock, MemoryStore, SystemClock, TestClock};
 
 pub use open::{BackendChoice, BackendKind, OpenError, OpenRequest, Opened, Spaces, open};
-pub use query::{ListQuery, Page, Sort};
+pub use query::{ListQuery, Page, Sort, SortKey};
 pub use redis::{Keys, RedisStore, redacted};
 
 use async_trait::async_trait;

@@ -70,6 +70,8 @@ pub struct OpenRequest {
     pub transient: HashSet<String>,
     /// `(entity type, key_pattern)`: Redis keys named as the profile writes them.
     pub key_patterns: Vec<(String, String)>,
+    /// The fields each entity type declares indexed.
+    pub indexes: super::DeclaredIndexes,
     /// The default namespace's clock (`/system/clock`), which the embedded stores
     /// expire entities by.
     pub clock: Arc<TestClock>,
@@ -92,12 +94,16 @@ pub trait Spaces: Send + Sync {
     }
 }
 
-struct MemorySpaces;
+struct MemorySpaces {
+    indexes: super::DeclaredIndexes,
+}
 
 #[async_trait::async_trait]
 impl Spaces for MemorySpaces {
     async fn open(&self, _: &str, _: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(MemoryStore::new(clock)))
+        let store = MemoryStore::new(clock);
+        store.declare_indexes(self.indexes.clone());
+        Ok(Arc::new(store))
     }
 
     async fn remove(&self, _: &str) -> Result<(), StoreError> {
@@ -108,12 +114,14 @@ impl Spaces for MemorySpaces {
 struct FileSpaces {
     root: PathBuf,
     transient: HashSet<String>,
+    indexes: super::DeclaredIndexes,
 }
 
 #[async_trait::async_trait]
 impl Spaces for FileSpaces {
     async fn open(&self, name: &str, _: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError> {
         let (store, _) = FileStore::open_with(&self.root.join(name), clock, self.transient.clone())?;
+        store.declare_indexes(self.indexes.clone());
         Ok(Arc::new(store))
     }
 
@@ -230,8 +238,12 @@ pub async fn open(req: OpenRequest) -> Result<Opened, OpenError> {
     };
     match choice {
         BackendChoice::Memory => Ok(Opened {
-            store: Arc::new(MemoryStore::new(Arc::clone(&req.clock) as Arc<dyn Clock>)),
-            spaces: Arc::new(MemorySpaces),
+            store: {
+                let store = MemoryStore::new(Arc::clone(&req.clock) as Arc<dyn Clock>);
+                store.declare_indexes(req.indexes.clone());
+                Arc::new(store)
+            },
+            spaces: Arc::new(MemorySpaces { indexes: req.indexes.clone() }),
             fresh: true,
             storage: "data in memory only".into(),
             note: None,
@@ -271,7 +283,12 @@ fn open_file(req: &OpenRequest, note: Option<String>) -> Result<Opened, OpenErro
     let dir = &req.data_dir;
     let (store, existed) = FileStore::open_with(dir, Arc::clone(&req.clock) as Arc<dyn Clock>, req.transient.clone())
         .map_err(|source| OpenError::Store { backend: "file", source })?;
-    let spaces = Arc::new(FileSpaces { root: dir.join("namespaces"), transient: req.transient.clone() });
+    store.declare_indexes(req.indexes.clone());
+    let spaces = Arc::new(FileSpaces {
+        root: dir.join("namespaces"),
+        transient: req.transient.clone(),
+        indexes: req.indexes.clone(),
+    });
     Ok(Opened {
         store: Arc::new(store),
         spaces,

@@ -107,6 +107,65 @@ pub(super) fn contains_text(v: &Value, needle_lower: &str) -> bool {
     }
 }
 
+/// A value's place in the order [`compare`] gives, as a key an ordered index can hold.
+///
+/// [`compare`] orders two values of one kind by their contents and values of
+/// different kinds by their JSON texts, whose first characters differ by kind (`"`
+/// before digits and `-`, before `[`, before `f`/`t`, before `{`); so the order is
+/// first by kind, in that sequence, then within the kind, with missing and `null` last.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortKey {
+    Str(String),
+    Num(Num),
+    /// An array, by its JSON text.
+    Arr(String),
+    Bool(bool),
+    /// An object, by its JSON text.
+    Obj(String),
+    Last,
+}
+
+/// A number as [`compare`] orders it: by its `f64` value, numbers too large for one
+/// first (`None`), `-0` equal to `0`.
+#[derive(Debug, Clone, Copy)]
+pub struct Num(Option<f64>);
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Num) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Num {}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Num) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Num) -> Ordering {
+        match (self.0, other.0) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        }
+    }
+}
+
+impl SortKey {
+    pub fn of(v: Option<&Value>) -> SortKey {
+        match v {
+            None | Some(Value::Null) => SortKey::Last,
+            Some(Value::String(s)) => SortKey::Str(s.clone()),
+            Some(Value::Number(n)) => SortKey::Num(Num(n.as_f64())),
+            Some(v @ Value::Array(_)) => SortKey::Arr(v.to_string()),
+            Some(Value::Bool(b)) => SortKey::Bool(*b),
+            Some(v @ Value::Object(_)) => SortKey::Obj(v.to_string()),
+        }
+    }
+}
+
 /// Missing values sort last; numbers numerically; strings lexically.
 fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     match (a, b) {
@@ -178,6 +237,38 @@ mod tests {
                     .then(|| Sort { field: "age".into(), descending: rng.random_range(0..2) == 0 }),
             };
             assert_eq!(q.apply(all.iter()), naive(&q, &all), "round {round}: {q:?}");
+        }
+    }
+
+    #[test]
+    fn sort_keys_order_as_the_comparison_does() {
+        let values = [
+            json!(null),
+            json!("b"),
+            json!("a"),
+            json!(""),
+            json!(3),
+            json!(-1.5),
+            json!(0),
+            json!(-0.0),
+            json!(1e300),
+            serde_json::from_str::<Value>("1e400").unwrap(),
+            serde_json::from_str::<Value>("2e400").unwrap(),
+            json!(18446744073709551615u64),
+            json!(18446744073709551614u64),
+            json!([1, 2]),
+            json!([]),
+            json!(["a"]),
+            json!(true),
+            json!(false),
+            json!({"a": 1}),
+            json!({}),
+        ];
+        let all: Vec<Option<&Value>> = std::iter::once(None).chain(values.iter().map(Some)).collect();
+        for a in &all {
+            for b in &all {
+                assert_eq!(SortKey::of(*a).cmp(&SortKey::of(*b)), compare(*a, *b), "{a:?} vs {b:?}");
+            }
         }
     }
 

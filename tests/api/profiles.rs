@@ -80,3 +80,48 @@ fn logging_settings_are_checked_at_load() {
     assert_eq!(logging.file.as_deref(), Some(std::path::Path::new("logs/x.log")));
     assert_eq!((logging.max_bytes, logging.max_files, logging.body_bytes), (2 * 1024 * 1024, 3, Some(1024)));
 }
+
+#[test]
+fn declared_indexes_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.json"), "{}").unwrap();
+    let load = |endpoints: &str| {
+        std::fs::write(dir.path().join("endpoints.json"), endpoints).unwrap();
+        Profile::load(dir.path())
+    };
+    let problems = |endpoints: &str| -> Vec<String> {
+        load(endpoints).unwrap_err().problems.iter().map(ToString::to_string).collect()
+    };
+    let lines = problems(
+        r#"{"endpoints": [{"method": "GET", "path": "/teams", "persistence": {"entity_name": "teams",
+            "action": "list", "indexes": "name"}}]}"#,
+    );
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let want = "endpoints.json: endpoints[0].persistence.indexes: invalid type: string \"name\", expected a sequence";
+    assert!(lines[0].starts_with(want), "{}", lines[0]);
+
+    let lines = problems(
+        r#"{"endpoints": [{"method": "GET", "path": "/users", "persistence": {"entity_name": "users",
+            "action": "list", "indexes": ["role", "", "address..city"]}}]}"#,
+    );
+    let why = "expected a field name (dotted names reach nested fields)";
+    assert_eq!(
+        lines,
+        [
+            format!("endpoints.json: endpoints[0].persistence.indexes[1] (GET /users): found \"\", {why}"),
+            format!("endpoints.json: endpoints[0].persistence.indexes[2] (GET /users): found \"address..city\", {why}"),
+        ]
+    );
+
+    // Declarations on every endpoint of a type add up.
+    let profile = load(
+        r#"{"endpoints": [{"method": "GET", "path": "/users", "persistence": {"entity_name": "users",
+            "action": "list", "indexes": ["role", "address.city"]}},
+            {"method": "POST", "path": "/users", "persistence": {"entity_name": "users", "action": "create",
+            "indexes": ["age"]}}]}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let declared = profile.rules.indexes();
+    let fields: Vec<&str> = declared["users"].iter().map(String::as_str).collect();
+    assert_eq!(fields, ["address.city", "age", "role"]);
+}
