@@ -494,7 +494,7 @@ impl Shared {
             let mut expiry = BTreeMap::new();
             let mut values = IndexMap::with_capacity(rows.len());
             for (id, row) in rows {
-                if let Some(t) = row.expires_at {
+                if let Some(t) = row.expires_at() {
                     expiry.insert(id.clone(), t);
                 }
                 values.insert(id, row.value);
@@ -542,7 +542,7 @@ fn ops_for(state: &State, touched: &[(String, String)], transient: &HashSet<Stri
         .iter()
         .filter(|(e, _)| !transient.contains(e))
         .map(|(e, id)| match state.tables.get(e).and_then(|t| t.get(id)) {
-            Some(row) => Op::Put { e: e.clone(), id: id.clone(), v: row.value.clone(), x: row.expires_at },
+            Some(row) => Op::Put { e: e.clone(), id: id.clone(), v: row.value.clone(), x: row.expires_at() },
             None => Op::Del { e: e.clone(), id: id.clone() },
         })
         .collect()

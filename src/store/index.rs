@@ -198,6 +198,52 @@ pub fn walk(index: &SortIndex, descending: bool) -> Box<dyn Iterator<Item = &Sor
     }))
 }
 
+/// The start of a Redis sort index member for `key` (the creation sequence and the id
+/// follow it): byte strings ordered as the keys are, ending in a NUL that no key's
+/// part holds, so a key's entries share exactly this prefix and a shorter key sorts
+/// first. A kind letter, then: a string's bytes (NUL written 0x01 0x01, 0x01 written
+/// 0x01 0x02, an order-keeping escape); a number as `0` (too large for an `f64`) or
+/// `1` and the sixteen hex digits of its bits flipped to order as unsigned; an array
+/// or object its escaped JSON text; a boolean `0` or `1`; nothing for missing.
+pub fn sort_member_prefix(key: &SortKey) -> String {
+    use super::query::Num;
+    let escaped = |out: &mut String, text: &str| {
+        for c in text.chars() {
+            match c {
+                '\0' => out.push_str("\u{1}\u{1}"),
+                '\u{1}' => out.push_str("\u{1}\u{2}"),
+                c => out.push(c),
+            }
+        }
+    };
+    let mut out = String::new();
+    match key {
+        SortKey::Str(s) => {
+            out.push('a');
+            escaped(&mut out, s);
+        }
+        SortKey::Num(Num(None)) => out.push_str("b0"),
+        SortKey::Num(Num(Some(x))) => {
+            let x = if *x == 0.0 { 0.0 } else { *x };
+            let bits = x.to_bits();
+            let ordered = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
+            out.push_str(&format!("b1{ordered:016X}"));
+        }
+        SortKey::Arr(text) => {
+            out.push('c');
+            escaped(&mut out, text);
+        }
+        SortKey::Bool(b) => out.push_str(if *b { "d1" } else { "d0" }),
+        SortKey::Obj(text) => {
+            out.push('e');
+            escaped(&mut out, text);
+        }
+        SortKey::Last => out.push('f'),
+    }
+    out.push('\0');
+    out
+}
+
 /// The keys a field's value is found under.
 pub fn keys(v: Option<&Value>) -> Vec<String> {
     let mut out = Vec::new();
@@ -282,6 +328,51 @@ mod tests {
             let mut got = Vec::new();
             each_key(&v, &mut String::new(), &mut |k| got.push(k.to_owned()));
             assert_eq!(got, keys(Some(&v)), "{v}");
+        }
+    }
+
+    #[test]
+    fn sort_member_prefixes_order_as_the_keys() {
+        let values = [
+            json!(null),
+            json!("b"),
+            json!("a"),
+            json!("ab"),
+            json!("a\u{0}"),
+            json!("a\u{1}"),
+            json!("a\u{2}"),
+            json!(""),
+            json!("é"),
+            json!(3),
+            json!(-1.5),
+            json!(-2),
+            json!(0),
+            json!(-0.0),
+            json!(1e300),
+            json!(-1e300),
+            serde_json::from_str::<Value>("1e400").unwrap(),
+            json!([1, 2]),
+            json!([]),
+            json!(["a\u{0}"]),
+            json!(true),
+            json!(false),
+            json!({"a": 1}),
+            json!({}),
+        ];
+        let mut all: Vec<Option<&Value>> = values.iter().map(Some).collect();
+        all.push(None);
+        for a in &all {
+            for b in &all {
+                let (ka, kb) = (SortKey::of(*a), SortKey::of(*b));
+                let (pa, pb) = (sort_member_prefix(&ka), sort_member_prefix(&kb));
+                // Whole members: the prefix, a creation sequence, an id.
+                let (ma, mb) = (format!("{pa}0000000000000002x"), format!("{pb}0000000000000001y"));
+                assert_eq!(pa.cmp(&pb), ka.cmp(&kb), "{a:?} vs {b:?}");
+                if ka != kb {
+                    assert_eq!(ma.cmp(&mb), ka.cmp(&kb), "{a:?} vs {b:?}: members");
+                }
+                assert_eq!(pa.matches('\0').count(), 1, "{pa:?}");
+            }
         }
     }
 

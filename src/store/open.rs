@@ -143,7 +143,9 @@ struct RedisSpaces {
 #[async_trait::async_trait]
 impl Spaces for RedisSpaces {
     async fn open(&self, name: &str, tag: Option<&str>, clock: Arc<TestClock>) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(self.base.with_prefix(&namespace_prefix(self.base.prefix(), name, tag)).with_clock(clock)))
+        let store = self.base.with_prefix(&namespace_prefix(self.base.prefix(), name, tag)).with_clock(clock);
+        store.build_indexes().await?;
+        Ok(Arc::new(store))
     }
 
     fn tag(&self, name: &str, n: usize) -> Option<String> {
@@ -317,7 +319,8 @@ async fn redis_opened(store: RedisStore, req: &OpenRequest) -> Result<Opened, Op
     } else {
         store.with_key_patterns(&req.key_patterns)
     };
-    let store = store.with_clock(Arc::clone(&req.clock));
+    let store = store.with_clock(Arc::clone(&req.clock)).with_indexes(req.indexes.clone());
+    store.build_indexes().await.map_err(|source| OpenError::Store { backend: "redis", source })?;
     let spaces = Arc::new(RedisSpaces { base: store.with_prefix(prefix) });
     let logs: Option<Arc<dyn super::SharedLog>> = Some(Arc::new(store.with_prefix(prefix).logs()));
     Ok(Opened { store: Arc::new(store), spaces, fresh, storage, note, logs })

@@ -128,7 +128,7 @@ pub enum SortKey {
 /// A number as [`compare`] orders it: by its `f64` value, numbers too large for one
 /// first (`None`), `-0` equal to `0`.
 #[derive(Debug, Clone, Copy)]
-pub struct Num(Option<f64>);
+pub struct Num(pub(super) Option<f64>);
 
 impl PartialEq for Num {
     fn eq(&self, other: &Num) -> bool {

@@ -458,6 +458,145 @@ async fn random_queries_answer_as_the_plain_definition(s: Subject) {
     }
 }
 
+/// The fields the `indexed` subjects declare.
+pub fn declared() -> mockgate::store::DeclaredIndexes {
+    let users = ["role", "age", "name", "address.city", "tags"].map(String::from).into();
+    [("users".to_owned(), users), ("sessions".to_owned(), ["n".to_owned()].into())].into()
+}
+
+/// The stores of [`memory_store`], [`file_store`] and [`redis_store`], with the
+/// [`declared`] indexes.
+pub async fn indexed_store(backend: &str) -> Subject {
+    match backend {
+        "memory" => {
+            let clock = Arc::new(ManualClock::new(START_MS));
+            let store = MemoryStore::new(clock.clone() as Arc<dyn Clock>);
+            store.declare_indexes(declared());
+            Subject {
+                store: Arc::new(store),
+                clock: Some(clock),
+                moved_ms: Default::default(),
+                _dir: None,
+                _redis: None,
+            }
+        }
+        "file" => {
+            let clock = Arc::new(ManualClock::new(START_MS));
+            let dir = tempfile::tempdir().unwrap();
+            let (store, _) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
+            store.declare_indexes(declared());
+            Subject {
+                store: Arc::new(store),
+                clock: Some(clock),
+                moved_ms: Default::default(),
+                _dir: Some(Arc::new(dir)),
+                _redis: None,
+            }
+        }
+        _ => {
+            let server = RedisServer::start();
+            let store = RedisStore::connect(&server.url(), "test:{indexed}", std::time::Duration::from_secs(2))
+                .await
+                .unwrap()
+                .with_indexes(declared());
+            store.build_indexes().await.unwrap();
+            Subject {
+                store: Arc::new(store),
+                clock: None,
+                moved_ms: Default::default(),
+                _dir: None,
+                _redis: Some(Arc::new(server)),
+            }
+        }
+    }
+}
+
+/// Lists on indexed fields stay exact through what changes an index behind its back:
+/// expiry (counts too), a create over an expired id (it moves to the end), a reset,
+/// and concurrent writers; every answer is the plain definition's over what is stored.
+async fn lists_stay_exact_through_expiry_resets_and_concurrent_writers(s: Subject) {
+    let start = std::time::Instant::now();
+    let store = s.store.as_ref();
+    let queries = [
+        ListQuery { filters: vec![("role".into(), "admin".into())], ..Default::default() },
+        ListQuery { filters: vec![("role".into(), "admin".into())], offset: 2, limit: Some(3), ..Default::default() },
+        ListQuery { filters: vec![("age".into(), "30".into())], ..Default::default() },
+        ListQuery { sort: Some(Sort { field: "age".into(), descending: true }), limit: Some(7), ..Default::default() },
+        ListQuery {
+            sort: Some(Sort { field: "age".into(), descending: false }),
+            offset: 5,
+            limit: Some(9),
+            ..Default::default()
+        },
+        ListQuery { sort: Some(Sort { field: "role".into(), descending: true }), ..Default::default() },
+        ListQuery {
+            filters: vec![("role".into(), "user".into())],
+            sort: Some(Sort { field: "name".into(), descending: false }),
+            limit: Some(4),
+            ..Default::default()
+        },
+        ListQuery { filters: vec![("tags".into(), "b".into()), ("role".into(), "user".into())], ..Default::default() },
+    ];
+    let check = |stage: &'static str| {
+        let queries = queries.clone();
+        async move {
+            let stored = store.dump().await.unwrap().shift_remove("users").unwrap_or_default();
+            for q in &queries {
+                let want = q.apply(stored.values());
+                assert_eq!(store.list("users", q).await.unwrap(), want, "{stage}: {q:?}");
+            }
+        }
+    };
+    let user = |i: usize| {
+        let role = [json!("admin"), json!("user"), json!(30), json!("30"), Value::Null][i % 5].clone();
+        json!({"id": i.to_string(), "name": format!("n{}", (i * 7) % 11), "role": role, "age": (i * 3) % 7 + 28,
+               "tags": if i.is_multiple_of(3) { json!(["a", "b"]) } else { json!(["b"]) }})
+    };
+    for i in 0..40 {
+        let ttl = if i % 4 == 1 { Ttl::Seconds(1) } else { Ttl::Persist };
+        let w = Write::Put { entity: "users".into(), id: i.to_string(), value: user(i), ttl, cond: Cond::Absent };
+        store.commit(Transaction::single(w)).await.unwrap();
+    }
+    check("created").await;
+    assert!(s.gone_by("users", "1", start, 1500).await, "expired");
+    let page = store.list("users", &ListQuery::default()).await.unwrap();
+    assert_eq!(page.total, 30, "ten of forty expired");
+    check("expired").await;
+    // A create over an expired id: last in creation order, with its new values.
+    let w =
+        Write::Put { entity: "users".into(), id: "5".into(), value: user(7), ttl: Ttl::Persist, cond: Cond::Absent };
+    store.commit(Transaction::single(w)).await.unwrap();
+    check("recreated").await;
+    // A reset replaces every index.
+    let data = mockgate::store::Dataset::from([(
+        "users".to_owned(),
+        (100..130).map(|i| (i.to_string(), user(i))).collect::<indexmap::IndexMap<String, Value>>(),
+    )]);
+    store.replace_all(data).await.unwrap();
+    check("reset").await;
+    // Concurrent writers: creates, updates and deletes over the same ids.
+    let tasks: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&s.store);
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let id = (100 + (t * 11 + i * 3) % 45).to_string();
+                    let w = if i % 5 == 0 {
+                        Write::Delete { entity: "users".into(), id, cond: Cond::Any }
+                    } else {
+                        Write::Put { entity: "users".into(), id, value: user(t + i), ttl: Ttl::Keep, cond: Cond::Any }
+                    };
+                    store.commit(Transaction::single(w)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    check("concurrent writers").await;
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         /// Runs every case in turn, each on a fresh store from `make(case name)`.
@@ -512,4 +651,30 @@ conformance!(
     only_canonical_numeric_ids_move_the_counter,
     snapshots_are_stored_listed_and_deleted,
     random_queries_answer_as_the_plain_definition,
+    lists_stay_exact_through_expiry_resets_and_concurrent_writers,
 );
+
+/// The cases about lists, on stores that declare indexes on the fields they filter
+/// and sort by: indexed and unindexed lists answer alike on every backend.
+mod indexed {
+    macro_rules! indexed {
+        ($($case:ident),* $(,)?) => {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() {
+                for backend in ["memory", "file", "redis"] {
+                    if backend == "redis" && !crate::common::redis::available() {
+                        continue;
+                    }
+                    super::$case(super::indexed_store(backend).await).await;
+                }
+            })*
+        };
+    }
+    indexed!(
+        list_pages_in_creation_order_with_the_total,
+        list_filters_searches_and_sorts,
+        an_update_that_keeps_ttl_does_not_extend_it,
+        replace_all_then_dump_round_trips,
+        random_queries_answer_as_the_plain_definition,
+        lists_stay_exact_through_expiry_resets_and_concurrent_writers,
+    );
+}

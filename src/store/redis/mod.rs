@@ -26,6 +26,8 @@ use redis::{AsyncCommands, Script};
 use serde_json::Value;
 use std::time::Duration;
 
+mod indexes;
+
 /// Key names, built in one place.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -126,6 +128,21 @@ for _, name in ipairs(names) do
     redis.call('DEL', unpack(keys))
   end
   redis.call('DEL', idx, prefix .. ':s:' .. name)
+  -- Field indexes: every index key, every entity's entry list (of listed ids and of
+  -- ids with a TTL, which may have left the creation index), the type's sets.
+  local xk, xt = prefix .. ':xk:' .. name, prefix .. ':xt:' .. name
+  local doomed = redis.call('SMEMBERS', xk)
+  if #doomed > 0 then
+    local lists = prefix .. ':xm:' .. name .. ':'
+    for _, id in ipairs(ids) do doomed[#doomed + 1] = lists .. id end
+    for _, id in ipairs(redis.call('SMEMBERS', xt)) do doomed[#doomed + 1] = lists .. id end
+    for i = 1, #doomed, 500 do
+      local keys = {}
+      for j = i, math.min(i + 499, #doomed) do keys[#keys + 1] = doomed[j] end
+      redis.call('DEL', unpack(keys))
+    end
+  end
+  redis.call('DEL', xk, xt, prefix .. ':xb:' .. name)
 end
 redis.call('DEL', KEYS[1], KEYS[2], prefix .. ':frozen')
 return #names
@@ -199,13 +216,22 @@ return 1
 /// - id, entity;
 /// - index: `new` (a create: the id is not indexed), `maybe` (`ZADD NX`) or `known`
 ///   (an update of an existing entity: its id is indexed already);
-/// - the id as a number when it is numeric and may move the type's counter, else ``.
+/// - the id as a number when it is numeric and may move the type's counter, else ``;
+/// - field indexes (see [`indexes`]): the entity's entry list key, or `` when its type
+///   declares none (nothing more follows); else the type's list of index keys, its set
+///   of ids that may expire, and `m` followed by `m` entries (kind `e` or `s`, index
+///   key, sort member prefix) for the new value.
 const COMMIT: &str = r#"
 local n, frozen = tonumber(ARGV[1]), ARGV[2] == '1'
-local W = 10
+local base = {}
+local p = 3
+for i = 1, n do
+  base[i] = p - 1
+  if ARGV[p + 10] == '' then p = p + 11 else p = p + 15 + 3 * tonumber(ARGV[p + 13]) end
+end
 for i = 1, n do
   local k = KEYS[3 + (i - 1) * 3 + 1]
-  local a = 2 + (i - 1) * W
+  local a = base[i]
   local cond = ARGV[a + 2]
   if cond == 'absent' then
     if redis.call('EXISTS', k) == 1 then return {'fail', i - 1, 'exists'} end
@@ -220,10 +246,13 @@ end
 for i = 1, n do
   local b = 3 + (i - 1) * 3
   local k, idx = KEYS[b + 1], KEYS[b + 2]
-  local a = 2 + (i - 1) * W
-  local op = ARGV[a + 1]
+  local a = base[i]
+  local op, mode, id = ARGV[a + 1], ARGV[a + 5], ARGV[a + 7]
+  -- The id got a new place in creation order (a create, also over an expired entity
+  -- whose entries are still listed): every entry is written again with it.
+  local recreated = false
   if op == 'put' then
-    local value, mode, ttl, id = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+    local value, ttl = ARGV[a + 4], ARGV[a + 6]
     if mode == 'keep' then
       redis.call('SET', k, value, 'KEEPTTL')
     elseif mode == 'px' then
@@ -243,6 +272,7 @@ for i = 1, n do
       else
         added = redis.call('ZADD', idx, 'NX', redis.call('INCR', KEYS[1]), id)
       end
+      recreated = index == 'new' or added == 1
       -- The type set lists every type with an index; only a new index can add one.
       if added == 1 and redis.call('ZCARD', idx) == 1 then redis.call('SADD', KEYS[2], ARGV[a + 8]) end
     end
@@ -253,8 +283,59 @@ for i = 1, n do
     end
   elseif op == 'del' then
     redis.call('DEL', k)
-    redis.call('ZREM', idx, ARGV[a + 7])
+    redis.call('ZREM', idx, id)
     if frozen then redis.call('HDEL', KEYS[3], k) end
+  end
+  local list = ARGV[a + 11]
+  if list ~= '' and op ~= 'chk' then
+    local xk, xt = ARGV[a + 12], ARGV[a + 13]
+    -- The new entries; those already there stay, the others go.
+    local new, keys, score = {}, {}, nil
+    if op == 'put' then
+      score = redis.call('ZSCORE', idx, id)
+      local seq = string.format('%016.0f', tonumber(score))
+      for j = 0, tonumber(ARGV[a + 14]) - 1 do
+        local e = a + 15 + 3 * j
+        local member = id
+        if ARGV[e] == 's' then member = ARGV[e + 2] .. seq .. id end
+        new[#new + 1] = {ARGV[e + 1], member, ARGV[e] == 's'}
+        keys[#keys + 1] = ARGV[e + 1]
+      end
+      if mode == 'px' or mode == 'frozen' then
+        redis.call('SADD', xt, id)
+      elseif mode == 'persist' then
+        redis.call('SREM', xt, id)
+      end
+    else
+      redis.call('SREM', xt, id)
+    end
+    local old = redis.call('LRANGE', list, 0, -1)
+    local had = {}
+    if not recreated then
+      for j = 1, #old, 2 do had[old[j] .. '\0' .. old[j + 1]] = true end
+    end
+    local same = not recreated and #old == 2 * #new
+    local keep = {}
+    for _, e in ipairs(new) do
+      local key = e[1] .. '\0' .. e[2]
+      keep[key] = true
+      if not had[key] then
+        same = false
+        if e[3] then redis.call('ZADD', e[1], 0, e[2]) else redis.call('ZADD', e[1], score, e[2]) end
+      end
+    end
+    for j = 1, #old, 2 do
+      if not keep[old[j] .. '\0' .. old[j + 1]] then redis.call('ZREM', old[j], old[j + 1]) end
+    end
+    if not same then
+      redis.call('DEL', list)
+      if #new > 0 then
+        local flat = {}
+        for _, e in ipairs(new) do flat[#flat + 1] = e[1]; flat[#flat + 1] = e[2] end
+        redis.call('RPUSH', list, unpack(flat))
+        redis.call('SADD', xk, unpack(keys))
+      end
+    end
   end
 end
 return {'ok'}
@@ -344,6 +425,8 @@ impl redis::aio::ConnectionLike for Conn {
 struct Scripts {
     commit: Script,
     page: Script,
+    eq_page: Script,
+    sort_page: Script,
     prune: Script,
     shift: Script,
     freeze: Script,
@@ -359,6 +442,8 @@ pub struct RedisStore {
     /// The namespace's clock, when tests may freeze it (writes then keep their time
     /// left instead of expiring).
     clock: Option<std::sync::Arc<super::TestClock>>,
+    /// The fields each type declares indexed ([`indexes`]).
+    indexes: std::sync::Arc<super::DeclaredIndexes>,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -402,11 +487,20 @@ impl RedisStore {
         let scripts = Scripts {
             commit: Script::new(COMMIT),
             page: Script::new(PAGE),
+            eq_page: Script::new(&indexes::eq_page_script()),
+            sort_page: Script::new(&indexes::sort_page_script()),
             prune: Script::new(PRUNE),
             shift: Script::new(SHIFT),
             freeze: Script::new(FREEZE),
         };
-        Ok(RedisStore { conn, keys: Keys::new(prefix), scripts: std::sync::Arc::new(scripts), address, clock: None })
+        Ok(RedisStore {
+            conn,
+            keys: Keys::new(prefix),
+            scripts: std::sync::Arc::new(scripts),
+            address,
+            clock: None,
+            indexes: Default::default(),
+        })
     }
 
     /// The same connection under another key prefix (a namespace's, with a hash tag of
@@ -418,6 +512,7 @@ impl RedisStore {
             scripts: std::sync::Arc::clone(&self.scripts),
             address: self.address.clone(),
             clock: self.clock.clone(),
+            indexes: std::sync::Arc::clone(&self.indexes),
         }
     }
 
@@ -679,6 +774,9 @@ impl Store for RedisStore {
                 texts.iter().map(|t| self.decode(&format!("{before}…{after}"), t)).collect::<Result<Vec<_>, _>>()?;
             return Ok(Page { items, total });
         }
+        if let Some(page) = self.list_indexed(entity, query).await {
+            return page;
+        }
         let rows = self.rows(entity).await?;
         Ok(query.apply(rows.iter().map(|(_, v)| v)))
     }
@@ -731,6 +829,27 @@ impl Store for RedisStore {
                 .arg(w.entity())
                 .arg(index)
                 .arg(numeric);
+            match self.declared(w.entity()).filter(|_| op != "chk") {
+                None => {
+                    inv.arg("");
+                }
+                Some(fields) => {
+                    let entries = match w {
+                        Write::Put { value, .. } => self.entries_of(w.entity(), fields, value),
+                        _ => Vec::new(),
+                    };
+                    inv.arg(self.keys.entries(w.entity(), w.id()))
+                        .arg(self.keys.index_keys(w.entity()))
+                        .arg(self.keys.expiring(w.entity()))
+                        .arg(entries.len());
+                    for e in entries {
+                        match e {
+                            indexes::Entry::Eq(key) => inv.arg("e").arg(key).arg(""),
+                            indexes::Entry::Sort(key, prefix) => inv.arg("s").arg(key).arg(prefix),
+                        };
+                    }
+                }
+            }
         }
         // A refused connection never carried the script; any other failure may have
         // come after Redis ran it.
@@ -798,15 +917,22 @@ impl Store for RedisStore {
         for (name, rows) in &data {
             pipe.sadd(self.keys.entities(), name).ignore();
             let mut max_id = 0u64;
+            let declared = self.declared(name);
             for (id, value) in rows {
                 order += 1;
                 pipe.set(self.keys.entity(name, id), value.to_string()).ignore();
                 pipe.zadd(self.keys.index(name), id, order).ignore();
                 max_id = max_id.max(super::numeric_id(id).unwrap_or(0));
+                if let Some(fields) = declared {
+                    self.add_entries(&mut pipe, name, id, order, self.entries_of(name, fields, value));
+                }
             }
             if max_id > 0 {
                 pipe.set(self.keys.seq(name), max_id).ignore();
             }
+        }
+        for (name, fields) in self.indexes.iter().filter(|(_, f)| !f.is_empty()) {
+            pipe.sadd(self.keys.built(name), fields.iter().collect::<Vec<_>>()).ignore();
         }
         pipe.set(self.keys.order(), order).ignore();
         pipe.query_async::<()>(&mut self.conn()).await.map_err(unavailable)
