@@ -16,6 +16,7 @@ mod durability;
 mod generated;
 mod histories;
 mod import;
+mod indexes;
 mod integrity;
 mod journal;
 mod limits;
