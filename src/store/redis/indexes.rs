@@ -191,7 +191,47 @@ return {total, values_of(ids)}
     )
 }
 
+/// How many live entities a type has, without reading them: `ZCARD` of the creation
+/// index once expired ids are gone. KEYS: the creation index, the TTL set. ARGV: as
+/// [`eq_page_script`]'s first three, then `1` when the type declares indexes (its TTL
+/// set lists every id that may have expired), else every id is checked.
+pub(super) fn count_script() -> String {
+    format!(
+        "{}{PRUNE_EXPIRED}{}",
+        r#"
+local idx, xt = KEYS[1], KEYS[2]
+local before, after, lists = ARGV[1], ARGV[2], ARGV[3]
+"#,
+        r#"
+if ARGV[4] == '1' then
+  prune_expired()
+else
+  local ids = redis.call('ZRANGE', idx, 0, -1)
+  local gone = {}
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', before .. id .. after) == 0 then gone[#gone + 1] = id end
+  end
+  for i = 1, #gone, 1000 do redis.call('ZREM', idx, unpack(gone, i, math.min(i + 999, #gone))) end
+end
+return redis.call('ZCARD', idx)
+"#
+    )
+}
+
 impl RedisStore {
+    /// The number of live entities of `entity` ([`count_script`]).
+    pub(super) async fn count(&self, entity: &str) -> Result<usize, StoreError> {
+        let (before, after) = self.keys.entity_parts(entity);
+        let mut inv = self.scripts.count.prepare_invoke();
+        inv.key(self.keys.index(entity))
+            .key(self.keys.expiring(entity))
+            .arg(before)
+            .arg(after)
+            .arg(self.keys.entries(entity, ""))
+            .arg(if self.declared(entity).is_some() { "1" } else { "0" });
+        inv.invoke_async(&mut self.conn()).await.map_err(unavailable)
+    }
+
     /// Declares these fields indexed (carried to every namespace's store).
     pub fn with_indexes(mut self, declared: DeclaredIndexes) -> RedisStore {
         self.indexes = std::sync::Arc::new(declared);

@@ -427,6 +427,7 @@ struct Scripts {
     page: Script,
     eq_page: Script,
     sort_page: Script,
+    count: Script,
     prune: Script,
     shift: Script,
     freeze: Script,
@@ -490,6 +491,7 @@ impl RedisStore {
             eq_page: Script::new(&indexes::eq_page_script()),
             sort_page: Script::new(&indexes::sort_page_script()),
             prune: Script::new(PRUNE),
+            count: Script::new(&indexes::count_script()),
             shift: Script::new(SHIFT),
             freeze: Script::new(FREEZE),
         };
@@ -890,7 +892,7 @@ impl Store for RedisStore {
     async fn counts(&self) -> Result<Vec<(String, usize)>, StoreError> {
         let mut out = Vec::new();
         for name in self.entity_names().await? {
-            let n = self.rows(&name).await?.len();
+            let n = self.count(&name).await?;
             out.push((name, n));
         }
         Ok(out)
