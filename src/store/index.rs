@@ -23,9 +23,9 @@
 
 use super::SortKey;
 use super::doc::Doc;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -36,8 +36,12 @@ pub const MIN_ROWS: usize = 512;
 /// filters and sorts on others scan.
 pub const MAX_PER_TYPE: usize = 8;
 
-/// Key text → the ids of the entities holding it.
-pub type FieldIndex = HashMap<String, HashSet<String>>;
+/// Key text → the entities holding it, by creation sequence (so in creation order:
+/// a filtered page reads its page and no more) → id.
+pub type FieldIndex = HashMap<String, Holders>;
+
+/// The entities holding one key: creation sequence → id.
+pub type Holders = BTreeMap<u64, Box<str>>;
 
 /// (sort key, creation sequence, id), in the order a sort gives.
 pub type SortEntry = (SortKey, u64, Box<str>);
@@ -101,19 +105,19 @@ impl Indexes {
             || (rows >= MIN_ROWS && self.sorted.get(entity).is_none_or(|f| f.len() < MAX_PER_TYPE))
     }
 
-    /// Builds the equality index of `field` over `rows` (id, value).
-    pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, &'a Doc)>) {
+    /// Builds the equality index of `field` over `rows` (id, creation sequence, value).
+    pub fn build<'a>(&mut self, entity: &str, field: &str, rows: impl Iterator<Item = (&'a String, u64, &'a Doc)>) {
         let mut index = FieldIndex::new();
         // One key buffer for every row: a key is allocated once, where it is new.
         let mut buf = String::new();
-        for (id, doc) in rows {
+        for (id, seq, doc) in rows {
             let Some(v) = doc.field(field) else { continue };
             each_key(&v, &mut buf, &mut |key| match index.get_mut(key) {
                 Some(ids) => {
-                    ids.insert(id.clone());
+                    ids.insert(seq, id.as_str().into());
                 }
                 None => {
-                    index.insert(key.to_owned(), HashSet::from([id.clone()]));
+                    index.insert(key.to_owned(), BTreeMap::from([(seq, id.as_str().into())]));
                 }
             });
         }
@@ -137,16 +141,21 @@ impl Indexes {
     pub fn update(&mut self, entity: &str, id: &str, seq: u64, old: Option<&Doc>, new: Option<&Value>) {
         if let Some(fields) = self.by.get_mut(entity) {
             for (field, index) in fields.iter_mut() {
-                for key in keys(old.and_then(|d| d.field(field)).as_ref()) {
+                let old = keys(old.and_then(|d| d.field(field)).as_ref());
+                let new = keys(new.and_then(|v| crate::json::field_at(v, field)));
+                if old == new {
+                    continue;
+                }
+                for key in old {
                     if let Some(ids) = index.get_mut(&key) {
-                        ids.remove(id);
+                        ids.remove(&seq);
                         if ids.is_empty() {
                             index.remove(&key);
                         }
                     }
                 }
-                for key in keys(new.and_then(|v| crate::json::field_at(v, field))) {
-                    index.entry(key).or_default().insert(id.to_owned());
+                for key in new {
+                    index.entry(key).or_default().insert(seq, id.into());
                 }
             }
         }

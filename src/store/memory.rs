@@ -278,7 +278,7 @@ impl State {
             let Some(rows) = self.tables.get(entity) else { continue };
             for field in fields {
                 if self.indexes.get(entity, field).is_none() {
-                    self.indexes.build(entity, field, rows.iter().map(|(id, r)| (id, &r.value)));
+                    self.indexes.build(entity, field, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
                 }
                 if self.indexes.sorted(entity, field).is_none() {
                     self.indexes.build_sorted(entity, field, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
@@ -309,7 +309,7 @@ impl State {
         if use_index {
             for (f, _) in &query.filters {
                 if self.indexes.get(entity, f).is_none() && self.indexes.wants(entity, f, n) {
-                    self.indexes.build(entity, f, rows.iter().map(|(id, r)| (id, &r.value)));
+                    self.indexes.build(entity, f, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
                 }
             }
             if let Some(sort) = &query.sort
@@ -323,32 +323,41 @@ impl State {
         if use_index && let Some(page) = state.list_by_sort_index(entity, rows, query, now) {
             return page;
         }
-        // The most selective indexed filter gives the candidates.
-        let mut best: Option<Vec<(usize, &Row)>> = None;
+        // The most selective indexed filter gives the candidates, in creation order.
+        let mut best: Option<(usize, Vec<&super::index::Holders>)> = None;
         for (f, want) in query.filters.iter().filter(|_| use_index) {
             let Some(index) = state.indexes.get(entity, f) else { continue };
-            let mut found: Vec<(usize, &Row)> = super::index::wanted(want)
-                .iter()
-                .filter_map(|k| index.get(k))
-                .flatten()
-                .filter_map(|id| rows.get_full(id).map(|(i, _, r)| (i, r)))
-                .collect();
-            if best.as_ref().is_none_or(|b| found.len() < b.len()) {
-                found.sort_unstable_by_key(|(i, _)| *i);
-                found.dedup_by_key(|(i, _)| *i);
-                best = Some(found);
+            let sets: Vec<_> = super::index::wanted(want).iter().filter_map(|k| index.get(k)).collect();
+            let size = sets.iter().map(|s| s.len()).sum();
+            if best.as_ref().is_none_or(|(b, _)| size < *b) {
+                best = Some((size, sets));
             }
         }
-        if let Some(found) = best {
-            // Creation order, as a scan would give them; an exact index answers its
-            // own filter, so a query with no other condition needs only the TTL check.
-            let live = found.into_iter().filter(|(_, r)| r.live(now)).map(|(_, r)| &r.value);
-            if query.filters.len() == 1 && query.search.is_none() {
-                return doc::page(query, live);
-            }
-            return doc::apply(query, live);
+        let Some((_, sets)) = best else {
+            return doc::apply(query, rows.values().filter(|r| r.live(now)).map(|r| &r.value));
+        };
+        let row = |id: &str| rows.get(id).filter(|r| r.live(now));
+        // An exact index answers its own filter: a query with no other condition needs
+        // only the TTL check, and without a sort only its page is read.
+        let alone = query.filters.len() == 1 && query.search.is_none();
+        if let ([set], true, None) = (sets.as_slice(), alone, &query.sort) {
+            let end = query.offset.saturating_add(query.limit.unwrap_or(usize::MAX));
+            let live = set.values().filter_map(|id| row(id));
+            let items = live.clone().skip(query.offset).take(end - query.offset).map(|r| r.value.value()).collect();
+            let total = if state.may_expire { live.count() } else { set.len() };
+            return Page { items, total };
         }
-        doc::apply(query, rows.values().filter(|r| r.live(now)).map(|r| &r.value))
+        let ids: Vec<&str> = match sets.as_slice() {
+            [set] => set.values().map(|id| &**id).collect(),
+            _ => {
+                let mut all: Vec<(u64, &str)> = sets.iter().flat_map(|s| s.iter().map(|(q, id)| (*q, &**id))).collect();
+                all.sort_unstable_by_key(|(q, _)| *q);
+                all.dedup_by_key(|(q, _)| *q);
+                all.into_iter().map(|(_, id)| id).collect()
+            }
+        };
+        let live = ids.into_iter().filter_map(row).map(|r| &r.value);
+        if alone { doc::page(query, live) } else { doc::apply(query, live) }
     }
 
     /// A sorted page by walking the sort field's index, where that is exact and cheap
@@ -361,7 +370,7 @@ impl State {
         }
         let end = q.offset.saturating_add(q.limit.unwrap_or(usize::MAX));
         // The one filter's matches: the single key of its equality index that holds them.
-        let only: Option<&hashbrown::HashSet<String>> = match q.filters.first() {
+        let only: Option<&super::index::Holders> = match q.filters.first() {
             None => None,
             Some((f, want)) => {
                 let index = self.indexes.get(entity, f)?;
@@ -380,15 +389,15 @@ impl State {
         let total = match only {
             None => self.live_count(rows, now),
             Some(set) if !self.may_expire => set.len(),
-            Some(set) => set.iter().filter(|id| rows.get(*id).is_some_and(|r| r.live(now))).count(),
+            Some(set) => set.values().filter(|id| rows.get(&***id).is_some_and(|r| r.live(now))).count(),
         };
         let mut items = Vec::new();
         let mut seen = 0;
-        for (_, _, id) in super::index::walk(index, sort.descending) {
+        for (_, seq, id) in super::index::walk(index, sort.descending) {
             if seen >= end {
                 break;
             }
-            if only.is_some_and(|set| !set.contains(&**id)) {
+            if only.is_some_and(|set| !set.contains_key(seq)) {
                 continue;
             }
             let Some(row) = rows.get(&**id).filter(|r| r.live(now)) else { continue };
@@ -683,7 +692,7 @@ mod tests {
                 let mut fresh = crate::store::index::Indexes::default();
                 let rows = &state.tables["users"];
                 for f in ["role", "age"] {
-                    fresh.build("users", f, rows.iter().map(|(id, r)| (id, &r.value)));
+                    fresh.build("users", f, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
                     fresh.build_sorted("users", f, rows.iter().map(|(id, r)| (id, r.seq, &r.value)));
                     if let Some(built) = state.indexes.get("users", f) {
                         assert_eq!(Some(built), fresh.get("users", f), "step {step}: {f}");

@@ -915,24 +915,27 @@ impl Store for RedisStore {
         let mut pipe = redis::pipe();
         pipe.atomic();
         pipe.add_command(self.wipe()).ignore();
+        let mut batch = indexes::Batch::default();
         let mut order = 0u64;
         for (name, rows) in &data {
             pipe.sadd(self.keys.entities(), name).ignore();
             let mut max_id = 0u64;
             let declared = self.declared(name);
+            let index = self.keys.index(name);
             for (id, value) in rows {
                 order += 1;
-                pipe.set(self.keys.entity(name, id), value.to_string()).ignore();
-                pipe.zadd(self.keys.index(name), id, order).ignore();
+                batch.value(self.keys.entity(name, id), value.to_string());
+                batch.member(&index, order, id.clone());
                 max_id = max_id.max(super::numeric_id(id).unwrap_or(0));
                 if let Some(fields) = declared {
-                    self.add_entries(&mut pipe, name, id, order, self.entries_of(name, fields, value));
+                    batch.entries(self, name, id, order, self.entries_of(name, fields, value));
                 }
             }
             if max_id > 0 {
                 pipe.set(self.keys.seq(name), max_id).ignore();
             }
         }
+        batch.into_pipe(&mut pipe);
         for (name, fields) in self.indexes.iter().filter(|(_, f)| !f.is_empty()) {
             pipe.sadd(self.keys.built(name), fields.iter().collect::<Vec<_>>()).ignore();
         }
