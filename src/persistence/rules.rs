@@ -259,6 +259,14 @@ impl Rules {
             }
             self.entry(entity).indexes.insert(field.clone());
         }
+        // The parameters a list filters by are the fields it looks up: indexed as if
+        // declared (Mock-and-Roll profiles and imported OpenAPI documents name them).
+        if def.action.as_deref() == Some("list")
+            && let Some(params) = &def.filter_by_query_params
+        {
+            let fields = params.iter().filter(|f| !f.is_empty() && !f.split('.').any(str::is_empty));
+            self.entry(entity).indexes.extend(fields.cloned());
+        }
         for u in &def.unique_fields {
             let r = self.entry(entity);
             if !r.unique.contains(u) {

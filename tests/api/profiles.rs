@@ -113,15 +113,18 @@ fn declared_indexes_are_checked_at_load() {
         ]
     );
 
-    // Declarations on every endpoint of a type add up.
+    // Declarations on every endpoint of a type add up; the parameters a list filters
+    // by are indexed too.
     let profile = load(
         r#"{"endpoints": [{"method": "GET", "path": "/users", "persistence": {"entity_name": "users",
             "action": "list", "indexes": ["role", "address.city"]}},
             {"method": "POST", "path": "/users", "persistence": {"entity_name": "users", "action": "create",
-            "indexes": ["age"]}}]}"#,
+            "indexes": ["age"]}},
+            {"method": "GET", "path": "/people", "persistence": {"entity_name": "users", "action": "list",
+            "filter_by_query_params": ["city"]}}]}"#,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let declared = profile.rules.indexes();
     let fields: Vec<&str> = declared["users"].iter().map(String::as_str).collect();
-    assert_eq!(fields, ["address.city", "age", "role"]);
+    assert_eq!(fields, ["address.city", "age", "city", "role"]);
 }

@@ -227,7 +227,7 @@ local base = {}
 local p = 3
 for i = 1, n do
   base[i] = p - 1
-  if ARGV[p + 10] == '' then p = p + 11 else p = p + 15 + 3 * tonumber(ARGV[p + 13]) end
+  if ARGV[p + 10] == '' then p = p + 11 else p = p + 14 + 3 * tonumber(ARGV[p + 13]) end
 end
 for i = 1, n do
   local k = KEYS[3 + (i - 1) * 3 + 1]
