@@ -139,9 +139,20 @@ impl Indexes {
 
     /// Keeps the type's indexes exact as `id` (created `seq`th) goes from `old` to `new`.
     pub fn update(&mut self, entity: &str, id: &str, seq: u64, old: Option<&Doc>, new: Option<&Value>) {
+        // Each field of the old text is read once, though both kinds may index it.
+        let mut read: Vec<(String, Option<Value>)> = Vec::new();
+        let mut old_field = |field: &str| -> Option<Value> {
+            let doc = old?;
+            if let Some((_, v)) = read.iter().find(|(f, _)| *f == field) {
+                return v.clone();
+            }
+            let v = doc.field(field);
+            read.push((field.to_owned(), v.clone()));
+            v
+        };
         if let Some(fields) = self.by.get_mut(entity) {
             for (field, index) in fields.iter_mut() {
-                let old = keys(old.and_then(|d| d.field(field)).as_ref());
+                let old = keys(old_field(field).as_ref());
                 let new = keys(new.and_then(|v| crate::json::field_at(v, field)));
                 if old == new {
                     continue;
@@ -161,7 +172,7 @@ impl Indexes {
         }
         if let Some(fields) = self.sorted.get_mut(entity) {
             for (field, index) in fields.iter_mut() {
-                let old = old.map(|d| SortKey::of(d.field(field).as_ref()));
+                let old = old.map(|_| SortKey::of(old_field(field).as_ref()));
                 let new = new.map(|v| SortKey::of(crate::json::field_at(v, field)));
                 if old == new {
                     continue;

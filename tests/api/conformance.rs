@@ -51,28 +51,11 @@ impl Subject {
 const START_MS: u64 = 1_700_000_000_000;
 
 pub async fn memory_store() -> Subject {
-    let clock = Arc::new(ManualClock::new(START_MS));
-    Subject {
-        store: Arc::new(MemoryStore::new(clock.clone() as Arc<dyn Clock>)),
-        clock: Some(clock),
-        moved_ms: Default::default(),
-        _dir: None,
-        _redis: None,
-    }
+    store_on("memory", Default::default()).await
 }
 
 pub async fn file_store() -> Subject {
-    let clock = Arc::new(ManualClock::new(START_MS));
-    let dir = tempfile::tempdir().unwrap();
-    let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
-    assert!(!existed);
-    Subject {
-        store: Arc::new(store),
-        clock: Some(clock),
-        moved_ms: Default::default(),
-        _dir: Some(Arc::new(dir)),
-        _redis: None,
-    }
+    store_on("file", Default::default()).await
 }
 
 /// A store on a shared Redis Cluster, under its own hash tag.
@@ -84,16 +67,7 @@ pub async fn cluster_store(urls: &str, case: &str) -> Subject {
 }
 
 pub async fn redis_store() -> Subject {
-    let server = RedisServer::start();
-    let store =
-        RedisStore::connect(&server.url(), "test:{conformance}", std::time::Duration::from_secs(2)).await.unwrap();
-    Subject {
-        store: Arc::new(store),
-        clock: None,
-        moved_ms: Default::default(),
-        _dir: None,
-        _redis: Some(Arc::new(server)),
-    }
+    store_on("redis", Default::default()).await
 }
 
 /// Two namespaces' stores on one backend (one folder, one Redis server), as the
@@ -465,49 +439,44 @@ pub fn declared() -> mockgate::store::DeclaredIndexes {
     [("users".to_owned(), users), ("sessions".to_owned(), one("n")), ("orders".to_owned(), one("total"))].into()
 }
 
-/// The stores of [`memory_store`], [`file_store`] and [`redis_store`], with the
-/// [`declared`] indexes.
+/// The stores of [`store_on`] with the [`declared`] indexes.
 pub async fn indexed_store(backend: &str) -> Subject {
+    store_on(backend, declared()).await
+}
+
+/// A fresh store of `backend` (`memory`, `file`, else a Redis server of its own),
+/// declaring `indexes` (none: nothing is indexed up front).
+pub async fn store_on(backend: &str, indexes: mockgate::store::DeclaredIndexes) -> Subject {
+    let subject = |store: Arc<dyn Store>, clock, dir, redis| Subject {
+        store,
+        clock,
+        moved_ms: Default::default(),
+        _dir: dir,
+        _redis: redis,
+    };
     match backend {
         "memory" => {
             let clock = Arc::new(ManualClock::new(START_MS));
             let store = MemoryStore::new(clock.clone() as Arc<dyn Clock>);
-            store.declare_indexes(declared());
-            Subject {
-                store: Arc::new(store),
-                clock: Some(clock),
-                moved_ms: Default::default(),
-                _dir: None,
-                _redis: None,
-            }
+            store.declare_indexes(indexes);
+            subject(Arc::new(store), Some(clock), None, None)
         }
         "file" => {
             let clock = Arc::new(ManualClock::new(START_MS));
             let dir = tempfile::tempdir().unwrap();
-            let (store, _) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
-            store.declare_indexes(declared());
-            Subject {
-                store: Arc::new(store),
-                clock: Some(clock),
-                moved_ms: Default::default(),
-                _dir: Some(Arc::new(dir)),
-                _redis: None,
-            }
+            let (store, existed) = FileStore::open(dir.path(), clock.clone() as Arc<dyn Clock>).unwrap();
+            assert!(!existed);
+            store.declare_indexes(indexes);
+            subject(Arc::new(store), Some(clock), Some(Arc::new(dir)), None)
         }
         _ => {
             let server = RedisServer::start();
-            let store = RedisStore::connect(&server.url(), "test:{indexed}", std::time::Duration::from_secs(2))
+            let store = RedisStore::connect(&server.url(), "test:{conformance}", std::time::Duration::from_secs(2))
                 .await
                 .unwrap()
-                .with_indexes(declared());
+                .with_indexes(indexes);
             store.build_indexes().await.unwrap();
-            Subject {
-                store: Arc::new(store),
-                clock: None,
-                moved_ms: Default::default(),
-                _dir: None,
-                _redis: Some(Arc::new(server)),
-            }
+            subject(Arc::new(store), None, None, Some(Arc::new(server)))
         }
     }
 }

@@ -63,10 +63,14 @@ pub(super) enum Entry {
     Sort(String, String),
 }
 
-/// Removes the entries of every id in the type's TTL set whose entity is gone, so
-/// what follows counts only live entities. Used by the list scripts; `idx`, `xt`,
-/// `before`, `after` and `lists` (the entry lists' key prefix) are set before it.
-const PRUNE_EXPIRED: &str = r#"
+/// The head of the list and count scripts. KEYS: the creation index, the TTL set.
+/// ARGV: the text before and after the id in an entity key, the entry lists' key
+/// prefix. `prune_expired` removes the entries of every id in the TTL set whose
+/// entity is gone, so what follows counts only live entities; `values_of` reads the
+/// values of ids.
+const HEAD: &str = r#"
+local idx, xt = KEYS[1], KEYS[2]
+local before, after, lists = ARGV[1], ARGV[2], ARGV[3]
 local function prune_expired()
   for _, id in ipairs(redis.call('SMEMBERS', xt)) do
     if redis.call('EXISTS', before .. id .. after) == 0 then
@@ -91,20 +95,15 @@ local function values_of(ids)
 end
 "#;
 
-/// A page through an equality index: `{total, {value...}}` in creation order. KEYS:
-/// the creation index, the TTL set. ARGV: the text before and after the id in an
-/// entity key, the entry lists' key prefix, offset, count (`-1`: all), then the
-/// equality keys a filter's text is found under (usually one exists; several are
-/// merged by creation order).
+/// A page through an equality index: `{total, {value...}}` in creation order. KEYS
+/// and ARGV as for [`HEAD`], then ARGV: offset, count (`-1`: all), the equality keys a
+/// filter's text is found under (usually one exists; several are merged by creation
+/// order).
 pub(super) fn eq_page_script() -> String {
     format!(
-        "{}{PRUNE_EXPIRED}{}",
+        "{HEAD}{}",
         r#"
-local idx, xt = KEYS[1], KEYS[2]
-local before, after, lists = ARGV[1], ARGV[2], ARGV[3]
 local start, count = tonumber(ARGV[4]), tonumber(ARGV[5])
-"#,
-        r#"
 prune_expired()
 local present = {}
 for i = 6, #ARGV do
@@ -139,19 +138,16 @@ return {#all, values_of(ids)}
     )
 }
 
-/// A page through a sort index, with no filter: `{total, {value...}}`. KEYS: the
-/// creation index, the TTL set, the sort index. ARGV: as [`eq_page_script`]'s first
-/// five, then `1` for descending. Descending walks the keys from the greatest and
-/// each key's entries forwards, so equal keys keep creation order either way.
+/// A page through a sort index, with no filter: `{total, {value...}}`. KEYS and ARGV
+/// as for [`HEAD`], then KEYS: the sort index; ARGV: offset, count (`-1`: all), `1`
+/// for descending. Descending walks the keys from the greatest and each key's entries
+/// forwards, so equal keys keep creation order either way.
 pub(super) fn sort_page_script() -> String {
     format!(
-        "{}{PRUNE_EXPIRED}{}",
+        "{HEAD}{}",
         r#"
-local idx, xt, sx = KEYS[1], KEYS[2], KEYS[3]
-local before, after, lists = ARGV[1], ARGV[2], ARGV[3]
+local sx = KEYS[3]
 local start, count, desc = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
-"#,
-        r#"
 prune_expired()
 local total = redis.call('ZCARD', idx)
 local function id_of(m)
@@ -192,16 +188,12 @@ return {total, values_of(ids)}
 }
 
 /// How many live entities a type has, without reading them: `ZCARD` of the creation
-/// index once expired ids are gone. KEYS: the creation index, the TTL set. ARGV: as
-/// [`eq_page_script`]'s first three, then `1` when the type declares indexes (its TTL
-/// set lists every id that may have expired), else every id is checked.
+/// index once expired ids are gone. KEYS and ARGV as for [`HEAD`], then ARGV: `1` when
+/// the type declares indexes (its TTL set lists every id that may have expired), else
+/// every id is checked.
 pub(super) fn count_script() -> String {
     format!(
-        "{}{PRUNE_EXPIRED}{}",
-        r#"
-local idx, xt = KEYS[1], KEYS[2]
-local before, after, lists = ARGV[1], ARGV[2], ARGV[3]
-"#,
+        "{HEAD}{}",
         r#"
 if ARGV[4] == '1' then
   prune_expired()
@@ -395,23 +387,20 @@ impl Batch {
             return;
         }
         let mut list = Vec::with_capacity(entries.len() * 2);
-        let keys = self.index_keys.entry(store.keys.index_keys(entity)).or_default();
         for e in entries {
             let (key, member, score) = match e {
                 Entry::Eq(key) => (key, id.to_owned(), score),
                 Entry::Sort(key, prefix) => (key, format!("{prefix}{score:016}{id}"), 0),
             };
-            if !keys.contains(&key) {
-                keys.insert(key.clone());
-            }
-            match self.members.get_mut(&key) {
-                Some(m) => m.push((score, member.clone())),
-                None => {
-                    self.members.insert(key.clone(), vec![(score, member.clone())]);
-                }
-            }
+            self.member(&key, score, member.clone());
             list.push(key);
             list.push(member);
+        }
+        let keys = self.index_keys.entry(store.keys.index_keys(entity)).or_default();
+        for key in list.iter().step_by(2) {
+            if !keys.contains(key) {
+                keys.insert(key.clone());
+            }
         }
         self.lists.push((store.keys.entries(entity, id), list));
     }
